@@ -1,0 +1,64 @@
+"""Runbook text -> ordered command lists (Diagnose / Remediate / Verify).
+
+Runbooks are markdown: a skill body, a triage checklist, or an optimizer candidate. Commands are the
+non-comment lines of fenced ``bash``/``sh`` blocks under ``## Diagnose``, ``## Remediate`` and
+``## Verify`` headings. Blocks under other headings are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+PHASES = ("diagnose", "remediate", "verify")
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*$")
+_FENCE = re.compile(r"^\s*```\s*([\w-]*)\s*$")
+
+
+@dataclass(frozen=True)
+class Runbook:
+    diagnose: tuple[str, ...] = ()
+    remediate: tuple[str, ...] = ()
+    verify: tuple[str, ...] = ()
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.diagnose or self.remediate or self.verify)
+
+    def to_dict(self) -> dict:
+        return {"diagnose": list(self.diagnose), "remediate": list(self.remediate),
+                "verify": list(self.verify)}
+
+
+def _phase_of(heading: str) -> str | None:
+    first = heading.strip().lower().split()[0] if heading.strip() else ""
+    for phase in PHASES:
+        if first.startswith(phase[:6]):
+            return phase
+    return None
+
+
+def parse_runbook(text: str) -> Runbook:
+    commands: dict[str, list[str]] = {phase: [] for phase in PHASES}
+    phase: str | None = None
+    in_block = False
+    shell_block = False
+    for line in text.splitlines():
+        fence = _FENCE.match(line)
+        if fence:
+            if in_block:
+                in_block = False
+            else:
+                in_block = True
+                shell_block = fence.group(1).lower() in ("bash", "sh", "shell", "console", "")
+            continue
+        if in_block:
+            stripped = line.strip()
+            if phase and shell_block and stripped and not stripped.startswith("#"):
+                commands[phase].append(stripped.removeprefix("$ "))
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            phase = _phase_of(heading.group(1))
+    return Runbook(**{phase: tuple(cmds) for phase, cmds in commands.items()})

@@ -1,0 +1,69 @@
+"""Typed records at the pipeline's boundaries: one action, one run result."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Run statuses. "fixed" is the verifier's verdict, never the agent's claim.
+STATUSES = ("fixed", "not_fixed", "error", "timeout", "stuck", "interrupted", "simulated")
+
+
+@dataclass
+class ActionRecord:
+    tool: str
+    command: str
+    risk: str = "UNKNOWN"
+    exit_code: int | None = None
+    duration_s: float | None = None
+    output_excerpt: str = ""
+    summary: str = ""
+
+    def public(self) -> dict:
+        """The action as shown in the result JSON (the trace row also keeps the excerpt)."""
+        data = asdict(self)
+        data.pop("output_excerpt")
+        return data
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    scenario: str
+    mode: str
+    strategy_source: str
+    skill_id: str | None
+    routing: dict
+    brain: str
+    backend: str
+    simulate: bool
+    status: str
+    service_up: bool | None
+    step_count: int
+    started_at: str
+    finished_at: str = ""
+    duration_s: float = 0.0
+    model: str | None = None
+    local_fault: str | None = None
+    verification: dict | None = None
+    target: dict = field(default_factory=dict)
+    trace_log: str | None = None
+    actions: list[ActionRecord] = field(default_factory=list)
+    agent_message: str = ""
+    conversation_status: str | None = None
+    plan: dict | None = None
+    fallback_used: bool = False
+    fallback_reason: str | None = None
+    tokens: dict = field(default_factory=lambda: {"input": 0, "output": 0})
+    cost_usd: float = 0.0
+    llm_calls: int = 0
+    llm_latency_s: float = 0.0
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, with_excerpts: bool = False) -> dict:
+        data = asdict(self)
+        data["actions"] = [asdict(a) if with_excerpts else a.public() for a in self.actions]
+        extra = data.pop("extra")
+        data.update(extra)
+        return data

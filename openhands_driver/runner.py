@@ -1,0 +1,197 @@
+"""One incident, end to end: plan -> target -> conversation -> verifier -> trace.
+
+``plan_incident`` needs no SDK (dry runs stay fast); ``run_incident`` starts the target first, so
+the service boots while the SDK imports, then drives the real conversation, verifies
+independently, writes the trace row and always cleans up (normal exit, error, Ctrl-C, SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from openhands_driver import verifier
+from openhands_driver.config import RunConfig
+from openhands_driver.errors import UserError
+from openhands_driver.paths import REPO_ROOT
+from openhands_driver.records import RunResult
+from openhands_driver.router import RoutingDecision, route
+from openhands_driver.scenarios import Scenario, load_catalog
+from openhands_driver.strategy import Strategy, choose_strategy, incident_message
+from openhands_driver.trace import append_row, trace_row, utc_now
+
+BRAIN_RUNBOOK = "runbook"
+TARGETCTL_BIN = REPO_ROOT / "bin"
+
+
+@dataclass(frozen=True)
+class IncidentPlan:
+    run_id: str
+    scenario: Scenario
+    routing: RoutingDecision
+    strategy: Strategy
+    message: str
+
+    def to_dict(self) -> dict:
+        from openhands_driver.brain.runbook import parse_runbook
+        from openhands_driver.skills import load_skills
+
+        text = self.strategy.runbook_text
+        if self.strategy.skill_id:
+            text = load_skills()[self.strategy.skill_id].body
+        return {"strategy": self.strategy.source, "skill_id": self.strategy.skill_id,
+                "runbook": self.strategy.runbook_name or f"skill:{self.strategy.skill_id}",
+                "steps": parse_runbook(text or "").to_dict(), "incident_message": self.message}
+
+
+def plan_incident(config: RunConfig) -> IncidentPlan:
+    """Resolve scenario, routing and strategy. Raises UserError before anything starts."""
+    catalog = load_catalog(config.training_data)
+    scenario = catalog.get(config.scenario)
+    if not scenario.runnable:
+        raise UserError(f"scenario {scenario.scenario_id!r} has no local analogue: "
+                        f"{scenario.unsupported_reason}")
+    routing = route(scenario, scenario.error_report, forced_skill=config.skill_id)
+    strategy = choose_strategy(config.mode, config.strategy_source, routing)
+    run_id = config.run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return IncidentPlan(run_id, scenario, routing, strategy, incident_message(scenario, strategy, routing))
+
+
+def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunResult:
+    return RunResult(
+        run_id=plan.run_id, scenario=plan.scenario.scenario_id, mode=config.mode,
+        strategy_source=plan.strategy.source, skill_id=plan.strategy.skill_id,
+        routing=plan.routing.to_dict(), brain=BRAIN_RUNBOOK, backend=config.backend,
+        simulate=config.simulate, status="simulated" if config.simulate else "error",
+        service_up=None, step_count=0, started_at=started_at, local_fault=plan.scenario.local_fault,
+        trace_log=None if config.disable_trace_log else str(config.trace_log))
+
+
+def _prepare_workspace(run_id: str, strategy: Strategy) -> Path:
+    workspace = Path(tempfile.mkdtemp(prefix=f"sre-incident-{run_id}-"))
+    if strategy.load_skills:
+        (workspace / ".agents").symlink_to(REPO_ROOT / ".agents", target_is_directory=True)
+    return workspace
+
+
+class _Terminated(BaseException):
+    """SIGTERM during a run: handled like Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):  # noqa: ARG001
+    raise _Terminated()
+
+
+def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResult:
+    started = time.monotonic()
+    plan = plan_incident(config)
+    result = _base_result(config, plan, utc_now())
+    if config.simulate:
+        result.plan = plan.to_dict()
+        return _finish(config, result, started)
+
+    from openhands_driver.target import create_target
+
+    previous_term = None
+    if threading_is_main():
+        previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
+    target = create_target(config.backend, scenario_id=plan.scenario.scenario_id,
+                           fault=plan.scenario.local_fault)
+    workspace = None
+    try:
+        target.start()
+        result.target = target.describe()
+        print(f"[runner] {plan.run_id}: target {target.backend} up at {target.url} "
+              f"(fault: {plan.scenario.local_fault or 'none'}); routing: {plan.routing.reason}",
+              file=console, flush=True)
+        workspace = _prepare_workspace(plan.run_id, plan.strategy)
+        ensure_targetctl_on_path()
+        outcome = _converse(config, plan, target, workspace, console)
+        result.actions = outcome.actions
+        result.step_count = len(outcome.actions)
+        result.agent_message = outcome.final_message
+        result.conversation_status = outcome.status
+        result.error = outcome.error
+        for key in ("tokens", "cost_usd", "llm_calls", "llm_latency_s"):
+            if key in outcome.metrics:
+                setattr(result, key, outcome.metrics[key])
+        check = verifier.verify(target.url, plan.scenario.scenario_id,
+                                consecutive=config.verify_consecutive_successes,
+                                max_attempts=config.verify_max_attempts,
+                                interval_s=config.verify_interval_s)
+        result.verification = check.to_dict()
+        result.service_up = check.verified
+        result.status = _status(outcome.status, check.verified)
+    except (KeyboardInterrupt, _Terminated):
+        result.status = "interrupted"
+        result.error = "interrupted by the user (Ctrl-C / SIGTERM); target cleaned up"
+    except UserError:
+        raise
+    except Exception as exc:  # internal failure: recorded, the trace still gets its row
+        result.status = "error"
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if config.keep_target and result.status != "interrupted":
+            result.target = {**target.describe(), "kept": True,
+                             "stop_with": f"kill -TERM -- -{target.describe().get('pid')}"}
+        else:
+            target.cleanup()
+        if workspace is not None:
+            shutil.rmtree(workspace, ignore_errors=True)
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+        _finish(config, result, started)
+    return result
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _status(conversation_status: str, verified: bool) -> str:
+    if verified:
+        return "fixed"
+    if conversation_status == "stuck":
+        return "stuck"
+    return "not_fixed"
+
+
+def _converse(config: RunConfig, plan: IncidentPlan, target, workspace: Path, console: TextIO):
+    from openhands_driver.conversation import ConversationSpec, prepare_sdk_env
+
+    prepare_sdk_env(verbose=config.verbose)
+    from openhands_driver.brain.server import PolicyServer
+    from openhands_driver.conversation import run_conversation
+    from openhands_driver.llm import runbook_llm
+
+    terminal_env = dict(target.control_env())
+    terminal_env["PATH"] = os.environ["PATH"]
+    spec = ConversationSpec(workspace=workspace, incident_message=plan.message,
+                            terminal_env=terminal_env, max_iterations=config.max_iterations)
+    with PolicyServer() as server:
+        return run_conversation(spec, runbook_llm(server.base_url), console=console)
+
+
+def _finish(config: RunConfig, result: RunResult, started: float) -> RunResult:
+    result.finished_at = utc_now()
+    result.duration_s = round(time.monotonic() - started, 3)
+    if not config.disable_trace_log:
+        append_row(config.trace_log, trace_row(result))
+    return result
+
+
+def ensure_targetctl_on_path() -> None:
+    """Put ``bin/targetctl`` on PATH for this process and the agent terminals it starts."""
+    entry = str(TARGETCTL_BIN)
+    if entry not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = entry + os.pathsep + os.environ.get("PATH", "")

@@ -1,0 +1,80 @@
+"""What the agent is told: the incident message and the strategy inside it.
+
+Strategy sources:
+- ``skills`` (optimized mode): the routed runbook skill, delivered by the SDK (trigger injection or
+  ``invoke_skill``); the message only names it. No match: the skill catalog plus the triage runbook.
+- ``manual``: the hand-tuned triage runbook ``training_data/strategies/manual_triage.md``.
+- baseline mode: the generic triage checklist ``training_data/strategies/baseline_triage.md``.
+Runbook texts travel inside ``<runbook>`` tags so a model and the runbook policy read them the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from openhands_driver.errors import UserError
+from openhands_driver.paths import REPO_ROOT
+from openhands_driver.router import RoutingDecision
+from openhands_driver.scenarios import Scenario
+from openhands_driver.skills import load_skills
+
+STRATEGY_DIR = REPO_ROOT / "training_data" / "strategies"
+BASELINE_RUNBOOK = STRATEGY_DIR / "baseline_triage.md"
+MANUAL_RUNBOOK = STRATEGY_DIR / "manual_triage.md"
+MODES = ("baseline", "optimized")
+STRATEGY_SOURCES = ("skills", "manual", "optimizer")
+
+STANDING_ORDERS = """\
+You are the on-call SRE agent for this incident. The affected service is reachable only through
+`targetctl` on your terminal: `targetctl status` (health probe), `targetctl info`, `targetctl logs`,
+`targetctl restart` and `targetctl exec CMD [ARGS...]` (runs CMD in the service root; relative paths
+such as etc/service.json are under that root). Find the root cause, apply the smallest fix, verify
+health with `targetctl status`, then finish with a short report. Act only on this incident's target."""
+
+
+@dataclass(frozen=True)
+class Strategy:
+    source: str            # "skills" | "manual" | "baseline" | "optimizer"
+    skill_id: str | None   # the routed skill the agent should follow, if any
+    runbook_text: str | None  # a runbook the message carries, if any
+    runbook_name: str | None
+    load_skills: bool      # whether the agent's context gets the project skills
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip()
+
+
+def choose_strategy(mode: str, strategy_source: str, routing: RoutingDecision) -> Strategy:
+    if mode not in MODES:
+        raise UserError(f"unknown mode {mode!r}. Valid modes: {', '.join(MODES)}")
+    if strategy_source not in STRATEGY_SOURCES:
+        raise UserError(f"unknown strategy source {strategy_source!r}. "
+                        f"Valid sources: {', '.join(STRATEGY_SOURCES)}")
+    if strategy_source == "optimizer":
+        raise UserError("--strategy-source optimizer is not available yet: the optimizer lane "
+                        "(optimize.py) has not landed. Use --strategy-source skills or manual.")
+    if mode == "baseline":
+        return Strategy("baseline", None, _read(BASELINE_RUNBOOK), BASELINE_RUNBOOK.name, False)
+    if strategy_source == "manual":
+        return Strategy("manual", None, _read(MANUAL_RUNBOOK), MANUAL_RUNBOOK.name, False)
+    if routing.skill_id:
+        return Strategy("skills", routing.skill_id, None, None, True)
+    return Strategy("skills", None, _read(BASELINE_RUNBOOK), BASELINE_RUNBOOK.name, True)
+
+
+def incident_message(scenario: Scenario, strategy: Strategy, routing: RoutingDecision) -> str:
+    parts = [f"# Incident: {scenario.title or scenario.scenario_id}", "", scenario.error_report.strip(),
+             "", STANDING_ORDERS, ""]
+    if strategy.skill_id:
+        parts += [f"Runbook skill: {strategy.skill_id}",
+                  f"(Routing: {routing.reason}. Load it with invoke_skill if it is not shown below.)"]
+    else:
+        if strategy.load_skills:
+            catalog = ", ".join(f"{s.name} ({s.description.split('.')[0]})"
+                                for s in load_skills().values())
+            parts += [f"No runbook skill matched ({routing.reason}). Skill catalog: {catalog}.", ""]
+        parts += ["Follow this runbook:", f'<runbook name="{strategy.runbook_name}">',
+                  strategy.runbook_text or "", "</runbook>"]
+    return "\n".join(parts) + "\n"
