@@ -22,7 +22,7 @@ def prepare_sdk_env(verbose: bool = False) -> None:
     """Environment the SDK reads at import time: offline price map, no banner, quiet logs."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("OPENHANDS_SUPPRESS_BANNER", "1")
-    os.environ.setdefault("LOG_LEVEL", "DEBUG" if verbose else "WARNING")
+    os.environ.setdefault("LOG_LEVEL", "DEBUG" if verbose else "ERROR")
 
 
 @dataclass
@@ -97,12 +97,17 @@ class _Recorder:
         print(text, file=self.console, flush=True)
 
 
+INPUTRC = Path(__file__).with_name("terminal.inputrc")
+
+
 def _tools(terminal_env: dict[str, str]):
     from openhands.sdk import Tool
     from openhands.tools.file_editor import FileEditorTool
     from openhands.tools.terminal import TerminalTool
 
-    params = {"env": terminal_env, "no_change_timeout_seconds": 30}
+    # The subprocess terminal: tmux lost the first command's output in a fresh pane here.
+    params = {"env": {**terminal_env, "INPUTRC": str(INPUTRC)}, "no_change_timeout_seconds": 30,
+              "terminal_type": os.environ.get("SRE_TERMINAL_TYPE", "subprocess")}
     return [Tool(name=TerminalTool.name, params=params), Tool(name=FileEditorTool.name)]
 
 
