@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +113,13 @@ def _tools(terminal_env: dict[str, str]):
 
 
 def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stderr,
-                     on_conversation: Callable | None = None) -> ConversationOutcome:
-    """Run one incident conversation to its end and return what happened."""
+                     on_conversation: Callable | None = None) -> tuple[ConversationOutcome, Callable[[], None]]:
+    """Run one incident conversation to its end.
+
+    Returns the outcome and a ``close`` callable that releases the conversation's terminal. Closing
+    the SDK's terminal waits for the shell to exit (about 2 s), so callers overlap it with the
+    verifier; ``close`` must be called exactly once, also on errors (it is idempotent).
+    """
     from openhands.sdk import Agent, AgentContext, Conversation
     from openhands.sdk.conversation.exceptions import ConversationRunError
     from openhands.sdk.skills import load_project_skills
@@ -125,21 +131,40 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
     conversation = Conversation(agent=agent, workspace=str(spec.workspace), callbacks=[recorder],
                                 max_iteration_per_run=spec.max_iterations, stuck_detection=True,
                                 visualizer=None)
+    closed = threading.Event()
+
+    def close() -> None:
+        if not closed.is_set():
+            closed.set()
+            conversation.close()
+
     if on_conversation:
         on_conversation(conversation)
+    # The first completion imports the OpenAI client's resources (about 1 s); the terminal's
+    # start-up sleeps about 1 s. Overlap the two.
+    threading.Thread(target=_warm_llm_client, name="warm-llm-client", daemon=True).start()
     error = None
     try:
         conversation.send_message(spec.incident_message)
         conversation.run()
     except ConversationRunError as exc:
         error = f"conversation failed: {exc}"
-    finally:
-        status = getattr(conversation.state.execution_status, "value",
-                         str(conversation.state.execution_status))
-        metrics = _metrics(conversation)
-        conversation.close()
-    return ConversationOutcome(status=str(status).lower(), actions=recorder.actions,
-                               final_message=recorder.final_message, error=error, metrics=metrics)
+    except BaseException:
+        close()
+        raise
+    status = getattr(conversation.state.execution_status, "value",
+                     str(conversation.state.execution_status))
+    outcome = ConversationOutcome(status=str(status).lower(), actions=recorder.actions,
+                                  final_message=recorder.final_message, error=error,
+                                  metrics=_metrics(conversation))
+    return outcome, close
+
+
+def _warm_llm_client() -> None:
+    try:
+        import openai.resources  # noqa: F401
+    except Exception:  # only a warm-up; the real call imports it anyway
+        pass
 
 
 def _metrics(conversation) -> dict:

@@ -12,6 +12,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResul
     if threading_is_main():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
     target = create_target(config.backend, scenario_id=plan.scenario.scenario_id,
-                           fault=plan.scenario.local_fault)
+                           fault=plan.scenario.local_fault, **_target_options(config, plan))
     workspace = None
     try:
         target.start()
@@ -114,7 +115,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResul
               file=console, flush=True)
         workspace = _prepare_workspace(plan.run_id, plan.strategy)
         ensure_targetctl_on_path()
-        outcome = _converse(config, plan, target, workspace, console)
+        outcome, close_conversation = _converse(config, plan, target, workspace, console)
         result.actions = outcome.actions
         result.step_count = len(outcome.actions)
         result.agent_message = outcome.final_message
@@ -123,10 +124,17 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResul
         for key in ("tokens", "cost_usd", "llm_calls", "llm_latency_s"):
             if key in outcome.metrics:
                 setattr(result, key, outcome.metrics[key])
-        check = verifier.verify(target.url, plan.scenario.scenario_id,
-                                consecutive=config.verify_consecutive_successes,
-                                max_attempts=config.verify_max_attempts,
-                                interval_s=config.verify_interval_s)
+        # The agent's terminal shuts down while the verifier probes (it takes about 2 s).
+        closer = threading.Thread(target=close_conversation, name="close-conversation")
+        closer.start()
+        try:
+            check = verifier.verify(target.url, plan.scenario.scenario_id,
+                                    consecutive=config.verify_consecutive_successes,
+                                    max_attempts=config.verify_max_attempts,
+                                    interval_s=config.verify_interval_s,
+                                    identity_check=getattr(target, "identity", None))
+        finally:
+            closer.join()
         result.verification = check.to_dict()
         result.service_up = check.verified
         result.status = _status(outcome.status, check.verified)
@@ -140,8 +148,9 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResul
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
         if config.keep_target and result.status != "interrupted":
-            result.target = {**target.describe(), "kept": True,
-                             "stop_with": f"kill -TERM -- -{target.describe().get('pid')}"}
+            kept = target.describe()
+            result.target = {**kept, "kept": True, "stop_with": kept.get("stop_with")
+                             or f"kill -TERM -- -{kept.get('pid')}"}
         else:
             target.cleanup()
         if workspace is not None:
@@ -152,9 +161,16 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResul
     return result
 
 
-def threading_is_main() -> bool:
-    import threading
+def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
+    """Backend-specific create_target arguments (docker: run id labels, image, attach mode)."""
+    options = {"port": config.target_port}
+    if config.backend == "docker":
+        options.update(run_id=plan.run_id, image=config.runtime_image,
+                       container=config.target_container, url=config.target_url)
+    return options
 
+
+def threading_is_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
@@ -176,10 +192,23 @@ def _converse(config: RunConfig, plan: IncidentPlan, target, workspace: Path, co
 
     terminal_env = dict(target.control_env())
     terminal_env["PATH"] = os.environ["PATH"]
+    terminal_env["TARGETCTL_PYTHON"] = sys.executable  # not a pyenv shim: targetctl runs often
     spec = ConversationSpec(workspace=workspace, incident_message=plan.message,
                             terminal_env=terminal_env, max_iterations=config.max_iterations)
-    with PolicyServer() as server:
-        return run_conversation(spec, runbook_llm(server.base_url), console=console)
+    server = PolicyServer().start()
+    try:
+        outcome, close = run_conversation(spec, runbook_llm(server.base_url), console=console)
+    except BaseException:
+        server.stop()
+        raise
+
+    def close_all() -> None:
+        try:
+            close()
+        finally:
+            server.stop()
+
+    return outcome, close_all
 
 
 def _finish(config: RunConfig, result: RunResult, started: float) -> RunResult:

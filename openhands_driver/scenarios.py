@@ -78,7 +78,7 @@ def _record(raw: Any, index: int, path: Path) -> Scenario:
         local_fault=local_fault,
         title=raw.get("title") or "",
         skill_id=raw.get("skill_id"),
-        active=bool(raw.get("active", True)),
+        active=raw.get("active", True) is True,
         unsupported_reason=raw.get("unsupported_reason") or None,
         extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
     )

@@ -40,6 +40,8 @@ def parse_skill_file(path: Path) -> SkillInfo:
         raise ValueError(f"{path}: frontmatter name {name!r} must equal the folder name "
                          f"{path.parent.name!r} (the SDK skips it otherwise)")
     triggers = meta.get("triggers") or []
+    if isinstance(triggers, str):
+        triggers = [triggers]
     return SkillInfo(name=name, description=str(meta.get("description", "")).strip(),
                      triggers=tuple(str(t) for t in triggers), path=path, body=body.strip())
 

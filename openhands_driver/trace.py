@@ -48,11 +48,11 @@ def redact(value: Any, secrets: Iterable[str]) -> Any:
 
 
 def trace_row(result: RunResult, secrets: Iterable[str] = ()) -> dict:
-    row = {"schema_version": TRACE_SCHEMA_VERSION, "written_at": utc_now()}
-    row.update(result.to_dict(with_excerpts=True))
-    for action in row["actions"]:
+    row = redact({**result.to_dict(with_excerpts=True), "schema_version": TRACE_SCHEMA_VERSION,
+                  "written_at": utc_now()}, secrets)
+    for action in row["actions"]:  # cut after redaction, so no partial secret survives
         action["output_excerpt"] = action["output_excerpt"][-EXCERPT_CHARS:]
-    return redact(row, secrets)
+    return row
 
 
 def append_row(path: str | Path, row: dict) -> None:
@@ -80,14 +80,16 @@ def read_rows(path: str | Path, *, strict: bool = False) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return rows
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+    for number, raw in enumerate(path.read_bytes().splitlines(), 1):
+        if not raw.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
+            row = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            row = None
+        if not isinstance(row, dict):
             if strict:
-                raise ValueError(f"{path}:{number}: not valid JSON") from None
+                raise ValueError(f"{path}:{number}: not valid JSON (one object per line)") from None
             continue
         if row.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
             if strict:

@@ -18,6 +18,8 @@ from typing import Callable
 DEFAULT_CONSECUTIVE = 2
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_INTERVAL_S = 1.5
+# The target is local: never route a probe through http_proxy from the environment.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def probe(url: str, expected_scenario: str, *, attempt: int = 1, timeout_s: floa
     status_code, body = None, None
     try:
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with _NO_PROXY.open(request, timeout=timeout_s) as response:
             status_code, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
         status_code, raw = exc.code, exc.read()

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 _HTTP = re.compile(r"\bHTTP (\d{3})\b")
-_LOCK = re.compile(r"((?:[\w.-]+/)*[\w.-]+\.lock)\b")
+_LOCK = re.compile(r"stale lock file ((?:[\w.-]+/)*[\w.-]+\.lock)\b")  # never a live owner's lock
 _FLAG = re.compile(r"readiness flag (\S+?) (?:is )?missing")
 _SETTING = re.compile(r"required setting (\w+) (?:is )?missing")
 _LISTEN = re.compile(r'"listen_port"\s*:\s*(\d+)')

@@ -53,7 +53,7 @@ class Transcript:
 
     user_text: str = ""
     steps: list[Step] = field(default_factory=list)
-    skill_bodies: dict[str, str] = field(default_factory=dict)
+    injected_skills: dict[str, str] = field(default_factory=dict)  # <EXTRA_INFO> on a trigger match
 
 
 def _text(content) -> str:
@@ -82,7 +82,7 @@ def read_transcript(messages: list[dict]) -> Transcript:
         text = _text(message.get("content"))
         if role == "user":
             transcript.user_text += text + "\n"
-            transcript.skill_bodies.update(_skill_blocks(text))
+            transcript.injected_skills.update(_skill_blocks(text))
         elif role == "assistant":
             for call in message.get("tool_calls") or []:
                 fn = call.get("function", {})
@@ -100,8 +100,6 @@ def read_transcript(messages: list[dict]) -> Transcript:
             step.output = text
             codes = EXIT_CODE.findall(text)
             step.exit_code = int(codes[-1]) if codes else None
-            if step.tool == "invoke_skill" and "Unknown skill" not in text:
-                transcript.skill_bodies[str(step.arguments.get("name"))] = text
     return transcript
 
 
@@ -152,12 +150,12 @@ def _strategy(transcript: Transcript, replay: _Replay) -> tuple[str, Runbook]:
     skill = SKILL_MARKER.search(transcript.user_text)
     if skill:
         name = skill.group(1)
-        body = transcript.skill_bodies.get(name)
+        body = transcript.injected_skills.get(name)
         if body is None:
-            replay.call("invoke_skill", {"name": name}, f"load the {name} runbook skill")
-            body = transcript.skill_bodies.get(name)
-            if body is None:
+            loaded = replay.call("invoke_skill", {"name": name}, f"load the {name} runbook skill")
+            if "Unknown skill" in loaded.output or not loaded.output.strip():
                 replay.finish(f"Could not load the runbook skill {name!r}; escalating to a human.")
+            body = loaded.output
         return f"skill {name}", parse_runbook(body)
     block = STRATEGY_BLOCK.search(transcript.user_text)
     if block:

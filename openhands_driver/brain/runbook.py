@@ -33,8 +33,8 @@ class Runbook:
 
 def _phase_of(heading: str) -> str | None:
     first = heading.strip().lower().split()[0] if heading.strip() else ""
-    for phase in PHASES:
-        if first.startswith(phase[:6]):
+    for phase in PHASES:  # "Diagnosis", "Remediation", "Verification" count too
+        if first.startswith(phase[:5]):
             return phase
     return None
 

@@ -81,14 +81,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": {"message": f"runbook policy could not answer: {exc}"}})
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # fan-out: many conversations connect at once
+    daemon_threads = True
+
+
 class PolicyServer:
     """Context manager: ``with PolicyServer() as server: server.base_url``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="runbook-policy",
-                                        daemon=True)
+        self._httpd = _Server((host, port), _Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="runbook-policy", daemon=True)
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,213 @@
+"""Local backend: the target service as a process group on this machine.
+
+One incident = one temp service root + one free 127.0.0.1 port + one process group
+(supervisor.py as session/group leader, app.py as its child). cleanup() kills the group.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from openhands_driver import targetctl
+from openhands_driver.paths import TARGET_SERVICE_DIR
+from openhands_driver.target.base import CommandResult, Target, TargetError, validate_argv
+from target_service import faults
+
+SUPERVISOR_SCRIPT = TARGET_SERVICE_DIR / "supervisor.py"
+POLL_S = 0.02
+TERM_GRACE_S = 5.0
+KILL_GRACE_S = 2.0
+
+
+def free_ports(count: int = 1) -> list[int]:
+    """Distinct free TCP ports on 127.0.0.1 (bound together, then released)."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+class LocalTarget(Target):
+    backend = "local"
+
+    def __init__(self, *, scenario_id: str, fault: str | None, port: int | None = None,
+                 root: Path | None = None, wrong_port: int | None = None, keep: bool = False,
+                 start_timeout_s: float = 10.0) -> None:
+        if fault is not None and fault not in faults.FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; valid faults: {', '.join(faults.fault_names())}")
+        if port is None or (wrong_port is None and fault == "port_mismatch"):
+            picked = [p for p in free_ports(3) if p != port]
+            port = port if port is not None else picked[0]
+            wrong_port = wrong_port if wrong_port is not None else next(p for p in picked if p != port)
+        super().__init__(scenario_id=scenario_id, fault=fault, port=port)
+        self._wrong_port = wrong_port
+        self._created_root = root is None
+        self._root = Path(tempfile.mkdtemp(prefix="sre-target-")) if root is None else Path(root)
+        self._keep = keep
+        self._start_timeout_s = start_timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._cleaned = False
+
+    # --- identity ------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    @property
+    def wrong_port(self) -> int | None:
+        return self._wrong_port
+
+    @property
+    def pgid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def log_path(self) -> Path:
+        return self._root / targetctl.LOG_FILE
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._cleaned:
+            raise TargetError(f"{self!r} was cleaned up; create a new target")
+        if self._proc is not None:
+            return
+        faults.inject(self._root, self.fault, scenario_id=self.scenario_id,
+                      listen_port=self.port, wrong_port=self._wrong_port)
+        for rel in (targetctl.SUPERVISOR_PID, targetctl.APP_PID):  # stale pids of a reused root
+            (self._root / rel).unlink(missing_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, str(SUPERVISOR_SCRIPT), "--root", str(self._root)]
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(argv, cwd=self._root, stdin=subprocess.DEVNULL,
+                                          stdout=log, stderr=log, start_new_session=True)
+        app_pid = targetctl.wait_for_app(self._root, None, self._start_timeout_s,
+                                         supervisor_pid=self._proc.pid)
+        if app_pid is None:
+            code = self._proc.poll()
+            state = "still running" if code is None else f"exited with code {code}"
+            tail = self.logs(20)
+            self._stop_processes()
+            raise TargetError(
+                f"target service did not come up within {self._start_timeout_s:.0f}s "
+                f"(supervisor {state}; command: {' '.join(argv)}; root {self._root}).\n"
+                f"Last lines of {self.log_path}:\n{tail}")
+
+    def restart(self, timeout_s: float = 10.0) -> None:
+        self._require_started("restart")
+        try:
+            targetctl.restart_local(self._root, timeout_s)
+        except targetctl.TargetctlError as exc:
+            raise TargetError(str(exc)) from None
+
+    def exec(self, argv: list[str], timeout_s: float = 30.0) -> CommandResult:
+        argv = validate_argv(argv)
+        env = {**os.environ, **self.control_env()}
+        began = time.monotonic()
+        try:
+            proc = subprocess.Popen(argv, cwd=self._root, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+        except FileNotFoundError:
+            return CommandResult(argv, 127, "", f"command not found: {argv[0]}\n",
+                                 time.monotonic() - began)
+        except PermissionError:
+            return CommandResult(argv, 126, "", f"permission denied: {argv[0]}\n",
+                                 time.monotonic() - began)
+        timed_out = False
+        try:
+            out, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _killpg(proc.pid, signal.SIGKILL)
+            try:
+                out, err = proc.communicate(timeout=2.0)
+            except subprocess.TimeoutExpired:  # a grandchild escaped the group and holds a pipe
+                proc.kill()
+                out, err = b"", b""
+        code = 124 if timed_out else proc.returncode
+        return CommandResult(argv, code, out.decode("utf-8", "replace"),
+                             err.decode("utf-8", "replace"), time.monotonic() - began, timed_out)
+
+    def logs(self, tail: int = 200) -> str:
+        return targetctl.tail_file(self.log_path, tail)
+
+    def status(self) -> dict[str, Any]:
+        running = self._proc is not None and self._proc.poll() is None
+        app_pid = targetctl.read_pid(self._root / targetctl.APP_PID) if running else None
+        return {"running": running,
+                "supervisor_pid": self._proc.pid if running and self._proc else None,
+                "app_pid": app_pid if targetctl.pid_alive(app_pid) else None,
+                "pgid": self.pgid}
+
+    def control_env(self) -> dict[str, str]:
+        return {targetctl.ENV_BACKEND: "local", targetctl.ENV_URL: self.url,
+                targetctl.ENV_ROOT: str(self._root), targetctl.ENV_EXPECTED_PORT: str(self.port),
+                targetctl.ENV_SCENARIO: self.scenario_id}
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend, "url": self.url, "root": str(self._root),
+                "pid": self.pgid, "port": self.port, "scenario_id": self.scenario_id,
+                "fault": self.fault}
+
+    def cleanup(self) -> None:
+        """Kill the process group, then remove the temp root (unless keep or caller-owned).
+
+        No locks and no logging, so it is safe on a signal-handler path and on re-entry.
+        """
+        self._cleaned = True
+        self._stop_processes()
+        if self._created_root and not self._keep:
+            shutil.rmtree(self._root, ignore_errors=True)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _require_started(self, what: str) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            raise TargetError(f"cannot {what}: target is not running (call start() first); "
+                              f"last log lines:\n{self.logs(10)}")
+
+    def _group_gone(self) -> bool:
+        assert self._proc is not None
+        self._proc.poll()  # reap the leader (non-blocking; never waits on Popen's lock)
+        try:
+            os.killpg(self._proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def _stop_processes(self) -> None:
+        if self._proc is None:
+            return
+        for sig, grace in ((signal.SIGTERM, TERM_GRACE_S), (signal.SIGKILL, KILL_GRACE_S)):
+            if self._group_gone():
+                return
+            _killpg(self._proc.pid, sig)
+            deadline = time.monotonic() + grace
+            while not self._group_gone() and time.monotonic() < deadline:
+                time.sleep(POLL_S)
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,468 @@
+"""targetctl: the agent's control surface for the incident's target service (stdlib only, py>=3.9).
+
+Configured entirely by environment (from Target.control_env()):
+    TARGETCTL_BACKEND        local | docker
+    TARGETCTL_URL            health URL probed by the verifier
+    TARGETCTL_ROOT           service root (as seen by `targetctl exec`)
+    TARGETCTL_EXPECTED_PORT  port the service must listen on
+    TARGETCTL_SCENARIO       scenario id (informational)
+    TARGETCTL_CONTAINER      docker backend: the incident's container (name or id)
+    DOCKER_HOST              docker backend: the engine (default unix:///var/run/docker.sock)
+
+Commands:
+    targetctl info               backend, probe url, expected listen port, service root
+    targetctl status             GET the health URL; exit 0 on HTTP 200, 1 otherwise
+    targetctl logs [-n N]        tail the service log
+    targetctl restart            restart the app via its supervisor; wait until it is back
+    targetctl exec CMD [ARG...]  run a command in the service root (no shell)
+
+The local-backend helpers (pid files, restart, tail) are also used by openhands_driver.target.local,
+so the restart protocol lives in one place. `write_shim()` puts a `targetctl` on a bin dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+ENV_BACKEND = "TARGETCTL_BACKEND"
+ENV_URL = "TARGETCTL_URL"
+ENV_ROOT = "TARGETCTL_ROOT"
+ENV_EXPECTED_PORT = "TARGETCTL_EXPECTED_PORT"
+ENV_SCENARIO = "TARGETCTL_SCENARIO"
+REQUIRED_ENV = (ENV_BACKEND, ENV_URL, ENV_ROOT, ENV_EXPECTED_PORT)
+BACKENDS = ("local", "docker")
+
+SUPERVISOR_PID = "var/run/supervisor.pid"
+APP_PID = "var/run/app.pid"
+LOG_FILE = "var/log/service.log"
+POLL_S = 0.02
+
+
+class TargetctlError(Exception):
+    """A user-fixable problem: printed without a traceback, exit code `code`."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def require_env(name: str, env: Optional[Dict[str, str]] = None) -> str:
+    value = (os.environ if env is None else env).get(name, "")
+    if not value:
+        raise TargetctlError(
+            "environment variable %s is not set; targetctl must run in an incident terminal "
+            "configured from Target.control_env() (needs %s)" % (name, ", ".join(REQUIRED_ENV)))
+    return value
+
+
+# --- local backend helpers (shared with openhands_driver.target.local) -----------------------
+
+def read_pid(path: Path) -> Optional[int]:
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def pid_alive(pid: Optional[int]) -> bool:
+    """True if pid exists and is not a zombie."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat = Path("/proc/%d/stat" % pid).read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def tail_file(path: Path, lines: int = 50) -> str:
+    """Last `lines` lines of a text file ("" if it does not exist)."""
+    if lines <= 0:
+        return ""
+    try:
+        with open(str(path), "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            end = handle.tell()
+            size = min(end, 8192)
+            while True:
+                handle.seek(end - size)
+                data = handle.read(size)
+                if data.count(b"\n") > lines or size == end:
+                    break
+                size = min(end, size * 4)
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    kept = text.splitlines()[-lines:]
+    return "\n".join(kept) + ("\n" if kept else "")
+
+
+def wait_for_app(root: Path, old_pid: Optional[int], timeout_s: float,
+                 supervisor_pid: Optional[int] = None) -> Optional[int]:
+    """Wait until var/run/app.pid names a live process other than old_pid; None on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pid = read_pid(Path(root) / APP_PID)
+        if pid and pid != old_pid and pid_alive(pid):
+            return pid
+        if supervisor_pid is not None and not pid_alive(supervisor_pid):
+            return None
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(POLL_S)
+
+
+def restart_local(root: Path, timeout_s: float = 10.0) -> Tuple[Optional[int], int]:
+    """SIGHUP the supervisor and wait for a new app process. Returns (old_pid, new_pid)."""
+    root = Path(root)
+    sup_path = root / SUPERVISOR_PID
+    sup = read_pid(sup_path)
+    if not pid_alive(sup):
+        raise TargetctlError("supervisor is not running (pid file %s: %s); the service cannot be "
+                             "restarted. Check `targetctl logs`." % (sup_path, sup or "missing"), 1)
+    old = read_pid(root / APP_PID)
+    old = old if pid_alive(old) else None
+    os.kill(sup, signal.SIGHUP)
+    new = wait_for_app(root, old, timeout_s, supervisor_pid=sup)
+    if new is None:
+        raise TargetctlError(
+            "service did not come back within %.0fs after restart (no live pid in %s).\n"
+            "Last log lines:\n%s" % (timeout_s, APP_PID, tail_file(root / LOG_FILE, 15)), 1)
+    return old, new
+
+
+# --- HTTP probe ------------------------------------------------------------------------------
+
+def probe(url: str, timeout_s: float = 2.0) -> Tuple[Optional[int], str, Optional[str]]:
+    """GET url without proxies. Returns (http_code or None, body, connection error or None)."""
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with opener.open(request, timeout=timeout_s) as resp:
+            return resp.status, resp.read().decode("utf-8", "replace"), None
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace"), None
+    except urllib.error.URLError as exc:
+        return None, "", str(exc.reason)
+    except OSError as exc:  # timeouts, resets
+        return None, "", str(exc) or type(exc).__name__
+
+
+# --- commands --------------------------------------------------------------------------------
+
+def cmd_info(env: Dict[str, str]) -> int:
+    print("backend: %s" % require_env(ENV_BACKEND, env))
+    print("scenario: %s" % (env.get(ENV_SCENARIO) or "unknown"))
+    print("probe url: %s" % require_env(ENV_URL, env))
+    print("expected listen port: %s" % require_env(ENV_EXPECTED_PORT, env))
+    print("service root: %s" % require_env(ENV_ROOT, env))
+    if env.get(ENV_CONTAINER):
+        print("container: %s (DOCKER_HOST %s)" % (env[ENV_CONTAINER],
+                                                  env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST))
+    return 0
+
+
+def cmd_status(env: Dict[str, str]) -> int:
+    url = require_env(ENV_URL, env)
+    code, body, error = probe(url)
+    if code is None:
+        print("connection failed: %s (url %s)" % (error, url))
+        return 1
+    print("HTTP %d" % code)
+    try:
+        print(json.dumps(json.loads(body), indent=2))
+    except ValueError:
+        print(body.rstrip("\n"))
+    return 0 if code == 200 else 1
+
+
+def cmd_logs(env: Dict[str, str], lines: int) -> int:
+    root = Path(require_env(ENV_ROOT, env))
+    path = root / LOG_FILE
+    if not path.exists():
+        raise TargetctlError("no service log at %s yet" % path, 1)
+    sys.stdout.write(tail_file(path, lines))
+    return 0
+
+
+def cmd_restart(env: Dict[str, str], timeout_s: float) -> int:
+    old, new = restart_local(Path(require_env(ENV_ROOT, env)), timeout_s)
+    print("restarted: app pid %d (was %s)" % (new, old if old else "not running"))
+    return 0
+
+
+def cmd_exec(env: Dict[str, str], argv: List[str]) -> int:
+    if not argv:
+        raise TargetctlError("usage: targetctl exec CMD [ARG...]  (runs in the service root, "
+                             "no shell; use `targetctl exec sh -c '...'` for pipes)")
+    root = require_env(ENV_ROOT, env)
+    try:
+        return subprocess.call(argv, cwd=root)
+    except FileNotFoundError:
+        raise TargetctlError("command not found: %s" % argv[0], 127)
+    except PermissionError:
+        raise TargetctlError("permission denied running: %s" % argv[0], 126)
+
+
+# --- docker backend: the Docker Engine HTTP API with the stdlib only ------------------------
+# targetctl often runs under a system python3 without the docker SDK, so it speaks the Engine API
+# itself (unix socket or plain tcp). `exec` runs the command in the container's service root;
+# `logs` and `restart` run this very file inside the container (its python3) with the local
+# backend against "/", so the restart protocol above is the only one.
+
+ENV_CONTAINER = "TARGETCTL_CONTAINER"
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+ENGINE_HINT = 'start or find one with: eval "$(scripts/docker_engine.sh up)"'
+CONTAINER_BOOT = ("import sys; ns = {'__name__': 'targetctl_in_container'}; "
+                  "exec(compile(sys.argv[1], 'targetctl.py', 'exec'), ns); "
+                  "sys.exit(ns['main'](sys.argv[2:]))")
+
+
+def in_container_argv(args: Sequence[str]) -> List[str]:
+    """argv that runs `targetctl ARGS` inside the container (python3 there, source passed inline)."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    return ["python3", "-c", CONTAINER_BOOT, source] + list(args)
+
+
+def in_container_env(root: str = "/", port: str = "8080") -> Dict[str, str]:
+    """Environment for in_container_argv: the local backend on the container's service root."""
+    return {ENV_BACKEND: "local", ENV_ROOT: root, ENV_EXPECTED_PORT: port,
+            ENV_URL: "http://127.0.0.1:%s/" % port}
+
+
+class DockerEngine:
+    """Just enough of the Docker Engine API for targetctl: run a command in a container."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def _connect(self, timeout: Optional[float]) -> "http.client.HTTPConnection":
+        import http.client
+        import socket
+        from urllib.parse import urlsplit
+
+        if self.host.startswith("unix://"):
+            path = self.host[len("unix://"):]
+
+            class UnixConnection(http.client.HTTPConnection):
+                def connect(self) -> None:
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    sock.settimeout(self.timeout)
+                    try:
+                        sock.connect(path)
+                    except OSError:
+                        sock.close()
+                        raise
+                    self.sock = sock
+
+            return UnixConnection("localhost", timeout=timeout)
+        if self.host.startswith(("tcp://", "http://")) and not os.environ.get("DOCKER_TLS_VERIFY"):
+            parts = urlsplit(self.host)
+            return http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 2375,
+                                              timeout=timeout)
+        raise TargetctlError("DOCKER_HOST=%s is not supported by targetctl (unix:// or tcp:// "
+                             "without TLS)" % self.host)
+
+    def _send(self, method: str, path: str, body: Optional[dict], timeout: Optional[float]):
+        conn = self._connect(timeout)
+        try:
+            conn.request(method, path, body=None if body is None else json.dumps(body),
+                         headers={"Content-Type": "application/json"})
+            return conn, conn.getresponse()
+        except OSError as exc:
+            conn.close()
+            raise TargetctlError("cannot reach the Docker engine at DOCKER_HOST=%s (%s); %s"
+                                 % (self.host, exc, ENGINE_HINT))
+
+    def call(self, method: str, path: str, body: Optional[dict] = None) -> Tuple[int, dict]:
+        conn, resp = self._send(method, path, body, 30.0)
+        try:
+            data = resp.read()
+        finally:
+            conn.close()
+        try:
+            return resp.status, json.loads(data.decode("utf-8") or "{}")
+        except ValueError:
+            return resp.status, {"message": data.decode("utf-8", "replace").strip()}
+
+    def exec(self, container: str, argv: List[str], workdir: str = "/",
+             env: Optional[Dict[str, str]] = None) -> int:
+        """Run argv in the container (no stdin, no tty), stream its output; return its exit code."""
+        from urllib.parse import quote
+
+        status, data = self.call("POST", "/containers/%s/exec" % quote(container, safe=""), {
+            "AttachStdin": False, "AttachStdout": True, "AttachStderr": True, "Tty": False,
+            "Cmd": argv, "WorkingDir": workdir,
+            "Env": ["%s=%s" % item for item in sorted((env or {}).items())]})
+        if status == 404:
+            raise TargetctlError("container %s does not exist (%s); the incident's target is gone"
+                                 % (container, ENV_CONTAINER), 1)
+        if status == 409:
+            raise TargetctlError("container %s is not running: %s" % (container, data.get("message")), 1)
+        if status != 201:
+            raise TargetctlError("docker exec in %s failed: HTTP %d %s"
+                                 % (container, status, data.get("message")), 1)
+        exec_id = data["Id"]
+        conn, resp = self._send("POST", "/exec/%s/start" % exec_id,
+                                {"Detach": False, "Tty": False}, None)
+        try:
+            if resp.status != 200:
+                raise TargetctlError("docker exec start in %s failed: HTTP %d %s" % (
+                    container, resp.status, resp.read().decode("utf-8", "replace").strip()), 1)
+            _demux(resp)
+        finally:
+            conn.close()
+        deadline = time.monotonic() + 5.0
+        while True:
+            status, info = self.call("GET", "/exec/%s/json" % exec_id)
+            if not info.get("Running") or time.monotonic() > deadline:
+                code = info.get("ExitCode")
+                return code if isinstance(code, int) else 1
+            time.sleep(POLL_S)
+
+
+def _demux(resp) -> None:
+    """Copy Docker's multiplexed stream (8-byte frame headers) to our stdout / stderr."""
+    outs = {1: sys.stdout, 2: sys.stderr}
+    while True:
+        header = _read_exact(resp, 8)
+        if len(header) < 8:
+            return
+        size = int.from_bytes(header[4:8], "big")
+        out = outs.get(header[0], sys.stdout)
+        payload = _read_exact(resp, size)
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:
+            out.flush()
+            buffer.write(payload)
+            buffer.flush()
+        else:
+            out.write(payload.decode("utf-8", "replace"))
+
+
+def _read_exact(resp, size: int) -> bytes:
+    chunks, left = [], size
+    while left > 0:
+        chunk = resp.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def docker_backend(command: str, args: argparse.Namespace, env: Dict[str, str]) -> int:
+    """logs / restart / exec on the incident's container (TARGETCTL_CONTAINER)."""
+    container = require_env(ENV_CONTAINER, env)
+    root = require_env(ENV_ROOT, env)
+    if command == "exec" and not args.argv:
+        return cmd_exec(env, [])  # raises the usage error
+    engine = DockerEngine(env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST)
+    if command == "exec":
+        return engine.exec(container, args.argv, workdir=root)
+    inner = (["logs", "-n", str(args.lines)] if command == "logs"
+             else ["restart", "--timeout", str(args.timeout)])
+    port = env.get(ENV_EXPECTED_PORT) or "8080"
+    return engine.exec(container, in_container_argv(inner), env=in_container_env(root, port))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="targetctl",
+                                     description="Control the incident's target service.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("info", help="backend, probe url, expected listen port, service root")
+    sub.add_parser("status", help="probe the health URL (exit 0 only on HTTP 200)")
+    logs = sub.add_parser("logs", help="tail the service log")
+    logs.add_argument("-n", "--lines", type=int, default=50, help="number of lines (default 50)")
+    restart = sub.add_parser("restart", help="restart the app and wait until it is back")
+    restart.add_argument("--timeout", type=float, default=10.0, help="seconds to wait (default 10)")
+    sub.add_parser("exec", help="run CMD [ARG...] in the service root (no shell)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, env: Optional[Dict[str, str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = dict(os.environ if env is None else env)
+    parser = _parser()
+    try:
+        if argv and argv[0] == "exec":  # everything after `exec` belongs to the command
+            rest = argv[1:]
+            if rest[:1] == ["--"]:
+                rest = rest[1:]
+            args = argparse.Namespace(command="exec", argv=rest)
+        else:
+            args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if args.command == "info":
+            return cmd_info(env)
+        if args.command == "status":
+            return cmd_status(env)
+        backend = require_env(ENV_BACKEND, env)
+        if backend == "docker":
+            return docker_backend(args.command, args, env)
+        if backend != "local":
+            raise TargetctlError("unknown %s=%r; valid backends: %s"
+                                 % (ENV_BACKEND, backend, ", ".join(BACKENDS)))
+        if args.command == "logs":
+            return cmd_logs(env, args.lines)
+        if args.command == "restart":
+            return cmd_restart(env, args.timeout)
+        return cmd_exec(env, args.argv)
+    except TargetctlError as exc:
+        print("targetctl: %s" % exc, file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- shim ------------------------------------------------------------------------------------
+
+def write_shim(bin_dir: Path, env: Optional[Dict[str, str]] = None) -> Path:
+    """Write an executable `targetctl` into bin_dir that runs this file with this python.
+
+    With `env` (usually Target.control_env()), the TARGETCTL_* values are baked into the shim so
+    it works even when the terminal does not inherit them; without it they come from the caller's
+    environment at run time.
+    """
+    lines = ["#!/bin/sh", "# targetctl shim (generated by openhands_driver.targetctl.write_shim)"]
+    if env is not None:
+        for name in REQUIRED_ENV:
+            if not env.get(name):
+                raise ValueError("write_shim: env is missing %s (pass Target.control_env())" % name)
+        for name, value in sorted(env.items()):
+            if not name.replace("_", "").isalnum():
+                raise ValueError("write_shim: invalid environment variable name %r" % name)
+            lines.append("%s=%s; export %s" % (name, shlex.quote(str(value)), name))
+    lines.append('exec %s %s "$@"' % (shlex.quote(sys.executable),
+                                      shlex.quote(str(Path(__file__).resolve()))))
+    bin_dir = Path(bin_dir)
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    shim = bin_dir / "targetctl"
+    shim.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shim.chmod(0o755)
+    return shim
+
+
+if __name__ == "__main__":
+    sys.exit(main())
