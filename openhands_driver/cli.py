@@ -14,6 +14,7 @@ from pathlib import Path
 from openhands_driver import verifier
 from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
+from openhands_driver.optimizer.result import DEFAULT_OPTIMIZER_RESULT
 from openhands_driver.paths import DEFAULT_TRACE_LOG
 from openhands_driver.records import RunResult
 from openhands_driver.strategy import MODES, STRATEGY_SOURCES
@@ -33,9 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optimized: follow the routed skill; baseline: generic triage (default: %(default)s)")
     p.add_argument("--strategy-source", choices=STRATEGY_SOURCES, default="skills",
                    help="where the optimized strategy comes from (default: %(default)s)")
+    p.add_argument("--optimizer-result", type=Path, default=DEFAULT_OPTIMIZER_RESULT, metavar="PATH",
+                   help="with --strategy-source optimizer: the optimize.py result file whose best "
+                        "candidate to run (default: %(default)s)")
     p.add_argument("--skill-id", default=None, help="force a skill instead of routing")
-    p.add_argument("--backend", choices=("local",), default="local",
-                   help="where the target runs (default: %(default)s: a local process group)")
+    p.add_argument("--backend", choices=("local", "docker"), default="local",
+                   help="where the target runs: local = a process group, docker = a container "
+                        "(default: %(default)s)")
+    p.add_argument("--runtime-image", default=None,
+                   help="docker: target image (default: openhands-gepa-sre-target:latest, built "
+                        "from target_service/ when missing)")
+    p.add_argument("--target-container", default=None, metavar="NAME",
+                   help="docker: attach to this running container instead of creating one "
+                        "(never removed by the run)")
+    p.add_argument("--target-url", default=None, metavar="URL",
+                   help="with --target-container: health URL of that container's service "
+                        "(default: derived from the container)")
     p.add_argument("--keep-target", action="store_true",
                    help="leave the target running and print how to reach and stop it")
     p.add_argument("--simulate", action="store_true",
@@ -50,20 +64,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S)
     p.add_argument("--max-iterations", type=int, default=40, help="agent step budget")
     p.add_argument("--verbose", action="store_true", help="show the SDK's own logs")
+    brain = p.add_argument_group("brain (default: the offline runbook policy, no key needed)")
+    brain.add_argument("--model", default=None,
+                       help="any litellm model id (default: $LLM_MODEL); key from LLM_API_KEY or the "
+                            "provider's variable, e.g. OPENAI_API_KEY")
+    brain.add_argument("--llm-base-url", default=None,
+                       help="an OpenAI-compatible endpoint, e.g. a local vLLM or Ollama server")
+    brain.add_argument("--env-file", type=Path, default=None, help=".env file to read (default: ./.env)")
+    brain.add_argument("--allow-fallback", action="store_true",
+                       help="if the model run fails, let the runbook brain finish (recorded)")
+    brain.add_argument("--run-timeout-s", type=float, default=None, help="stop the agent after S seconds")
+    brain.add_argument("--condense-context", action="store_true",
+                       help="summarize old events for long incidents (LLM condenser)")
+    gates = p.add_argument_group("safety gates (act before a command runs)")
+    from openhands_driver.security import RISK_ORDER
+
+    gates.add_argument("--max-security-risk", type=str.upper, choices=RISK_ORDER, default="MEDIUM",
+                       help="reject any action above this risk before it runs (default: %(default)s)")
+    gates.add_argument("--require-confirmation-for-risk", type=str.upper, choices=RISK_ORDER,
+                       default=None, help="pause for approval of actions at or above this risk")
+    gates.add_argument("--auto-confirm", action="store_true", help="approve paused actions")
+    p.add_argument("--remote-host", default=None, metavar="URL",
+                   help="run the conversation on this OpenHands agent server (RemoteWorkspace), e.g. "
+                        "http://127.0.0.1:8010; start one with `uv run --extra remote python -m "
+                        "openhands.agent_server` (see README, Remote agent servers)")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
+    docker_only = [flag for flag, value in (("--runtime-image", args.runtime_image),
+                                            ("--target-container", args.target_container),
+                                            ("--target-url", args.target_url)) if value]
+    if docker_only and args.backend != "docker":
+        raise UserError(f"{', '.join(docker_only)} {'needs' if len(docker_only) == 1 else 'need'} "
+                        "--backend docker")
+    if args.target_url and not args.target_container:
+        raise UserError("--target-url goes with --target-container NAME (attach mode)")
     if args.verify_consecutive_successes < 1 or args.verify_max_attempts < args.verify_consecutive_successes:
         raise UserError("--verify-max-attempts must be >= --verify-consecutive-successes >= 1")
     return RunConfig(
         scenario=args.scenario, training_data=args.training_data, mode=args.mode,
         strategy_source=args.strategy_source, skill_id=args.skill_id, backend=args.backend,
+        optimizer_result=args.optimizer_result,
         simulate=args.simulate, keep_target=args.keep_target, trace_log=args.trace_log,
         disable_trace_log=args.disable_trace_log, run_id=args.run_id,
         verify_consecutive_successes=args.verify_consecutive_successes,
         verify_max_attempts=args.verify_max_attempts, verify_interval_s=args.verify_interval_s,
-        max_iterations=args.max_iterations, verbose=args.verbose)
+        max_iterations=args.max_iterations, verbose=args.verbose,
+        model=args.model, llm_base_url=args.llm_base_url, env_file=args.env_file,
+        allow_fallback=args.allow_fallback, run_timeout_s=args.run_timeout_s,
+        condense_context=args.condense_context, max_security_risk=args.max_security_risk,
+        require_confirmation_for_risk=args.require_confirmation_for_risk, auto_confirm=args.auto_confirm,
+        target_port=getattr(args, "port", None), runtime_image=args.runtime_image,
+        target_container=args.target_container, target_url=args.target_url,
+        remote_host=_remote_host(args.remote_host, check=not args.simulate))
+
+
+def _remote_host(value: str | None, check: bool = True) -> str | None:
+    if not value:
+        return None
+    from openhands_driver.remote import check_hosts, parse_hosts
+
+    hosts = parse_hosts(value)
+    if len(hosts) != 1:
+        raise UserError("run_demo.py runs one incident: give one --remote-host (the fan-out scripts "
+                        "take several)")
+    if check:
+        check_hosts(hosts)
+    return hosts[0]
 
 
 def exit_code_for(result: RunResult) -> int:
@@ -92,6 +160,10 @@ def render_human(result: RunResult) -> str:
         oks = sum(a["ok"] for a in result.verification["attempts"])
         lines.append(f"  verifier: {oks}/{len(result.verification['attempts'])} probes healthy "
                      f"(need {result.verification['consecutive_required']} in a row)")
+        identity = result.verification.get("identity")
+        if identity:
+            lines.append(f"  identity: {'ok' if identity.get('ok') else 'FAILED'} — "
+                         f"{identity.get('reason')}")
     if result.agent_message:
         lines.append(f"  agent said: {result.agent_message}")
     if result.error:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openhands_driver import verifier
+from openhands_driver.optimizer.result import DEFAULT_OPTIMIZER_RESULT
 from openhands_driver.paths import DEFAULT_TRACE_LOG
 
 
@@ -27,3 +28,24 @@ class RunConfig:
     verify_interval_s: float = verifier.DEFAULT_INTERVAL_S
     max_iterations: int = 40
     verbose: bool = False
+    # Brain: a model (any litellm id) or, when None, the offline runbook policy
+    model: str | None = None
+    llm_base_url: str | None = None
+    env_file: Path | None = None
+    allow_fallback: bool = False
+    run_timeout_s: float | None = None
+    condense_context: bool = False
+    # Safety gates (see openhands_driver/gates.py)
+    max_security_risk: str = "MEDIUM"
+    require_confirmation_for_risk: str | None = None
+    auto_confirm: bool = False
+    # Strategy source "optimizer": this text, else the best candidate saved in optimizer_result
+    strategy_text: str | None = None
+    optimizer_result: Path = DEFAULT_OPTIMIZER_RESULT
+    # Target placement (docker backend: image, or attach to an existing container + its URL)
+    target_port: int | None = None
+    runtime_image: str | None = None
+    target_container: str | None = None
+    target_url: str | None = None
+    # Run the conversation on this OpenHands agent server (openhands_driver/remote.py); None = in-process
+    remote_host: str | None = None

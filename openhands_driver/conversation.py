@@ -6,10 +6,12 @@ dry runs, ``--help`` and reports. Call :func:`prepare_sdk_env` before the first 
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
@@ -24,6 +26,9 @@ def prepare_sdk_env(verbose: bool = False) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("OPENHANDS_SUPPRESS_BANNER", "1")
     os.environ.setdefault("LOG_LEVEL", "DEBUG" if verbose else "ERROR")
+    if not verbose:  # an unpriced model is reported as cost 0, not as a warning per call
+        warnings.filterwarnings("ignore", message="Cost calculation failed")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="litellm")
 
 
 @dataclass
@@ -42,19 +47,25 @@ class ConversationSpec:
     terminal_env: dict[str, str]
     max_iterations: int = 40
     run_timeout_s: float | None = None
+    gatekeeper: object | None = None          # gates.Gatekeeper: risk gates before execution
+    secrets: dict[str, str] = field(default_factory=dict)  # masked in observations
+    condense_context: bool = False
+    remote_host: str | None = None  # run on this OpenHands agent server (see remote.py)
 
 
 class _Recorder:
     """Turns SDK events into ActionRecords and streams a compact view to the console."""
 
-    def __init__(self, console: TextIO):
+    def __init__(self, console: TextIO, gatekeeper=None):
         self.console = console
+        self.gatekeeper = gatekeeper
         self.actions: list[ActionRecord] = []
         self._pending: dict[str, tuple[ActionRecord, float]] = {}
         self.final_message = ""
 
     def __call__(self, event) -> None:
-        from openhands.sdk.event import ActionEvent, AgentErrorEvent, ObservationEvent
+        from openhands.sdk.event import (ActionEvent, AgentErrorEvent, ObservationEvent,
+                                         UserRejectObservation)
 
         if isinstance(event, ActionEvent):
             action = event.action
@@ -66,6 +77,7 @@ class _Recorder:
             risk = getattr(event.security_risk, "value", str(event.security_risk))
             record = ActionRecord(tool=event.tool_name, command=str(command), risk=str(risk).upper(),
                                   summary=event.summary or "")
+            self._apply_gate(record, event.tool_call_id)
             self.actions.append(record)
             self._pending[event.tool_call_id] = (record, time.monotonic())
             if event.tool_name == "finish":
@@ -84,15 +96,28 @@ class _Recorder:
                 record.exit_code = 1
             text = getattr(observation, "text", "") or ""
             record.output_excerpt = text[-EXCERPT_CHARS:]
+            self._apply_gate(record, event.tool_call_id)
             if record.tool != "finish":
                 shown = text.strip().splitlines()
                 tail = "\n".join("    " + line for line in shown[-6:])
                 self._say(f"  -> exit {record.exit_code} ({record.duration_s}s)\n{tail}")
+        elif isinstance(event, UserRejectObservation):
+            record, _ = self._pending.pop(event.tool_call_id, (None, 0.0))
+            if record is not None:
+                record.output_excerpt = f"rejected before execution: {event.rejection_reason}"
+                self._apply_gate(record, event.tool_call_id)
+                self._say(f"  -> BLOCKED: {event.rejection_reason}")
         elif isinstance(event, AgentErrorEvent):
             self._say(f"[agent] error: {event.error}")
             record, _ = self._pending.pop(event.tool_call_id, (None, 0.0))
             if record is not None:
                 record.exit_code, record.output_excerpt = 1, str(event.error)[-EXCERPT_CHARS:]
+
+    def _apply_gate(self, record: ActionRecord, tool_call_id: str) -> None:
+        gate = self.gatekeeper.records.get(tool_call_id) if self.gatekeeper else None
+        if gate is not None:
+            record.risk, record.policy_risk, record.model_risk = gate.risk, gate.policy_risk, gate.model_risk
+            record.gate, record.gate_reason = gate.gate, gate.gate_reason
 
     def _say(self, text: str) -> None:
         print(text, file=self.console, flush=True)
@@ -107,7 +132,7 @@ def _tools(terminal_env: dict[str, str]):
     from openhands.tools.terminal import TerminalTool
 
     # The subprocess terminal: tmux lost the first command's output in a fresh pane here.
-    params = {"env": {**terminal_env, "INPUTRC": str(INPUTRC)}, "no_change_timeout_seconds": 30,
+    params = {"env": {"INPUTRC": str(INPUTRC), **terminal_env}, "no_change_timeout_seconds": 30,
               "terminal_type": os.environ.get("SRE_TERMINAL_TYPE", "subprocess")}
     return [Tool(name=TerminalTool.name, params=params), Tool(name=FileEditorTool.name)]
 
@@ -124,40 +149,189 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
     from openhands.sdk.conversation.exceptions import ConversationRunError
     from openhands.sdk.skills import load_project_skills
 
-    skills = load_project_skills(spec.workspace)
-    agent = Agent(llm=llm, tools=_tools(spec.terminal_env),
-                  agent_context=AgentContext(skills=skills))
-    recorder = _Recorder(console)
-    conversation = Conversation(agent=agent, workspace=str(spec.workspace), callbacks=[recorder],
+    remote = None
+    if spec.remote_host:  # the agent loop and its terminal run on an agent server (remote.py)
+        from openhands_driver.remote import open_session
+
+        remote = open_session(spec.remote_host, spec.workspace, spec.terminal_env)
+    skills = remote.skills if remote else load_project_skills(spec.workspace)
+    agent = Agent(llm=llm, tools=_tools(remote.terminal_env if remote else spec.terminal_env),
+                  agent_context=AgentContext(skills=skills),
+                  **({"condenser": _condenser(llm)} if spec.condense_context else {}))
+    recorder = _Recorder(console, spec.gatekeeper)
+    conversation = Conversation(agent=agent, workspace=remote.workspace if remote else str(spec.workspace),
+                                callbacks=[recorder],
                                 max_iteration_per_run=spec.max_iterations, stuck_detection=True,
-                                visualizer=None)
+                                visualizer=None, secrets=spec.secrets or None)
     closed = threading.Event()
 
     def close() -> None:
         if not closed.is_set():
             closed.set()
-            conversation.close()
+            try:
+                conversation.close()
+            finally:
+                atexit.unregister(conversation.close)  # the SDK's hook would keep it alive until exit
+                if remote:
+                    remote.close()
 
+    if spec.gatekeeper is not None:
+        _install_gates(conversation, spec.gatekeeper, remote=remote is not None)
     if on_conversation:
         on_conversation(conversation)
     # The first completion imports the OpenAI client's resources (about 1 s); the terminal's
     # start-up sleeps about 1 s. Overlap the two.
     threading.Thread(target=_warm_llm_client, name="warm-llm-client", daemon=True).start()
+    timed_out = threading.Event()
+    timer = None
+    if spec.run_timeout_s:
+        def expire() -> None:
+            timed_out.set()
+            conversation.pause()
+        timer = threading.Timer(spec.run_timeout_s, expire)
+        timer.daemon = True
+        timer.start()
     error = None
+    with _LIVE_LOCK:
+        _LIVE[id(conversation)] = (conversation, timed_out)
     try:
         conversation.send_message(spec.incident_message)
-        conversation.run()
+        _run_with_gates(conversation, spec, timed_out)
     except ConversationRunError as exc:
         error = f"conversation failed: {exc}"
     except BaseException:
         close()
         raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.pop(id(conversation), None)
+        if timer is not None:
+            timer.cancel()
     status = getattr(conversation.state.execution_status, "value",
                      str(conversation.state.execution_status))
-    outcome = ConversationOutcome(status=str(status).lower(), actions=recorder.actions,
+    status = "timeout" if timed_out.is_set() else str(status).lower()
+    if status == "error" and error is None:
+        error = _last_error(conversation)
+    outcome = ConversationOutcome(status=status, actions=recorder.actions,
                                   final_message=recorder.final_message, error=error,
                                   metrics=_metrics(conversation))
     return outcome, close
+
+
+# Conversations inside run(), for a process-wide stop (the fan-out's deadlines and Ctrl-C).
+_LIVE: dict[int, tuple[object, threading.Event]] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def pause_live_conversations(*, only_timed_out: bool = False) -> int:
+    """Pause every conversation of this process now in run() (or only those past their deadline).
+
+    pause() takes effect at the next step boundary, and a pause that lands before run() has switched
+    the conversation to RUNNING is overwritten: callers repeat this until the runs have returned.
+    """
+    with _LIVE_LOCK:
+        live = list(_LIVE.values())
+    paused = 0
+    for conversation, timed_out in live:
+        if only_timed_out and not timed_out.is_set():
+            continue
+        try:
+            conversation.pause()
+            paused += 1
+        except Exception:  # e.g. an agent server that went away: its run() fails on its own
+            pass
+    return paused
+
+
+def _install_gates(conversation, gatekeeper, remote: bool = False) -> None:
+    from openhands.sdk.security.confirmation_policy import ConfirmRisky, NeverConfirm
+    from openhands.sdk.security.risk import SecurityRisk
+
+    from openhands_driver.gates import make_sdk_analyzer
+
+    # An agent server cannot load this Python analyzer (HTTP 422). Without one, every action's risk
+    # is UNKNOWN there, so confirm_unknown stops before every action and _run_with_gates assesses it
+    # here, on the client, before it runs.
+    if not remote:
+        conversation.set_security_analyzer(make_sdk_analyzer(gatekeeper))
+    gate = gatekeeper.lowest_gate()
+    conversation.set_confirmation_policy(
+        ConfirmRisky(threshold=SecurityRisk(gate), confirm_unknown=True) if gate else NeverConfirm())
+
+
+def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.Event) -> None:
+    """run(); whenever the SDK stops for confirmation, let the gatekeeper decide, then go on."""
+    from openhands.sdk.conversation.state import ConversationExecutionStatus, ConversationState
+
+    from openhands_driver.gates import EDIT, REJECT, Proposal, run_edited
+    from openhands_driver.security import assess
+
+    gatekeeper = spec.gatekeeper
+    for _ in range(spec.max_iterations * 2 + 2):  # bounded: each round consumes an action
+        conversation.run()
+        if timed_out.is_set():
+            return
+        if conversation.state.execution_status != ConversationExecutionStatus.WAITING_FOR_CONFIRMATION:
+            return
+        pending = ConversationState.get_unmatched_actions(conversation.state.events)
+        rejections = []
+        for action in pending:
+            record = gatekeeper.records.get(action.tool_call_id)
+            if record is None and spec.remote_host:  # remote: no server-side analyzer (see above)
+                if not _assess_remote(gatekeeper, action):
+                    continue  # below every gate: it runs, as ConfirmRisky would let it locally
+                record = gatekeeper.records[action.tool_call_id]
+            arguments = {"command": record.command} if record else {}
+            proposal = Proposal(action.tool_call_id, action.tool_name, record.command if record else "",
+                                assess(action.tool_name, arguments, gatekeeper.scope),
+                                record.model_risk if record else None,
+                                record.risk if record else "HIGH")
+            decision = gatekeeper.decide(proposal)
+            if decision.verdict == REJECT:
+                rejections.append(decision.reason)
+            elif decision.verdict == EDIT:
+                rejections.append(run_edited(decision.command, str(spec.workspace), _edit_env(spec)))
+        if rejections:
+            conversation.reject_pending_actions(" ".join(rejections))
+    raise RuntimeError("confirmation loop did not settle within the iteration budget")
+
+
+def _assess_remote(gatekeeper, action) -> bool:
+    """Assess a remote conversation's pending action; True when it is at or above a gate."""
+    import json
+
+    from openhands_driver.security import risk_rank
+
+    try:
+        arguments = json.loads(action.tool_call.arguments) if action.tool_call else {}
+    except (TypeError, ValueError):
+        arguments = {}
+    risk = gatekeeper.assess(action.tool_call_id, action.tool_name,
+                             arguments if isinstance(arguments, dict) else {})
+    gate = gatekeeper.lowest_gate()
+    return gate is not None and risk_rank(risk) >= risk_rank(gate)
+
+
+def _edit_env(spec: ConversationSpec) -> dict[str, str]:
+    from openhands.sdk.utils import sanitized_env
+
+    return sanitized_env({**os.environ, **spec.terminal_env})
+
+
+def _condenser(llm):
+    from openhands.sdk.context.condenser import LLMSummarizingCondenser
+
+    return LLMSummarizingCondenser(llm=llm.model_copy(update={"usage_id": "condenser"}),
+                                   max_size=40, keep_first=2)
+
+
+def _last_error(conversation) -> str | None:
+    from openhands.sdk.event.conversation_error import ConversationErrorEvent
+
+    for event in reversed(list(conversation.state.events)):
+        if isinstance(event, ConversationErrorEvent):
+            return f"{getattr(event, 'code', 'error')}: {getattr(event, 'detail', event)}"
+    return None
 
 
 def _warm_llm_client() -> None:

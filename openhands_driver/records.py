@@ -9,6 +9,7 @@ from typing import Any
 STATUSES = ("fixed", "not_fixed", "error", "timeout", "stuck", "interrupted", "simulated")
 
 
+
 @dataclass
 class ActionRecord:
     tool: str
@@ -18,6 +19,10 @@ class ActionRecord:
     duration_s: float | None = None
     output_excerpt: str = ""
     summary: str = ""
+    policy_risk: str | None = None   # the project's command policy
+    model_risk: str | None = None    # the model's own label (a claim, not a guarantee)
+    gate: str = "allowed"            # allowed | rejected | approved | edited
+    gate_reason: str = ""
 
     def public(self) -> dict:
         """The action as shown in the result JSON (the trace row also keeps the excerpt)."""
@@ -59,6 +64,8 @@ class RunResult:
     llm_calls: int = 0
     llm_latency_s: float = 0.0
     error: str | None = None
+    security: dict = field(default_factory=dict)  # gates in force and violations
+    laminar_trace_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, *, with_excerpts: bool = False) -> dict:

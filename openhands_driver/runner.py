@@ -27,7 +27,9 @@ from openhands_driver.records import RunResult
 from openhands_driver.router import RoutingDecision, route
 from openhands_driver.scenarios import Scenario, load_catalog
 from openhands_driver.strategy import Strategy, choose_strategy, incident_message
-from openhands_driver.trace import append_row, trace_row, utc_now
+from openhands_driver.model import resolve_model, secret_values
+from openhands_driver.session import laminar_span, run_session
+from openhands_driver.trace import append_row, redact, trace_row, utc_now
 
 BRAIN_RUNBOOK = "runbook"
 TARGETCTL_BIN = REPO_ROOT / "bin"
@@ -61,7 +63,8 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
         raise UserError(f"scenario {scenario.scenario_id!r} has no local analogue: "
                         f"{scenario.unsupported_reason}")
     routing = route(scenario, scenario.error_report, forced_skill=config.skill_id)
-    strategy = choose_strategy(config.mode, config.strategy_source, routing)
+    strategy = choose_strategy(config.mode, config.strategy_source, routing,
+                               strategy_text=config.strategy_text, optimizer_result=config.optimizer_result)
     run_id = config.run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     return IncidentPlan(run_id, scenario, routing, strategy, incident_message(scenario, strategy, routing))
 
@@ -94,7 +97,9 @@ def _raise_terminated(signum, frame):  # noqa: ARG001
 def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResult:
     started = time.monotonic()
     plan = plan_incident(config)
+    model = resolve_model(config.model, config.llm_base_url, env_file=config.env_file)
     result = _base_result(config, plan, utc_now())
+    result.brain, result.model = model.brain, model.model
     if config.simulate:
         result.plan = plan.to_dict()
         return _finish(config, result, started)
@@ -107,6 +112,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResul
     target = create_target(config.backend, scenario_id=plan.scenario.scenario_id,
                            fault=plan.scenario.local_fault, **_target_options(config, plan))
     workspace = None
+    secrets: list[str] = secret_values()
     try:
         target.start()
         result.target = target.describe()
@@ -115,7 +121,15 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResul
               file=console, flush=True)
         workspace = _prepare_workspace(plan.run_id, plan.strategy)
         ensure_targetctl_on_path()
-        outcome, close_conversation = _converse(config, plan, target, workspace, console)
+        with laminar_span(f"sre-incident {plan.run_id}") as laminar_trace_id:
+            session = run_session(config, model, target=target, workspace=workspace,
+                                  message=plan.message, console=console)
+        result.laminar_trace_id = laminar_trace_id()
+        secrets = session.secrets
+        outcome, close_conversation = session.conversation, session.close
+        result.brain, result.model = session.brain, session.model
+        result.fallback_used, result.fallback_reason = session.fallback_used, session.fallback_reason
+        result.security = session.security
         result.actions = outcome.actions
         result.step_count = len(outcome.actions)
         result.agent_message = outcome.final_message
@@ -157,7 +171,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResul
             shutil.rmtree(workspace, ignore_errors=True)
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
-        _finish(config, result, started)
+        _finish(config, result, started, secrets)
     return result
 
 
@@ -167,6 +181,9 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
     if config.backend == "docker":
         options.update(run_id=plan.run_id, image=config.runtime_image,
                        container=config.target_container, url=config.target_url)
+    params = plan.scenario.extra.get("fault_params")
+    if params and config.backend == "local":  # docker: FAULT_PARAMS once DockerTarget takes them
+        options["fault_params"] = params  # per-incident details, e.g. which feature flag
     return options
 
 
@@ -177,45 +194,21 @@ def threading_is_main() -> bool:
 def _status(conversation_status: str, verified: bool) -> str:
     if verified:
         return "fixed"
-    if conversation_status == "stuck":
-        return "stuck"
+    if conversation_status in ("stuck", "timeout"):
+        return conversation_status
     return "not_fixed"
 
 
-def _converse(config: RunConfig, plan: IncidentPlan, target, workspace: Path, console: TextIO):
-    from openhands_driver.conversation import ConversationSpec, prepare_sdk_env
-
-    prepare_sdk_env(verbose=config.verbose)
-    from openhands_driver.brain.server import PolicyServer
-    from openhands_driver.conversation import run_conversation
-    from openhands_driver.llm import runbook_llm
-
-    terminal_env = dict(target.control_env())
-    terminal_env["PATH"] = os.environ["PATH"]
-    terminal_env["TARGETCTL_PYTHON"] = sys.executable  # not a pyenv shim: targetctl runs often
-    spec = ConversationSpec(workspace=workspace, incident_message=plan.message,
-                            terminal_env=terminal_env, max_iterations=config.max_iterations)
-    server = PolicyServer().start()
-    try:
-        outcome, close = run_conversation(spec, runbook_llm(server.base_url), console=console)
-    except BaseException:
-        server.stop()
-        raise
-
-    def close_all() -> None:
-        try:
-            close()
-        finally:
-            server.stop()
-
-    return outcome, close_all
-
-
-def _finish(config: RunConfig, result: RunResult, started: float) -> RunResult:
+def _finish(config: RunConfig, result: RunResult, started: float, secrets: list[str] = ()) -> RunResult:
     result.finished_at = utc_now()
     result.duration_s = round(time.monotonic() - started, 3)
+    if secrets:  # nothing the caller prints or stores may hold a secret value
+        redacted = redact(result.to_dict(with_excerpts=True), secrets)
+        result.agent_message, result.error = redacted["agent_message"], redacted["error"]
+        for action, clean in zip(result.actions, redacted["actions"]):
+            action.command, action.output_excerpt = clean["command"], clean["output_excerpt"]
     if not config.disable_trace_log:
-        append_row(config.trace_log, trace_row(result))
+        append_row(config.trace_log, trace_row(result, secrets))
     return result
 
 

@@ -1,0 +1,166 @@
+"""One agent session on a running target: brain + gates + secrets (+ fallback) -> outcome.
+
+The brain is the configured model (``model.ModelConfig``) or the offline runbook policy served on
+127.0.0.1. Real mode is strict: an SDK or model failure is a failed run, unless ``allow_fallback``
+lets the runbook brain take over (recorded with the reason). A run that hit a security gate is never
+turned into a fallback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+from openhands_driver.config import RunConfig
+from openhands_driver.model import ModelConfig, scrub_environment, secret_values
+
+
+OBSERVABILITY_VARS = ("LMNR_PROJECT_API_KEY", "OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                      "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+@contextlib.contextmanager
+def laminar_span(name: str):
+    """A Laminar span around the session when (and only when) Laminar is configured.
+
+    The SDK initialises Laminar at import time when one of OBSERVABILITY_VARS is set; this adds a
+    parent span per incident and yields a getter for its trace id (None when not configured).
+    """
+    trace_id: list[str | None] = [None]
+    if not any(os.environ.get(v) for v in OBSERVABILITY_VARS):
+        yield lambda: None
+        return
+    try:
+        from lmnr import Laminar
+
+        if not Laminar.is_initialized():
+            raise RuntimeError("Laminar not initialised")
+        span = Laminar.start_as_current_span(name=name)
+    except Exception:  # observability must never break an incident run
+        yield lambda: None
+        return
+    with span:
+        try:
+            found = Laminar.get_trace_id()
+            trace_id[0] = str(found) if found else None
+        except Exception:
+            pass
+        yield lambda: trace_id[0]
+
+
+@dataclass
+class SessionOutcome:
+    conversation: object  # conversation.ConversationOutcome of the session that counts
+    close: Callable[[], None]
+    brain: str
+    model: str | None
+    fallback_used: bool = False
+    fallback_reason: str | None = None
+    security: dict = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+
+
+def incident_scope(target, workspace: Path, secrets: dict[str, str]):
+    from openhands_driver.security import IncidentScope
+
+    described = target.describe()
+    pids = tuple(int(p) for p in (target.status().get("supervisor_pid"), target.status().get("app_pid"))
+                 if p)
+    return IncidentScope(target_url=target.url, target_root=str(target.root), backend=target.backend,
+                         container=described.get("container") or described.get("container_name"),
+                         workspace=str(workspace), target_pids=pids,
+                         secret_names=tuple(secrets), secret_values=tuple(secrets.values()))
+
+
+def _gatekeeper(config: RunConfig, scope: IncidentScope, approver=None):
+    from openhands_driver.gates import Gatekeeper, auto_approve, no_approver
+
+    return Gatekeeper(scope=scope, max_risk=config.max_security_risk,
+                      confirm_risk=config.require_confirmation_for_risk,
+                      approver=approver or (auto_approve if config.auto_confirm else no_approver))
+
+
+def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Path, message: str,
+                console: TextIO = sys.stderr, approver=None) -> SessionOutcome:
+    from openhands_driver.conversation import ConversationSpec, prepare_sdk_env
+
+    prepare_sdk_env(verbose=config.verbose)
+    from openhands_driver.brain.server import PolicyServer
+    from openhands_driver.conversation import run_conversation
+    from openhands_driver.llm import model_llm, runbook_llm
+
+    # Secret values: masked by the SDK in observations, redacted from traces, and removed from the
+    # environment the agent's terminal inherits (after the SDK read what it needs at import).
+    named = {name: value for name, value in _named_secrets(model).items() if value}
+    scrub_environment()
+    terminal_env = dict(target.control_env())
+    terminal_env["PATH"] = os.environ["PATH"]
+    terminal_env["TARGETCTL_PYTHON"] = sys.executable  # not a pyenv shim: targetctl runs often
+    scope = incident_scope(target, workspace, named)
+
+    def spec(gatekeeper) -> ConversationSpec:
+        return ConversationSpec(workspace=workspace, incident_message=message, terminal_env=terminal_env,
+                                max_iterations=config.max_iterations, run_timeout_s=config.run_timeout_s,
+                                gatekeeper=gatekeeper, secrets=named,
+                                condense_context=config.condense_context,
+                                remote_host=getattr(config, "remote_host", None))
+
+    def runbook_session(reason: str | None = None) -> SessionOutcome:
+        server = PolicyServer().start()
+        gatekeeper = _gatekeeper(config, scope, approver)
+        try:
+            outcome, close = run_conversation(spec(gatekeeper), runbook_llm(server.base_url), console=console)
+        except BaseException:
+            server.stop()
+            raise
+
+        def close_all() -> None:
+            try:
+                close()
+            finally:
+                server.stop()
+
+        return SessionOutcome(outcome, close_all, "runbook", None, reason is not None, reason,
+                              _security(config, gatekeeper), list(named.values()))
+
+    if not model.model:
+        return runbook_session()
+    gatekeeper = _gatekeeper(config, scope, approver)
+    try:
+        outcome, close = run_conversation(spec(gatekeeper), model_llm(model), console=console)
+        failure = outcome.error if outcome.status in ("error",) or outcome.error else None
+    except Exception as exc:  # the SDK raised before the conversation could record it
+        outcome, close, failure = None, (lambda: None), f"{type(exc).__name__}: {exc}"
+    security = _security(config, gatekeeper)
+    if failure and config.allow_fallback and not gatekeeper.violations:
+        close()
+        print(f"[runner] model run failed ({failure}); falling back to the runbook brain",
+              file=console, flush=True)
+        return runbook_session(f"model {model.model} failed: {failure}")
+    if outcome is None:
+        raise RuntimeError(f"model run failed: {failure}")
+    return SessionOutcome(outcome, close, "llm", model.model, security=security,
+                          secrets=list(named.values()))
+
+
+def _named_secrets(model: ModelConfig) -> dict[str, str]:
+    from openhands_driver.model import SECRET_VARS, _SCRUBBED
+
+    named = {name: os.environ.get(name) or _SCRUBBED.get(name) for name in SECRET_VARS}
+    if model.api_key and model.key_source:
+        named[model.key_source] = model.api_key
+    return {k: v for k, v in named.items() if v}
+
+
+def _security(config: RunConfig, gatekeeper) -> dict:
+    return {"max_security_risk": config.max_security_risk,
+            "require_confirmation_for_risk": config.require_confirmation_for_risk,
+            "auto_confirm": config.auto_confirm, "violations": list(gatekeeper.violations),
+            "gated_actions": [r.to_dict() for r in gatekeeper.records.values() if r.gate != "allowed"]}
+
+
+__all__ = ["SessionOutcome", "run_session", "secret_values"]

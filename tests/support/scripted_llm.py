@@ -1,0 +1,130 @@
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1 for real-model tests.
+
+It stands in for a hosted model on the real litellm/SDK path (no patching of project code): each
+request to ``/v1/chat/completions`` gets the next scripted reply. A reply is one of
+``tool(name, **arguments)``, ``text(...)``, ``error(status)``, ``malformed(name)`` (arguments that
+are not JSON) or ``slow(seconds, reply)``. Requests are kept for assertions (``requests``), and the
+``usage`` the server reported is summed in ``usage_total``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def tool(name: str, **arguments) -> dict:
+    return {"kind": "tool", "name": name, "arguments": json.dumps(arguments)}
+
+
+def malformed(name: str = "terminal") -> dict:
+    return {"kind": "tool", "name": name, "arguments": "{\"command\": \"targetctl status\""}
+
+
+def text(content: str) -> dict:
+    return {"kind": "text", "content": content}
+
+
+def error(status: int, message: str = "scripted failure") -> dict:
+    return {"kind": "error", "status": status, "message": message}
+
+
+def slow(seconds: float, reply: dict) -> dict:
+    return {**reply, "delay": seconds}
+
+
+class ScriptedModel:
+    def __init__(self, script: list[dict], *, prompt_tokens: int = 101, completion_tokens: int = 17,
+                 repeat_last: bool = True, fail_status: int | None = None):
+        self.script = list(script)
+        self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
+        self.repeat_last = repeat_last
+        self.fail_status = fail_status  # answer every request with this HTTP error
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self.usage_total = {"input": 0, "output": 0}
+        self._lock = threading.Lock()
+        self._index = 0
+        model = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                return
+
+            def _send(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length", "0"))
+                request = json.loads(self.rfile.read(length) or b"{}")
+                status, body, delay = model._answer(request, dict(self.headers))
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self._send(status, body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def _answer(self, request: dict, headers: dict) -> tuple[int, dict, float]:
+        with self._lock:
+            self.requests.append(request)
+            self.headers.append(headers)
+            if self.fail_status:
+                return self.fail_status, {"error": {"message": "Incorrect API key provided",
+                                                    "type": "invalid_request_error"}}, 0
+            if not request.get("tools"):  # title / no-tool request
+                self.usage_total["input"] += self.prompt_tokens
+                self.usage_total["output"] += self.completion_tokens
+                return 200, self._completion({"role": "assistant", "content": "incident"}, "stop"), 0
+            if self._index < len(self.script):
+                step = self.script[self._index]
+                self._index += 1
+            elif self.repeat_last and self.script:
+                step = self.script[-1]
+            else:
+                step = text("done")
+            if step["kind"] == "error":
+                return step["status"], {"error": {"message": step["message"], "type": "server_error",
+                                                  "code": step["status"]}}, step.get("delay", 0)
+            self.usage_total["input"] += self.prompt_tokens
+            self.usage_total["output"] += self.completion_tokens
+            if step["kind"] == "text":
+                return 200, self._completion({"role": "assistant", "content": step["content"]}, "stop"), \
+                    step.get("delay", 0)
+            call = {"id": f"call_{len(self.requests)}", "type": "function",
+                    "function": {"name": step["name"], "arguments": step["arguments"]}}
+            return 200, self._completion({"role": "assistant", "content": None, "tool_calls": [call]},
+                                         "tool_calls"), step.get("delay", 0)
+
+    def _completion(self, message: dict, finish_reason: str) -> dict:
+        return {"id": f"chatcmpl-{time.time_ns()}", "object": "chat.completion",
+                "created": int(time.time()), "model": "scripted",
+                "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+                "usage": {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                          "total_tokens": self.prompt_tokens + self.completion_tokens}}
+
+    def __enter__(self) -> "ScriptedModel":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
