@@ -54,6 +54,29 @@ def no_approver(proposal: Proposal) -> Decision:
                             "(pass --auto-confirm, or use scripts/start_demo.py --interactive)")
 
 
+def interactive_approver(ask: Callable[[str], str] = input, say: Callable[[str], None] = print) -> Approver:
+    """A person at the terminal approves, rejects or edits each paused action."""
+
+    def approve(proposal: Proposal) -> Decision:
+        say(f"\n[gate] the agent wants to run ({proposal.tool}): {proposal.command}")
+        say(f"[gate] risk {proposal.risk} (policy {proposal.policy.risk}, model "
+            f"{proposal.model_risk or 'no label'}): {'; '.join(proposal.policy.reasons) or 'read-only'}")
+        for _ in range(5):
+            answer = ask("[gate] approve / reject / edit? [a/r/e] ").strip().lower()
+            if answer in ("a", "approve", "y", "yes"):
+                return Decision(APPROVE, "approved by the operator")
+            if answer in ("r", "reject", "n", "no"):
+                reason = ask("[gate] reason for the agent (optional): ").strip()
+                return Decision(REJECT, f"rejected by the operator{': ' + reason if reason else ''}")
+            if answer in ("e", "edit"):
+                command = ask("[gate] command to run instead: ").strip()
+                if command:
+                    return Decision(EDIT, "edited by the operator", command)
+        return Decision(REJECT, "rejected: no valid answer from the operator")
+
+    return approve
+
+
 @dataclass
 class GateRecord:
     tool_call_id: str

@@ -94,7 +94,9 @@ def _raise_terminated(signum, frame):  # noqa: ARG001
     raise _Terminated()
 
 
-def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResult:
+def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=None) -> RunResult:
+    """Run one incident end to end. ``approver`` decides actions paused for confirmation
+    (default: ``--auto-confirm`` approves, otherwise they are rejected)."""
     started = time.monotonic()
     plan = plan_incident(config)
     model = resolve_model(config.model, config.llm_base_url, env_file=config.env_file)
@@ -123,7 +125,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr) -> RunResul
         ensure_targetctl_on_path()
         with laminar_span(f"sre-incident {plan.run_id}") as laminar_trace_id:
             session = run_session(config, model, target=target, workspace=workspace,
-                                  message=plan.message, console=console)
+                                  message=plan.message, console=console, approver=approver)
         result.laminar_trace_id = laminar_trace_id()
         secrets = session.secrets
         outcome, close_conversation = session.conversation, session.close
