@@ -35,8 +35,13 @@ def laminar_span(name: str):
         yield lambda: None
         return
     try:
-        from lmnr import Laminar
+        from openhands_driver.conversation import prepare_sdk_env
 
+        prepare_sdk_env()
+        from lmnr import Laminar
+        from openhands.sdk.observability.laminar import maybe_init_laminar
+
+        maybe_init_laminar()
         if not Laminar.is_initialized():
             raise RuntimeError("Laminar not initialised")
         span = Laminar.start_as_current_span(name=name)
