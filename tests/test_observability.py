@@ -42,6 +42,7 @@ class ObservabilityTest(unittest.TestCase):
             with tempfile.TemporaryDirectory() as tmp:
                 trace = Path(tmp) / "trace.jsonl"
                 env = {k: v for k, v in os.environ.items() if not k.startswith(("LMNR_", "OTEL_"))}
+                env["OTEL_EXPORTER"] = "otlp_http"
                 env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = \
                     f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
                 proc = subprocess.run([sys.executable, "run_demo.py", "--json", "--trace-log", str(trace),
