@@ -1,0 +1,17 @@
+"""The alert intake: webhooks in, deduplicated and prioritised runs out, an audit trail of each.
+
+Pipeline (one module per noun):
+    payloads  webhook body -> Incident (Alertmanager v4, GCP Monitoring 1.2, ServiceNow, generic)
+    registry  Incident -> TargetPlan (attach to a registered service, demo target, or none)
+    store     SQLite (WAL) audit trail: deliveries, alerts, executions, timeline, actions, escalations
+    queue     dedupe, priority, per-service serialization, concurrency, TTL, gates, runs
+    budget    per-incident and hourly token budgets
+    workers   the real runner: run_incident in worker processes (cancellable, SDK imported there)
+    phases    analyze -> hypothesize -> diagnose -> remediate -> verify -> finalize from a run
+    escalation PagerDuty Events API v2 escalations, retried with backoff, never lost
+    report    the markdown incident report of an execution
+    api       the Flask app (endpoints); service: wiring, start/stop, serve()
+    config    IntakeConfig, every flag of scripts/serve.py
+
+Nothing here imports the OpenHands SDK: runs happen in worker processes.
+"""

@@ -1,0 +1,176 @@
+"""The intake's HTTP surface: a Flask app over an :class:`~.service.IntakeService`.
+
+    POST /webhook/{alertmanager,gcp,servicenow,generic}  -> 202 {"execution_id", "status", "incidents"}
+    GET  /executions/<id>            one execution: status, timeline, phases, actions, service_up, ...
+    GET  /executions?status=active   (or any status, or all; &limit=N)
+    GET  /healthz                    no auth; 503 while draining
+    GET  /ops/status, /ops/metrics   (?format=prometheus for the text exposition format)
+
+Every endpoint but /healthz needs ``Authorization: Bearer <SRE_INTAKE_TOKEN>`` (compared in
+constant time); errors are JSON ``{"error": ...}`` with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from openhands_driver.intake.escalation import iso
+from openhands_driver.intake.payloads import PARSERS, PayloadError, decode, parse
+from openhands_driver.intake.store import ACTIVE, STATUSES
+
+if TYPE_CHECKING:
+    from openhands_driver.intake.service import IntakeService
+
+MAX_LIST = 1000
+
+
+def _error(code: int, message: str, **headers: str) -> tuple[Response, int]:
+    response = jsonify({"error": message})
+    response.headers.update(headers)
+    return response, code
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def execution_view(data: dict) -> dict:
+    """The public JSON of one execution (times as ISO 8601 UTC)."""
+    run = data.get("result") or {}
+    return {
+        "execution_id": data["id"], "status": data["status"], "reason": data["reason"],
+        "priority": data["priority"], "service": data["service"], "source": data["source"],
+        "dedupe_key": data["dedupe_key"], "title": data["title"], "incident": data["incident"],
+        "target": data["plan"], "alert_count": data["alert_count"], "attempts": data["attempts"],
+        "created_at": iso(data["created_at"]), "started_at": iso(data["started_at"]),
+        "finished_at": iso(data["finished_at"]), "expires_at": iso(data["expires_at"]),
+        "service_up": data["service_up"], "verification": data["verification"],
+        "run": {k: run.get(k) for k in ("run_id", "status", "skill_id", "tokens", "tokens_used",
+                                        "agent_message", "error", "duration_s", "target")} if run else None,
+        "timeline": [{**e, "at": iso(e["at"])} for e in data["timeline"]],
+        "phases": [{"phase": e["name"], "at": iso(e["at"]), "detail": e["detail"]}
+                   for e in data["timeline"] if e["kind"] == "phase"],
+        "actions": [{k: v for k, v in a.items() if k != "output_excerpt"} for a in data["actions"]],
+        "escalations": [{"id": e["id"], "reason": e["reason"], "state": e["state"],
+                         "attempts": e["attempts"], "last_error": e["last_error"],
+                         "sent_at": iso(e["sent_at"]), "dedup_key": e["dedup_key"],
+                         "attempt_log": [{**a, "at": iso(a["at"])} for a in e["attempt_log"]]}
+                        for e in data["escalations"]],
+        "report": data["report_path"],
+    }
+
+
+def _prometheus(metrics: dict) -> str:
+    lines = []
+
+    def emit(name: str, value: object, labels: str = "") -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        lines.append(f"sre_intake_{name}{labels} {value}")
+
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            for sub, number in value.items():
+                emit(key, number, f'{{kind="{sub}"}}')
+        else:
+            emit(key, value)
+    return "\n".join(lines) + "\n"
+
+
+def create_app(service: IntakeService) -> Flask:
+    app = Flask("openhands_driver.intake")
+    app.config["MAX_CONTENT_LENGTH"] = service.config.max_body_bytes
+    token = service.config.token
+
+    @app.before_request
+    def authenticate():
+        if request.path == "/healthz" or not token:
+            return None
+        scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(supplied.strip()), _digest(token)):
+            return _error(401, "missing or wrong bearer token: send 'Authorization: Bearer "
+                          "<SRE_INTAKE_TOKEN>'", **{"WWW-Authenticate": 'Bearer realm="sre-intake"'})
+        return None
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return _error(exc.code or 500, f"{exc.name}: {exc.description}")
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception):
+        app.logger.exception("internal error")
+        return _error(500, f"internal error ({type(exc).__name__}); see the service log")
+
+    @app.post("/webhook/<source>")
+    def webhook(source: str):
+        if source not in PARSERS:
+            return _error(404, f"unknown webhook source {source!r}; valid: {', '.join(PARSERS)}")
+        if not service.accepting:
+            return _error(503, "the intake is shutting down and accepts no new alerts",
+                          **{"Retry-After": "30"})
+        raw = request.get_data(cache=False)
+        body = None
+        try:
+            body = decode(raw)
+            items = [(incident, {} if incident.resolved else service.plan_for(incident))
+                     for incident in parse(source, body)]
+        except PayloadError as exc:
+            service.reject(source, body if body is not None else raw, str(exc))
+            return _error(400, f"bad {source} payload: {exc}")
+        results = service.accept(source, body, items)
+        return jsonify({"execution_id": results[0]["execution_id"], "status": results[0]["status"],
+                        "incidents": results}), 202
+
+    @app.get("/executions/<execution_id>")
+    def get_execution(execution_id: str):
+        data = service.store.execution(execution_id)
+        if data is None:
+            return _error(404, f"no execution {execution_id!r}")
+        return jsonify(execution_view(data))
+
+    @app.get("/executions")
+    def list_executions():
+        wanted = request.args.get("status", "all")
+        if wanted == "active":
+            statuses: tuple[str, ...] | None = ACTIVE
+        elif wanted == "all":
+            statuses = None
+        elif all(s in STATUSES for s in wanted.split(",")):
+            statuses = tuple(wanted.split(","))
+        else:
+            return _error(400, f"unknown status {wanted!r}; use active, all or one of {', '.join(STATUSES)}")
+        try:
+            limit = min(int(request.args.get("limit", 100)), MAX_LIST)
+        except ValueError:
+            return _error(400, "limit must be an integer")
+        rows = service.store.executions(statuses, limit)
+        for row in rows:
+            row["execution_id"] = row.pop("id")
+            for key in ("created_at", "started_at", "finished_at"):
+                row[key] = iso(row[key])
+            row["service_up"] = None if row["service_up"] is None else bool(row["service_up"])
+        return jsonify({"status": wanted, "count": len(rows), "executions": rows})
+
+    @app.get("/healthz")
+    def healthz():
+        if not service.accepting:
+            return jsonify({"status": "draining"}), 503
+        return jsonify({"status": "ok"})
+
+    @app.get("/ops/status")
+    def ops_status():
+        return jsonify(service.status())
+
+    @app.get("/ops/metrics")
+    def ops_metrics():
+        metrics = service.metrics()
+        if request.args.get("format") == "prometheus":
+            return Response(_prometheus(metrics), mimetype="text/plain; version=0.0.4")
+        return jsonify(metrics)
+
+    return app

@@ -1,0 +1,86 @@
+"""The intake service configuration: every flag of ``scripts/serve.py`` as one typed record."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from openhands_driver.errors import UserError
+from openhands_driver.paths import ARTIFACTS_DIR, DEFAULT_TRACE_LOG
+
+DEFAULT_DB = ARTIFACTS_DIR / "intake" / "intake.db"
+ENV_TOKEN = "SRE_INTAKE_TOKEN"
+ENV_REGISTRY = "SRE_SERVICE_REGISTRY"
+ENV_ESCALATION_URL = "SRE_ESCALATION_URL"
+ENV_ROUTING_KEY = "SRE_ESCALATION_ROUTING_KEY"
+
+
+@dataclass
+class IntakeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8088                          # 0 = pick a free port
+    db: Path = DEFAULT_DB
+    reports_dir: Path | None = None           # default: <db dir>/reports
+    token: str | None = None                  # bearer token; None only with insecure_no_auth
+    insecure_no_auth: bool = False
+    services_file: Path | None = None         # service registry JSON (name -> {url, backend, ...})
+    demo_targets: bool = False                # alert field/label `scenario` -> fresh target
+    concurrency: int = 2                      # global limit of runs at once
+    ttl_s: float = 3600.0                     # a queued alert expires after this long
+    max_attempts: int = 2                     # a run interrupted by a restart is retried this often
+    incident_token_budget: int | None = None  # tokens one run may use (estimate checked before)
+    hourly_token_budget: int | None = None    # tokens all runs may use in a rolling hour
+    token_estimate: int | None = None         # default: mean of recent runs' actual usage
+    escalation_url: str | None = None         # PagerDuty Events API v2 endpoint (or compatible)
+    routing_key: str | None = None            # from SRE_ESCALATION_ROUTING_KEY
+    escalation_backoff_s: float = 2.0         # first retry delay; doubles up to the cap
+    escalation_backoff_max_s: float = 300.0
+    escalation_timeout_s: float = 5.0
+    shutdown_deadline_s: float = 30.0         # in-flight runs may finish for this long on SIGTERM
+    cancel_grace_s: float = 20.0              # then cancelled runs get this long to clean up
+    max_body_bytes: int = 1 << 20
+    # Run options passed to every RunConfig
+    training_data: Path | None = None
+    trace_log: Path = DEFAULT_TRACE_LOG
+    verify_interval_s: float | None = None
+    max_iterations: int = 40
+
+    @property
+    def reports_path(self) -> Path:
+        return self.reports_dir or Path(self.db).parent / "reports"
+
+    @property
+    def logs_path(self) -> Path:
+        return Path(self.db).parent / "logs"
+
+    def validate(self) -> IntakeConfig:
+        """Refuse configurations that cannot work, with the fix in the message."""
+        if not self.token and not self.insecure_no_auth:
+            raise UserError(f"no bearer token: set {ENV_TOKEN} (every endpoint but /healthz requires "
+                            "it), or pass --insecure-no-auth for a local demo")
+        if self.token and len(self.token) < 16:
+            raise UserError(f"{ENV_TOKEN} is too short ({len(self.token)} characters); use at least 16, "
+                            "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        if self.concurrency < 1:
+            raise UserError(f"--concurrency must be >= 1, got {self.concurrency}")
+        if self.ttl_s <= 0:
+            raise UserError(f"--ttl-s must be > 0, got {self.ttl_s}")
+        for name in ("incident_token_budget", "hourly_token_budget", "token_estimate"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+        if self.escalation_url and not self.escalation_url.startswith(("http://", "https://")):
+            raise UserError(f"--escalation-url must be an http(s) URL, got {self.escalation_url!r}")
+        return self
+
+
+def from_environment(**overrides) -> IntakeConfig:
+    """A config whose secrets and paths come from the environment unless given."""
+    env = os.environ
+    values = {"token": env.get(ENV_TOKEN) or None,
+              "services_file": Path(env[ENV_REGISTRY]) if env.get(ENV_REGISTRY) else None,
+              "escalation_url": env.get(ENV_ESCALATION_URL) or None,
+              "routing_key": env.get(ENV_ROUTING_KEY) or None}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return IntakeConfig(**values)

@@ -1,0 +1,156 @@
+"""Which target an incident acts on: the service registry and demo targets.
+
+Registry file (``--services FILE`` or ``SRE_SERVICE_REGISTRY``)::
+
+    {"schema_version": 1, "services": {
+      "checkout-api": {"url": "http://127.0.0.1:8080/", "backend": "docker",
+                       "handle": "checkout-api-1", "scenario": "stale_lockfile",
+                       "auto_remediate": true}}}
+
+(a bare ``{"name": {...}}`` mapping is read too). ``handle`` is the backend's name for the running
+service (the container name for docker); ``scenario`` is the id its health body reports (the
+verifier's expectation and the router's input); ``auto_remediate: false`` makes every incident of
+that service an escalation (blocked by policy).
+
+Resolution order: a registered service is attached to; otherwise, with ``--demo-targets``, an
+incident carrying a ``scenario`` gets a fresh target with that fault; otherwise it has no target
+and is escalated. Attaching works where ``run_incident`` supports it (docker + a container
+handle); a registered local service is probed (verification only) and escalated with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from openhands_driver.config import RunConfig
+from openhands_driver.errors import UserError
+from openhands_driver.intake.payloads import Incident, PayloadError
+from openhands_driver.scenarios import Catalog
+
+ATTACH_BACKENDS = ("docker",)
+KNOWN_BACKENDS = ("local", "docker")
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    name: str
+    url: str
+    backend: str
+    handle: str | None = None
+    scenario: str | None = None
+    skill_id: str | None = None
+    auto_remediate: bool = True
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """What a run will act on. kind: demo | attach | verify_only | blocked | none."""
+
+    kind: str
+    reason: str
+    scenario: str | None = None
+    service: ServiceEntry | None = None
+
+    @property
+    def runnable(self) -> bool:
+        return self.kind in ("demo", "attach")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TargetPlan:
+        entry = data.get("service")
+        return cls(data["kind"], data["reason"], data.get("scenario"),
+                   ServiceEntry(**entry) if entry else None)
+
+
+def load_registry(path: str | Path | None) -> dict[str, ServiceEntry]:
+    """Read a registry file; UserError with the fix on problems. None -> empty registry."""
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"service registry not found: {path} (--services / SRE_SERVICE_REGISTRY)") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"service registry {path} is not valid JSON: {exc}") from None
+    services = data.get("services", data) if isinstance(data, dict) else None
+    if not isinstance(services, dict):
+        raise UserError(f"{path}: expected {{\"services\": {{name: {{url, backend, handle}}}}}}")
+    services = {k: v for k, v in services.items() if k != "schema_version"}
+    entries = {}
+    for name, raw in services.items():
+        if not isinstance(raw, dict) or not isinstance(raw.get("url"), str) or not raw["url"]:
+            raise UserError(f"{path}: service {name!r} needs a 'url' (its health URL)")
+        backend = raw.get("backend", "local")
+        if backend not in KNOWN_BACKENDS:
+            raise UserError(f"{path}: service {name!r} has unknown backend {backend!r}; "
+                            f"valid backends: {', '.join(KNOWN_BACKENDS)}")
+        entries[name] = ServiceEntry(
+            name=name, url=raw["url"], backend=backend,
+            handle=raw.get("handle") or raw.get("container"), scenario=raw.get("scenario"),
+            skill_id=raw.get("skill_id"), auto_remediate=raw.get("auto_remediate", True) is not False)
+    return entries
+
+
+def check_demo_scenario(incident: Incident, catalog: Catalog) -> None:
+    """Demo mode: an unknown or unrunnable scenario is a bad payload (HTTP 400)."""
+    ids = catalog.ids()
+    if incident.scenario not in ids:
+        raise PayloadError(f"unknown scenario {incident.scenario!r} for demo target; "
+                           f"valid scenarios: {', '.join(ids)}")
+    scenario = catalog.get(incident.scenario)
+    if not scenario.runnable:
+        raise PayloadError(f"scenario {incident.scenario!r} has no local analogue: "
+                           f"{scenario.unsupported_reason}")
+
+
+def _runner_can_attach() -> bool:
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    return {"target_container", "target_url"} <= names
+
+
+def resolve(incident: Incident, registry: dict[str, ServiceEntry], *, demo_targets: bool,
+            catalog: Catalog | None = None) -> TargetPlan:
+    """The target plan of an incident. Raises PayloadError for a bad demo scenario."""
+    entry = registry.get(incident.service)
+    if entry is not None:
+        if not entry.auto_remediate:
+            return TargetPlan("blocked", f"policy: the registry entry of {entry.name} sets "
+                              "auto_remediate false; a human handles its incidents", entry.scenario, entry)
+        scenario = entry.scenario or incident.scenario
+        if entry.backend in ATTACH_BACKENDS and entry.handle and _runner_can_attach():
+            if not scenario:
+                return TargetPlan("none", f"registry entry {entry.name} needs 'scenario' (the id its "
+                                  "health body reports) to plan and verify a run", None, entry)
+            return TargetPlan("attach", f"attach to {entry.backend} {entry.handle} at {entry.url}",
+                              scenario, entry)
+        why = ("run_incident can only create local targets, not attach to a running process"
+               if entry.backend == "local" else f"registry entry {entry.name} has no 'handle'")
+        return TargetPlan("verify_only", f"escalated: attach not supported for backend {entry.backend} "
+                          f"({why}); the service was probed, not changed", scenario, entry)
+    if demo_targets and incident.scenario:
+        if catalog is not None:
+            check_demo_scenario(incident, catalog)
+        return TargetPlan("demo", f"demo mode: fresh local target with scenario {incident.scenario}",
+                          incident.scenario)
+    why = ("demo mode is off" if not demo_targets else "the alert carries no 'scenario'")
+    return TargetPlan("none", f"no target: service {incident.service!r} is not in the service "
+                      f"registry and {why}")
+
+
+def run_config(plan: TargetPlan, *, run_id: str, base: dict) -> RunConfig:
+    """The RunConfig of a runnable plan (base: options shared by every run)."""
+    if not plan.runnable:
+        raise ValueError(f"plan {plan.kind} is not runnable: {plan.reason}")
+    options = dict(base, scenario=plan.scenario, run_id=run_id)
+    if plan.kind == "attach":
+        assert plan.service is not None
+        options.update(backend=plan.service.backend, target_container=plan.service.handle,
+                       target_url=plan.service.url, skill_id=plan.service.skill_id)
+    return RunConfig(**options)

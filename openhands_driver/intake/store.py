@@ -1,0 +1,376 @@
+"""The intake's audit trail: one SQLite database (WAL) holding every delivery, alert and execution.
+
+Tables (schema_version 1, in ``meta``): ``deliveries`` (each webhook request, its redacted payload,
+accepted or rejected with the reason), ``alerts`` (each incident of a delivery and what became of
+it: queued, deduplicated, cancelled, ...), ``executions`` (one per incident run: status, plan,
+verdict, tokens), ``timeline`` (status transitions, phases and notes with timestamps), ``actions``
+(each agent action with its phase, risk and result), ``escalations`` + ``escalation_attempts``.
+
+One connection guarded by a lock; every multi-row change is one transaction, so a crash never
+leaves half an alert. Times are epoch seconds (REAL); readers render them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from openhands_driver.errors import UserError
+from openhands_driver.intake.payloads import Incident
+from openhands_driver.trace import REDACTED, redact
+
+SCHEMA_VERSION = 1
+ACTIVE = ("queued", "running")
+FINAL = ("fixed", "failed", "escalated", "expired", "cancelled")
+STATUSES = ACTIVE + FINAL
+_SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|apikey|authori[sz]ation|auth[-_]?header"
+                         r"|credential|private[-_]?key|access[-_]?key|routing[-_]?key|cookie|session[-_]?id"
+                         r"|signature|bearer)", re.IGNORECASE)
+_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, received_at REAL NOT NULL, source TEXT NOT NULL,
+  outcome TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
+  dedupe_key TEXT NOT NULL, service TEXT NOT NULL, priority TEXT NOT NULL, title TEXT NOT NULL,
+  incident TEXT NOT NULL, plan TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL,
+  started_at REAL, finished_at REAL, attempts INTEGER NOT NULL DEFAULT 0,
+  alert_count INTEGER NOT NULL DEFAULT 1, token_estimate INTEGER NOT NULL DEFAULT 0,
+  tokens_used INTEGER, run_id TEXT, service_up INTEGER, verification TEXT, result TEXT,
+  report_path TEXT);
+CREATE INDEX IF NOT EXISTS executions_queue ON executions(status, priority, seq);
+CREATE INDEX IF NOT EXISTS executions_dedupe ON executions(dedupe_key, status);
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id INTEGER NOT NULL, received_at REAL NOT NULL,
+  source TEXT NOT NULL, dedupe_key TEXT NOT NULL, outcome TEXT NOT NULL, execution_id TEXT);
+CREATE TABLE IF NOT EXISTS timeline (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, at REAL NOT NULL,
+  kind TEXT NOT NULL, name TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS timeline_execution ON timeline(execution_id, id);
+CREATE TABLE IF NOT EXISTS actions (
+  execution_id TEXT NOT NULL, seq INTEGER NOT NULL, phase TEXT NOT NULL, tool TEXT NOT NULL,
+  command TEXT NOT NULL, risk TEXT NOT NULL, exit_code INTEGER, duration_s REAL,
+  summary TEXT NOT NULL, result TEXT NOT NULL, output_excerpt TEXT NOT NULL,
+  PRIMARY KEY (execution_id, seq));
+CREATE TABLE IF NOT EXISTS escalations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, reason TEXT NOT NULL,
+  dedup_key TEXT NOT NULL, event TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  created_at REAL NOT NULL, next_attempt_at REAL NOT NULL, sent_at REAL, last_error TEXT);
+CREATE TABLE IF NOT EXISTS escalation_attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, escalation_id INTEGER NOT NULL, at REAL NOT NULL,
+  ok INTEGER NOT NULL, http_status INTEGER, error TEXT, duration_s REAL NOT NULL);
+"""
+
+
+def redact_payload(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """A copy without secrets: values under secret-looking keys, bearer strings, known values."""
+    def walk(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {k: REDACTED if _SECRET_KEY.search(str(k)) and v not in (None, "")
+                    else walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        if isinstance(item, str):
+            return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", item)
+        return item
+    return redact(walk(value), secrets)
+
+
+def new_execution_id() -> str:
+    return f"ex-{uuid.uuid4().hex[:12]}"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=30)
+        self._db.row_factory = sqlite3.Row
+        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise UserError(f"{self.path}: SQLite could not switch to WAL mode (got {mode}); "
+                            "put --db on a local file system")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        with self.tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise UserError(f"{self.path} has intake schema_version {row[0]}; this service reads "
+                                f"{SCHEMA_VERSION}. Use another --db or migrate it")
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE), committed on success, rolled back on error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- intake ----------------------------------------------------------------------------------
+
+    def record_rejected(self, source: str, payload: Any, reason: str, now: float) -> int:
+        with self.tx() as db:
+            return db.execute("INSERT INTO deliveries (received_at, source, outcome, reason, payload) "
+                              "VALUES (?, ?, 'rejected', ?, ?)", (now, source, reason, _json(payload))).lastrowid
+
+    def accept(self, source: str, payload: Any, items: list[tuple[Incident, dict]], now: float,
+               ttl_s: float) -> list[dict]:
+        """Record one delivery and its incidents atomically; dedupe and resolve against active work.
+
+        items: (incident, target plan dict). Returns one dict per incident: execution_id, status
+        (queued | deduplicated | cancelled | running | no_match), dedupe_key.
+        """
+        out = []
+        with self.tx() as db:
+            delivery = db.execute("INSERT INTO deliveries (received_at, source, outcome, payload) "
+                                  "VALUES (?, ?, 'accepted', ?)", (now, source, _json(payload))).lastrowid
+            for incident, plan in items:
+                active = db.execute("SELECT id, status FROM executions WHERE dedupe_key=? AND status IN "
+                                    "('queued','running') ORDER BY seq LIMIT 1",
+                                    (incident.dedupe_key,)).fetchone()
+                if incident.resolved:
+                    status, execution_id = self._resolve(db, active, incident, now)
+                elif active is not None:
+                    execution_id, status = active["id"], "deduplicated"
+                    db.execute("UPDATE executions SET alert_count=alert_count+1, updated_at=? WHERE id=?",
+                               (now, execution_id))
+                    self._timeline(db, execution_id, now, "note", "deduplicated",
+                                   f"duplicate alert from {source} (delivery {delivery})")
+                else:
+                    execution_id, status = new_execution_id(), "queued"
+                    db.execute(
+                        "INSERT INTO executions (id, source, dedupe_key, service, priority, title, incident,"
+                        " plan, status, reason, created_at, updated_at, expires_at) VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                        (execution_id, source, incident.dedupe_key, incident.service, incident.priority,
+                         incident.title, _json(incident.to_dict()), _json(plan),
+                         f"alert from {source}", now, now, now + ttl_s))
+                    self._timeline(db, execution_id, now, "status", "queued",
+                                   f"{incident.priority} alert from {source} (delivery {delivery})")
+                db.execute("INSERT INTO alerts (delivery_id, received_at, source, dedupe_key, outcome, "
+                           "execution_id) VALUES (?, ?, ?, ?, ?, ?)",
+                           (delivery, now, source, incident.dedupe_key, status, execution_id))
+                out.append({"execution_id": execution_id, "status": status,
+                            "dedupe_key": incident.dedupe_key})
+        return out
+
+    def _resolve(self, db: sqlite3.Connection, active, incident: Incident, now: float):
+        if active is None:
+            return "no_match", None
+        if active["status"] == "queued":
+            self._set_status(db, active["id"], "cancelled", f"resolved by {incident.source} before it ran",
+                             now, finished_at=now)
+            return "cancelled", active["id"]
+        self._timeline(db, active["id"], now, "note", "resolved",
+                       f"{incident.source} reports the alert resolved while the run is in progress")
+        return "running", active["id"]
+
+    # --- status changes --------------------------------------------------------------------------
+
+    def _timeline(self, db, execution_id: str, at: float, kind: str, name: str, detail: str = "") -> None:
+        db.execute("INSERT INTO timeline (execution_id, at, kind, name, detail) VALUES (?, ?, ?, ?, ?)",
+                   (execution_id, at, kind, name, detail))
+
+    def _set_status(self, db, execution_id: str, status: str, reason: str, now: float,
+                    expect: tuple[str, ...] = ACTIVE, escalation: dict | None = None, **fields: Any) -> bool:
+        """Conditional status change + timeline row (+ its escalation, in the same transaction)."""
+        assert status in STATUSES, status
+        sets = ", ".join(f"{k}=?" for k in fields)
+        marks = ",".join("?" * len(expect))
+        cursor = db.execute(f"UPDATE executions SET status=?, reason=?, updated_at=?{', ' + sets if sets else ''}"
+                            f" WHERE id=? AND status IN ({marks})",
+                            (status, reason, now, *fields.values(), execution_id, *expect))
+        if cursor.rowcount:
+            self._timeline(db, execution_id, now, "status", status, reason)
+            if escalation is not None:
+                self._add_escalation(db, execution_id, escalation, now)
+        return bool(cursor.rowcount)
+
+    def transition(self, execution_id: str, status: str, reason: str, now: float,
+                   expect: tuple[str, ...] = ACTIVE, escalation: dict | None = None, **fields: Any) -> bool:
+        """Move an execution to ``status`` if it is in one of ``expect``; False if it was not."""
+        with self.tx() as db:
+            return self._set_status(db, execution_id, status, reason, now, expect, escalation, **fields)
+
+    def note(self, execution_id: str, kind: str, name: str, detail: str, now: float) -> None:
+        with self.tx() as db:
+            self._timeline(db, execution_id, now, kind, name, detail)
+
+    def finish_run(self, execution_id: str, status: str, reason: str, now: float, *, run: dict,
+                   actions: list[dict], phases: list[dict], escalation: dict | None = None) -> bool:
+        """Final record of a run: status, verdict, actions, phases, escalation in one transaction."""
+        with self.tx() as db:
+            done = self._set_status(db, execution_id, status, reason, now, ("running",), escalation,
+                                    finished_at=now,
+                                    run_id=run.get("run_id"), service_up=run.get("service_up"),
+                                    tokens_used=run.get("tokens_used"),
+                                    verification=_json(run.get("verification")), result=_json(run))
+            if not done:
+                return False
+            for seq, action in enumerate(actions):
+                db.execute("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (execution_id, seq, action["phase"], action["tool"], action["command"],
+                            action["risk"], action["exit_code"], action["duration_s"], action["summary"],
+                            action["result"], action.get("output_excerpt", "")))
+            for phase in phases:
+                self._timeline(db, execution_id, now, "phase", phase["phase"], phase["detail"])
+            return True
+
+    def expire_due(self, now: float) -> list[str]:
+        with self.tx() as db:
+            ids = [r["id"] for r in db.execute("SELECT id FROM executions WHERE status='queued' AND "
+                                               "expires_at<=? ORDER BY seq", (now,))]
+            for execution_id in ids:
+                self._set_status(db, execution_id, "expired", "TTL passed while queued", now,
+                                 ("queued",), finished_at=now)
+        return ids
+
+    def next_candidate(self, now: float) -> sqlite3.Row | None:
+        """The queued execution to run next: P1 first, FIFO within a priority, its service idle."""
+        rows = self.query("SELECT * FROM executions WHERE status='queued' AND expires_at>? AND service "
+                          "NOT IN (SELECT service FROM executions WHERE status='running') "
+                          "ORDER BY priority, seq LIMIT 1", (now,))
+        return rows[0] if rows else None
+
+    def next_expiry(self) -> float | None:
+        rows = self.query("SELECT MIN(expires_at) FROM executions WHERE status='queued'")
+        return rows[0][0] if rows else None
+
+    def recover(self, now: float, max_attempts: int,
+                escalation_for: Callable[[sqlite3.Row, str], dict]) -> dict[str, list[str]]:
+        """After a restart: expire stale queued work, requeue or fail runs that lost their process
+        (a failed one is escalated: ``escalation_for(row, reason)`` builds the record)."""
+        out: dict[str, list[str]] = {"expired": self.expire_due(now), "requeued": [], "failed": []}
+        with self.tx() as db:
+            for row in db.execute("SELECT * FROM executions WHERE status='running'").fetchall():
+                if row["attempts"] < max_attempts and row["expires_at"] > now:
+                    self._set_status(db, row["id"], "queued", "the service restarted during the run; "
+                                     f"requeued (attempt {row['attempts']} of {max_attempts})", now, ("running",))
+                    out["requeued"].append(row["id"])
+                else:
+                    why = "the service restarted during the run and it may not be retried"
+                    self._set_status(db, row["id"], "failed", why, now, ("running",),
+                                     escalation_for(row, why), finished_at=now)
+                    out["failed"].append(row["id"])
+        return out
+
+    # --- escalations -----------------------------------------------------------------------------
+
+    def _add_escalation(self, db, execution_id: str, escalation: dict, now: float) -> None:
+        escalation_id = db.execute(
+            "INSERT INTO escalations (execution_id, reason, dedup_key, event, state, created_at, "
+            "next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            (execution_id, escalation["reason"], escalation["dedup_key"], _json(escalation["event"]),
+             now, now)).lastrowid
+        self._timeline(db, execution_id, now, "note", "escalation",
+                       f"escalation {escalation_id} queued ({escalation['reason']})")
+
+    def due_escalations(self, now: float) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM escalations WHERE state='pending' AND next_attempt_at<=? "
+                          "ORDER BY next_attempt_at, id", (now,))
+
+    def next_escalation_at(self) -> float | None:
+        rows = self.query("SELECT MIN(next_attempt_at) FROM escalations WHERE state='pending'")
+        return rows[0][0] if rows else None
+
+    def record_attempt(self, escalation_id: int, now: float, *, ok: bool, http_status: int | None,
+                       error: str | None, duration_s: float, state: str, next_attempt_at: float) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO escalation_attempts (escalation_id, at, ok, http_status, error, "
+                       "duration_s) VALUES (?, ?, ?, ?, ?, ?)",
+                       (escalation_id, now, int(ok), http_status, error, duration_s))
+            db.execute("UPDATE escalations SET attempts=attempts+1, state=?, last_error=?, "
+                       "next_attempt_at=?, sent_at=? WHERE id=?",
+                       (state, error, next_attempt_at, now if ok else None, escalation_id))
+
+    def defer_escalation(self, escalation_id: int, error: str, next_attempt_at: float) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE escalations SET last_error=?, next_attempt_at=? WHERE id=?",
+                       (error, next_attempt_at, escalation_id))
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def execution(self, execution_id: str) -> dict | None:
+        rows = self.query("SELECT * FROM executions WHERE id=?", (execution_id,))
+        if not rows:
+            return None
+        data = dict(rows[0])
+        for key in ("incident", "plan", "verification", "result"):
+            data[key] = json.loads(data[key]) if data[key] else None
+        data["service_up"] = None if data["service_up"] is None else bool(data["service_up"])
+        data["timeline"] = [dict(r) for r in self.query(
+            "SELECT at, kind, name, detail FROM timeline WHERE execution_id=? ORDER BY id", (execution_id,))]
+        data["actions"] = [dict(r) for r in self.query(
+            "SELECT seq, phase, tool, command, risk, exit_code, duration_s, summary, result, output_excerpt "
+            "FROM actions WHERE execution_id=? ORDER BY seq", (execution_id,))]
+        escalations = []
+        for row in self.query("SELECT * FROM escalations WHERE execution_id=? ORDER BY id", (execution_id,)):
+            item = dict(row)
+            item["event"] = json.loads(item["event"])
+            item["attempt_log"] = [dict(a) for a in self.query(
+                "SELECT at, ok, http_status, error, duration_s FROM escalation_attempts "
+                "WHERE escalation_id=? ORDER BY id", (row["id"],))]
+            escalations.append(item)
+        data["escalations"] = escalations
+        return data
+
+    def executions(self, statuses: tuple[str, ...] | None = None, limit: int = 100) -> list[dict]:
+        where, args = "", ()
+        if statuses:
+            where, args = f"WHERE status IN ({','.join('?' * len(statuses))})", statuses
+        return [dict(r) for r in self.query(
+            "SELECT id, status, reason, priority, service, source, title, dedupe_key, created_at, "
+            f"started_at, finished_at, alert_count, service_up FROM executions {where} "
+            "ORDER BY seq DESC LIMIT ?", (*args, limit))]
+
+    def tokens_since(self, since: float) -> int:
+        """Tokens used by runs finished since ``since`` plus the estimates of running ones."""
+        rows = self.query("SELECT COALESCE(SUM(tokens_used), 0) FROM executions WHERE finished_at>=? "
+                          "AND tokens_used IS NOT NULL", (since,))
+        running = self.query("SELECT COALESCE(SUM(token_estimate), 0) FROM executions WHERE status='running'")
+        return rows[0][0] + running[0][0]
+
+    def mean_recent_tokens(self, count: int = 20) -> int:
+        rows = self.query("SELECT AVG(tokens_used) FROM (SELECT tokens_used FROM executions WHERE "
+                          "tokens_used IS NOT NULL ORDER BY finished_at DESC LIMIT ?)", (count,))
+        return round(rows[0][0] or 0)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        def grouped(sql: str) -> dict[str, int]:
+            return {r[0]: r[1] for r in self.query(sql)}
+        return {"executions": grouped("SELECT status, COUNT(*) FROM executions GROUP BY status"),
+                "alerts": grouped("SELECT outcome, COUNT(*) FROM alerts GROUP BY outcome"),
+                "deliveries": grouped("SELECT outcome, COUNT(*) FROM deliveries GROUP BY outcome"),
+                "escalations": grouped("SELECT state, COUNT(*) FROM escalations GROUP BY state")}
