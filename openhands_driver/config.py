@@ -13,6 +13,7 @@ from openhands_driver.paths import DEFAULT_TRACE_LOG
 @dataclass
 class RunConfig:
     scenario: str = "stale_lockfile"
+    incident_text: str | None = None  # the alert as received (intake); default: the scenario's report
     training_data: Path | None = None
     mode: str = "optimized"
     strategy_source: str = "skills"

@@ -7,6 +7,7 @@ independently, writes the trace row and always cleans up (normal exit, error, Ct
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -62,6 +63,8 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
     if not scenario.runnable:
         raise UserError(f"scenario {scenario.scenario_id!r} has no local analogue: "
                         f"{scenario.unsupported_reason}")
+    if config.incident_text:  # an alert as received (e.g. from the intake service)
+        scenario = dataclasses.replace(scenario, error_report=config.incident_text)
     routing = route(scenario, scenario.error_report, forced_skill=config.skill_id)
     strategy = choose_strategy(config.mode, config.strategy_source, routing,
                                strategy_text=config.strategy_text, optimizer_result=config.optimizer_result)
@@ -163,6 +166,8 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.status = "error"
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
+        if previous_term is not None:  # a second SIGTERM must not cut the cleanup short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if config.keep_target and result.status != "interrupted":
             kept = target.describe()
             result.target = {**kept, "kept": True, "stop_with": kept.get("stop_with")

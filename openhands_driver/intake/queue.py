@@ -189,7 +189,8 @@ class IntakeQueue:
                 continue  # resolved or expired meanwhile
             self.store.note(execution_id, "phase", "analyze", self._analyze(incident, plan), now)
             request = RunRequest(execution_id, incident, None if plan.kind == "verify_only" else run_config(
-                plan, run_id=f"intake-{execution_id}-a{attempt}", base=self.run_base),
+                plan, run_id=f"intake-{execution_id}-a{attempt}", base=self.run_base,
+                incident_text=incident.text),
                 log_path=self.config.logs_path / f"{execution_id}.log")
             thread = threading.Thread(target=self._run, args=(request, plan), daemon=True,
                                       name=f"intake-run-{execution_id}")

@@ -144,11 +144,12 @@ def resolve(incident: Incident, registry: dict[str, ServiceEntry], *, demo_targe
                       f"registry and {why}")
 
 
-def run_config(plan: TargetPlan, *, run_id: str, base: dict) -> RunConfig:
-    """The RunConfig of a runnable plan (base: options shared by every run)."""
+def run_config(plan: TargetPlan, *, run_id: str, base: dict, incident_text: str | None = None) -> RunConfig:
+    """The RunConfig of a runnable plan (base: options shared by every run); the agent receives
+    the alert as it arrived (``incident_text``)."""
     if not plan.runnable:
         raise ValueError(f"plan {plan.kind} is not runnable: {plan.reason}")
-    options = dict(base, scenario=plan.scenario, run_id=run_id)
+    options = dict(base, scenario=plan.scenario, run_id=run_id, incident_text=incident_text)
     if plan.kind == "attach":
         assert plan.service is not None
         options.update(backend=plan.service.backend, target_container=plan.service.handle,
