@@ -42,7 +42,10 @@ REQUIRED_ENV = (ENV_BACKEND, ENV_URL, ENV_ROOT, ENV_EXPECTED_PORT)
 BACKENDS = ("local", "docker")
 
 SUPERVISOR_PID = "var/run/supervisor.pid"
+SUPERVISOR_STATE = "var/run/supervisor.state"  # JSON the supervisor writes on every decision
 APP_PID = "var/run/app.pid"
+# Supervisor states meaning "the app is not running and will not come up by waiting".
+APP_DOWN_STATES = ("scaled_to_zero", "release_error", "config_error", "backoff")
 LOG_FILE = "var/log/service.log"
 POLL_S = 0.02
 
@@ -128,8 +131,37 @@ def wait_for_app(root: Path, old_pid: Optional[int], timeout_s: float,
         time.sleep(POLL_S)
 
 
+def read_state(root: Path) -> Dict[str, object]:
+    """The supervisor's last recorded decision ({} when there is none yet)."""
+    try:
+        data = json.loads((Path(root) / SUPERVISOR_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def wait_for_supervisor(root: Path, timeout_s: float,
+                        supervisor_pid: Optional[int] = None) -> Optional[Dict[str, object]]:
+    """Wait until the supervisor has recorded its first start decision (app started, or why it
+    will not run: scaled to zero, release missing, ...). Its state; None on timeout or if it died.
+    For faults that keep the app down, where waiting for an app pid would never end."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        sup = supervisor_pid or read_pid(Path(root) / SUPERVISOR_PID)
+        state = read_state(root)
+        if sup and state.get("supervisor_pid") == sup:
+            return state
+        if supervisor_pid is not None and not pid_alive(supervisor_pid):
+            return None
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(POLL_S)
+
+
 def restart_local(root: Path, timeout_s: float = 10.0) -> Tuple[Optional[int], int]:
-    """SIGHUP the supervisor and wait for a new app process. Returns (old_pid, new_pid)."""
+    """SIGHUP the supervisor and wait for a new app process. Returns (old_pid, new_pid).
+    Fails at once when the supervisor reports the app will not come up (scaled to zero, release
+    not runnable, crashed again), instead of waiting out the timeout."""
     root = Path(root)
     sup_path = root / SUPERVISOR_PID
     sup = read_pid(sup_path)
@@ -138,13 +170,26 @@ def restart_local(root: Path, timeout_s: float = 10.0) -> Tuple[Optional[int], i
                              "restarted. Check `targetctl logs`." % (sup_path, sup or "missing"), 1)
     old = read_pid(root / APP_PID)
     old = old if pid_alive(old) else None
+    before = read_state(root)
+    restarts = before.get("restarts", 0) if before.get("supervisor_pid") == sup else 0
     os.kill(sup, signal.SIGHUP)
-    new = wait_for_app(root, old, timeout_s, supervisor_pid=sup)
-    if new is None:
-        raise TargetctlError(
-            "service did not come back within %.0fs after restart (no live pid in %s).\n"
-            "Last log lines:\n%s" % (timeout_s, APP_PID, tail_file(root / LOG_FILE, 15)), 1)
-    return old, new
+    deadline = time.monotonic() + timeout_s
+    while True:
+        new = read_pid(root / APP_PID)
+        if new and new != old and pid_alive(new):
+            return old, new
+        state = read_state(root)
+        if (state.get("supervisor_pid") == sup and state.get("state") in APP_DOWN_STATES
+                and isinstance(state.get("restarts"), int) and state["restarts"] > restarts):
+            raise TargetctlError(
+                "service did not come back after restart: %s (supervisor state: %s).\n"
+                "Last log lines:\n%s" % (state.get("detail"), state.get("state"),
+                                         tail_file(root / LOG_FILE, 15)), 1)
+        if not pid_alive(sup) or time.monotonic() >= deadline:
+            raise TargetctlError(
+                "service did not come back within %.0fs after restart (no live pid in %s).\n"
+                "Last log lines:\n%s" % (timeout_s, APP_PID, tail_file(root / LOG_FILE, 15)), 1)
+        time.sleep(POLL_S)
 
 
 # --- HTTP probe ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from openhands_driver import targetctl
 from openhands_driver.paths import TARGET_SERVICE_DIR
@@ -47,7 +47,7 @@ class LocalTarget(Target):
 
     def __init__(self, *, scenario_id: str, fault: str | None, port: int | None = None,
                  root: Path | None = None, wrong_port: int | None = None, keep: bool = False,
-                 start_timeout_s: float = 10.0) -> None:
+                 start_timeout_s: float = 10.0, fault_params: Mapping[str, Any] | None = None) -> None:
         if fault is not None and fault not in faults.FAULTS:
             raise ValueError(f"unknown fault {fault!r}; valid faults: {', '.join(faults.fault_names())}")
         if port is None or (wrong_port is None and fault == "port_mismatch"):
@@ -56,6 +56,7 @@ class LocalTarget(Target):
             wrong_port = wrong_port if wrong_port is not None else next(p for p in picked if p != port)
         super().__init__(scenario_id=scenario_id, fault=fault, port=port)
         self._wrong_port = wrong_port
+        self._fault_params = dict(fault_params or {})
         self._created_root = root is None
         self._root = Path(tempfile.mkdtemp(prefix="sre-target-")) if root is None else Path(root)
         self._keep = keep
@@ -89,17 +90,22 @@ class LocalTarget(Target):
         if self._proc is not None:
             return
         faults.inject(self._root, self.fault, scenario_id=self.scenario_id,
-                      listen_port=self.port, wrong_port=self._wrong_port)
-        for rel in (targetctl.SUPERVISOR_PID, targetctl.APP_PID):  # stale pids of a reused root
+                      listen_port=self.port, wrong_port=self._wrong_port, params=self._fault_params)
+        for rel in (targetctl.SUPERVISOR_PID, targetctl.APP_PID, targetctl.SUPERVISOR_STATE):
+            # stale pids / state of a reused root
             (self._root / rel).unlink(missing_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, str(SUPERVISOR_SCRIPT), "--root", str(self._root)]
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(argv, cwd=self._root, stdin=subprocess.DEVNULL,
                                           stdout=log, stderr=log, start_new_session=True)
-        app_pid = targetctl.wait_for_app(self._root, None, self._start_timeout_s,
-                                         supervisor_pid=self._proc.pid)
-        if app_pid is None:
+        if faults.keeps_app_down(self.fault):  # no app pid will appear: wait for the decision
+            up = targetctl.wait_for_supervisor(self._root, self._start_timeout_s,
+                                               supervisor_pid=self._proc.pid) is not None
+        else:
+            up = targetctl.wait_for_app(self._root, None, self._start_timeout_s,
+                                        supervisor_pid=self._proc.pid) is not None
+        if not up:
             code = self._proc.poll()
             state = "still running" if code is None else f"exited with code {code}"
             tail = self.logs(20)
@@ -162,9 +168,12 @@ class LocalTarget(Target):
                 targetctl.ENV_SCENARIO: self.scenario_id}
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.backend, "url": self.url, "root": str(self._root),
-                "pid": self.pgid, "port": self.port, "scenario_id": self.scenario_id,
-                "fault": self.fault}
+        described = {"backend": self.backend, "url": self.url, "root": str(self._root),
+                     "pid": self.pgid, "port": self.port, "scenario_id": self.scenario_id,
+                     "fault": self.fault}
+        if self._fault_params:
+            described["fault_params"] = self._fault_params
+        return described
 
     def cleanup(self) -> None:
         """Kill the process group, then remove the temp root (unless keep or caller-owned).

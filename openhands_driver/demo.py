@@ -1,0 +1,165 @@
+"""``scripts/start_demo.py``: the Docker demo in one command.
+
+build the target image (unless --skip-build) -> run the incident on the docker backend (the runner
+starts the container, the agent fixes it, the verifier checks health and container identity)
+-> remove the run's containers (unless --keep-container).
+
+``start_demo(DemoConfig(...))`` is the library call; ``main()`` is the thin command line.
+Importing this module stays cheap (no SDK, no docker SDK until a real run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from openhands_driver import cli
+from openhands_driver.config import RunConfig
+from openhands_driver.errors import UserError
+from openhands_driver.records import RunResult
+
+SECURITY_ISSUE_FLAGS = ("--interactive", "--demo-security-gates")
+
+
+@dataclass
+class DemoConfig:
+    run: RunConfig                # backend is always "docker"
+    skip_build: bool = False      # use the existing image as is
+    keep_container: bool = False  # leave the container running after the run
+    base_image: str | None = None  # BASE_IMAGE build argument (default: see docker.default_base_image)
+
+
+def start_demo(options: DemoConfig, *, console: TextIO = sys.stderr) -> RunResult:
+    """Build -> run target + incident -> clean up. Raises UserError for fixable problems."""
+    from openhands_driver.runner import plan_incident, run_incident
+
+    plan = plan_incident(options.run)  # bad scenario / flags fail before anything is built
+    config = dataclasses.replace(options.run, backend="docker", run_id=plan.run_id,
+                                 keep_target=options.keep_container)
+    if config.simulate:
+        result = run_incident(config, console=console)
+        result.plan = {**(result.plan or {}), "docker": _docker_plan(options)}
+        return result
+
+    from openhands_driver.target import docker as docker_target
+
+    client = docker_target.connect()
+    tag = config.runtime_image or docker_target.IMAGE_TAG
+    if options.skip_build:
+        if not _image_exists(client, tag):
+            raise UserError(f"--skip-build: image {tag} does not exist in the engine at "
+                            f"{docker_target.docker_host()}; run without --skip-build to build it")
+        built = docker_target.build_image(client, tag, force=False)  # the existing image's id
+    else:
+        try:
+            built = docker_target.build_image(client, tag, base_image=options.base_image, force=True)
+        except docker_target.TargetError as exc:  # e.g. the base image cannot be pulled
+            raise UserError(str(exc)) from None
+        print(f"[start_demo] image {tag} built from {built['base_image']} in "
+              f"{built['duration_s']}s", file=console, flush=True)
+    try:
+        result = run_incident(config, console=console)
+    finally:
+        if not options.keep_container:  # whatever the run left behind (failed or interrupted)
+            _sweep(docker_target, config.run_id, client, console)
+    result.extra["image"] = {"tag": tag, "id": built["id"], "built": built["built"]}
+    return result
+
+
+def _sweep(docker_target, run_id: str, client, console: TextIO) -> None:
+    from docker.errors import DockerException
+
+    try:
+        docker_target.remove_run_containers(run_id, client)
+    except DockerException as exc:
+        print(f"[start_demo] warning: could not check for leftover containers of {run_id} ({exc}); "
+              f"list them with: docker ps -a --filter label={docker_target.LABEL_RUN_ID}={run_id}",
+              file=console, flush=True)
+
+
+def _image_exists(client, tag: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(tag)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def _docker_plan(options: DemoConfig) -> dict:
+    import os
+
+    return {"image": options.run.runtime_image or "openhands-gepa-sre-target:latest",
+            "build": not options.skip_build,
+            "base_image": options.base_image or os.environ.get("TARGET_BASE_IMAGE")
+            or "(local sre-target-base:bookworm if present, else the Dockerfile default)",
+            "network": os.environ.get("SRE_DOCKER_NETWORK") or "(bridge if the engine has it, else host)",
+            "port": options.run.target_port, "keep_container": options.keep_container}
+
+
+# --- command line --------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """run_demo.py's flags (all passed through) plus the demo's own; the backend is docker."""
+    p = cli.build_parser()
+    p.prog = "start_demo.py"
+    p.description = ("Docker demo: build the target image, run one incident against a container, "
+                     "verify it (health + container identity), remove the container. Every "
+                     "run_demo.py flag is passed through.")
+    p.set_defaults(backend="docker")
+    own = p.add_argument_group("start_demo")
+    own.add_argument("--base-image", default=None,
+                     help="BASE_IMAGE build argument (default: $TARGET_BASE_IMAGE, else the local "
+                          "sre-target-base:bookworm if present, else python:3.12-slim)")
+    own.add_argument("--skip-build", action="store_true", help="use the existing image as is")
+    own.add_argument("--keep-container", action="store_true",
+                     help="leave the container running and print how to remove it")
+    own.add_argument("--port", type=int, default=None,
+                     help="host port the service is probed on (default: a free one)")
+    stubs = [flag for flag in SECURITY_ISSUE_FLAGS if flag not in p._option_string_actions]
+    for flag in stubs:  # until the security issue defines them for run_demo.py too
+        own.add_argument(flag, action="store_true", help="(not available yet: comes with the "
+                                                         "security issue)")
+    p.set_defaults(unavailable_flags=stubs)
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> DemoConfig:
+    asked = [flag for flag in args.unavailable_flags if getattr(args, flag[2:].replace("-", "_"))]
+    if asked:
+        are, they, it = ("are", "they come", "them") if len(asked) > 1 else ("is", "it comes", "it")
+        raise UserError(f"{' and '.join(asked)} {are} not available yet: {they} with the security "
+                        f"issue (approval gates for risky agent actions); run without {it}")
+    if args.backend != "docker":
+        raise UserError("start_demo.py always uses the docker backend; for the local one run: "
+                        f"run_demo.py --backend {args.backend}")
+    if args.target_container:
+        raise UserError("start_demo.py starts its own container; to attach to an existing one run: "
+                        "run_demo.py --backend docker --target-container NAME [--target-url URL]")
+    if args.port is not None and not 0 < args.port < 65536:
+        raise UserError(f"--port must be 1-65535, got {args.port}")
+    return DemoConfig(run=cli.config_from_args(args), skip_build=args.skip_build,
+                      keep_container=args.keep_container or args.keep_target,
+                      base_image=args.base_image)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = start_demo(options_from_args(args))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted before the run started", file=sys.stderr)
+        return cli.EXIT_INTERRUPTED
+    if args.json:
+        print(json.dumps(result.to_dict(), default=str))
+    else:
+        print(cli.render_human(result))
+    return cli.exit_code_for(result)

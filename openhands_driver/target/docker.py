@@ -1,0 +1,465 @@
+"""Docker backend: the target service in a container, driven with the docker SDK.
+
+One incident = one container of the target image (target_service/Dockerfile), started with
+SCENARIO/FAULT/PORT and `--init`, labelled with the run id and scenario so cleanup finds exactly
+ours. The service root is "/" inside the container; the agent's `targetctl` reaches it through
+the Engine API (TARGETCTL_CONTAINER + DOCKER_HOST), so skills are the same as on the local backend.
+
+Networking: an engine with a "bridge" network gets the container port 8080 published on a free
+127.0.0.1 port; an engine without one (scripts/docker_engine.sh's private daemon, which prints
+SRE_DOCKER_NETWORK=host) gets host networking, and the app itself listens on a free host port.
+
+Attach mode (`container=NAME`, optional `url=`) drives a container somebody else started and
+never removes it. `remove_run_containers(run_id)` removes the leftovers of one run, by label only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import docker
+from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+
+from openhands_driver import targetctl
+from openhands_driver.errors import UserError
+from openhands_driver.paths import TARGET_SERVICE_DIR
+from openhands_driver.target.base import CommandResult, Target, TargetError, validate_argv
+from openhands_driver.target.local import free_ports
+from target_service import faults
+
+IMAGE_TAG = "openhands-gepa-sre-target:latest"
+LOCAL_BASE_IMAGE = "sre-target-base:bookworm"  # what `scripts/docker_engine.sh base-image` builds
+DOCKERFILE_BASE_IMAGE = "python:3.12-slim"     # the Dockerfile's default BASE_IMAGE
+CONTAINER_PORT = 8080
+LABEL_PREFIX = "openhands-gepa-sre"
+LABEL_MANAGED = f"{LABEL_PREFIX}.managed"
+LABEL_RUN_ID = f"{LABEL_PREFIX}.run_id"
+LABEL_SCENARIO = f"{LABEL_PREFIX}.scenario"
+ENV_NETWORK = "SRE_DOCKER_NETWORK"       # "host" | "bridge"; unset = ask the engine
+ENV_BASE_IMAGE = "TARGET_BASE_IMAGE"     # BASE_IMAGE build argument
+ENGINE_HINT = 'make one reachable with: eval "$(scripts/docker_engine.sh up)"'
+CLIENT_TIMEOUT_S = 300
+# Runs targetctl's own wait_for_app inside the container (see targetctl.in_container_argv).
+WAIT_APP_BOOT = ("import sys; ns = {'__name__': 'targetctl_in_container'}; "
+                 "exec(compile(sys.argv[1], 'targetctl.py', 'exec'), ns); "
+                 "pid = ns['wait_for_app'](ns['Path']('/'), None, float(sys.argv[2])); "
+                 "print(pid or ''); sys.exit(0 if pid else 1)")
+
+
+class DockerUnavailableError(TargetError, UserError):
+    """No Docker engine answers: a user-fixable problem (exit 2, no traceback)."""
+
+
+# --- engine, image, networking -------------------------------------------------------------
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or targetctl.DEFAULT_DOCKER_HOST
+
+
+def connect(timeout: int = CLIENT_TIMEOUT_S) -> docker.DockerClient:
+    """A client for the engine at DOCKER_HOST that has answered a ping."""
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except DockerException as exc:
+        problem = f"no Docker engine answers at DOCKER_HOST={docker_host()} ({exc})"
+        raise DockerUnavailableError(f"{problem}; {ENGINE_HINT}", problem) from None
+    return client
+
+
+def engine_problem() -> str | None:
+    """None when an engine answers, else what failed (for skip reasons and prerequisite checks)."""
+    try:
+        connect(timeout=10).close()
+    except DockerUnavailableError as exc:
+        return exc.args[1]
+    return None
+
+
+def default_base_image(client: docker.DockerClient) -> str | None:
+    """BASE_IMAGE for builds: $TARGET_BASE_IMAGE, else the local base if present, else the
+    Dockerfile's default (None)."""
+    if os.environ.get(ENV_BASE_IMAGE):
+        return os.environ[ENV_BASE_IMAGE]
+    try:
+        client.images.get(LOCAL_BASE_IMAGE)
+        return LOCAL_BASE_IMAGE
+    except ImageNotFound:
+        return None
+
+
+def build_image(client: docker.DockerClient | None = None, tag: str = IMAGE_TAG, *,
+                base_image: str | None = None, force: bool = False) -> dict[str, Any]:
+    """Build target_service/ as `tag` (only when missing unless force). Returns what happened."""
+    client = client or connect()
+    if not force:
+        try:
+            image = client.images.get(tag)
+            return {"tag": tag, "id": image.id, "built": False, "base_image": None, "duration_s": 0.0}
+        except ImageNotFound:
+            pass
+    base = base_image or default_base_image(client)
+    began = time.monotonic()
+    try:
+        image, _ = client.images.build(path=str(TARGET_SERVICE_DIR), tag=tag, rm=True, forcerm=True,
+                                       pull=False, buildargs={"BASE_IMAGE": base} if base else None)
+    except BuildError as exc:
+        tail = "".join(str(line.get("stream") or line.get("error") or "")
+                       for line in list(exc.build_log)[-8:])
+        raise TargetError(
+            f"building {tag} from {TARGET_SERVICE_DIR} failed (BASE_IMAGE "
+            f"{base or DOCKERFILE_BASE_IMAGE}): {exc.msg}\n{tail}\nIf the base image cannot be "
+            f'pulled, build a local one: eval "$(scripts/docker_engine.sh base-image)"') from None
+    except APIError as exc:
+        raise TargetError(f"building {tag} from {TARGET_SERVICE_DIR} failed: {exc}") from None
+    return {"tag": tag, "id": image.id, "built": True, "base_image": base or DOCKERFILE_BASE_IMAGE,
+            "duration_s": round(time.monotonic() - began, 3)}
+
+
+def network_mode(client: docker.DockerClient) -> str:
+    """"host" or "bridge": $SRE_DOCKER_NETWORK, else bridge when the engine has that network."""
+    chosen = os.environ.get(ENV_NETWORK, "").strip()
+    if chosen:
+        if chosen not in ("host", "bridge"):
+            raise UserError(f"{ENV_NETWORK}={chosen!r} is not supported; use host or bridge")
+        return chosen
+    try:
+        client.networks.get("bridge")
+        return "bridge"
+    except NotFound:
+        return "host"
+
+
+def run_options(network: str, host_port: int) -> tuple[dict[str, Any], dict[str, str], int]:
+    """(containers.run kwargs, extra env, port the app listens on inside) for a network mode."""
+    if network == "host":  # the app shares the host's ports: listen on the free one, loopback only
+        return {"network_mode": "host"}, {"LISTEN_HOST": "127.0.0.1"}, host_port
+    return ({"ports": {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port)}},
+            {"LISTEN_HOST": "0.0.0.0"}, CONTAINER_PORT)
+
+
+def managed_containers(run_id: str | None = None, client: docker.DockerClient | None = None) -> list:
+    """Containers carrying our labels (all of ours, or one run's)."""
+    client = client or connect()
+    labels = [f"{LABEL_MANAGED}=true"] + ([f"{LABEL_RUN_ID}={run_id}"] if run_id else [])
+    return client.containers.list(all=True, filters={"label": labels})
+
+
+def remove_run_containers(run_id: str, client: docker.DockerClient | None = None) -> list[str]:
+    """Force-remove the containers labelled as ours for `run_id`; return their names.
+
+    Used after interrupted or failed runs. Containers without our labels are never touched.
+    """
+    if not run_id:
+        raise ValueError("remove_run_containers needs a run id (it never removes all containers)")
+    removed = []
+    for container in managed_containers(run_id, client):
+        try:
+            container.remove(force=True, v=True)
+        except NotFound:
+            continue
+        removed.append(container.name)
+    return removed
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.")[:48] or "run"
+
+
+# --- the target ----------------------------------------------------------------------------
+
+class DockerTarget(Target):
+    backend = "docker"
+
+    def __init__(self, *, scenario_id: str, fault: str | None, port: int | None = None,
+                 root: Path | str | None = None, run_id: str | None = None, image: str | None = None,
+                 container: str | None = None, url: str | None = None, build: bool = True,
+                 start_timeout_s: float = 15.0, client: docker.DockerClient | None = None) -> None:
+        if fault is not None and fault not in faults.FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; valid faults: {', '.join(faults.fault_names())}")
+        if root not in (None, "/", Path("/")):
+            raise ValueError(f"the docker backend's service root is '/' inside the container, not {root}")
+        self._attach = container is not None
+        if url is not None and not self._attach:
+            raise ValueError("url= is only for attaching to an existing container (container=NAME)")
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme != "http" or not parts.hostname:
+                raise UserError(f"--target-url must look like http://127.0.0.1:PORT/, got {url!r}")
+            port = parts.port or 80
+        super().__init__(scenario_id=scenario_id, fault=fault,
+                         port=port if port is not None else (0 if self._attach else free_ports(1)[0]))
+        self._url = url
+        self._run_id = run_id or f"target-{uuid.uuid4().hex[:8]}"
+        self._image = image or IMAGE_TAG
+        self._build = build
+        self._start_timeout_s = start_timeout_s
+        self._client = client
+        self._name = container or f"sre-target-{_slug(self._run_id)}-{uuid.uuid4().hex[:6]}"
+        self._container_id: str | None = None
+        self._expected_image_id: str | None = None
+        self._network: str | None = None
+        self._inner_port = CONTAINER_PORT
+        self._create_attempted = False
+        self._create_returned = False
+        self._started = False
+        self._cleaned = False
+        self.startup_s: float | None = None
+
+    # --- identity ------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return Path("/")
+
+    @property
+    def url(self) -> str:
+        return self._url or super().url
+
+    @property
+    def container_name(self) -> str:
+        return self._name
+
+    @property
+    def owned(self) -> bool:
+        """True when this target created its container (and so may remove it)."""
+        return not self._attach
+
+    @property
+    def inner_port(self) -> int:
+        """Port the app must listen on inside the container (TARGETCTL_EXPECTED_PORT)."""
+        return self._inner_port
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = connect()
+        return self._client
+
+    def labels(self) -> dict[str, str]:
+        return {LABEL_MANAGED: "true", LABEL_RUN_ID: self._run_id, LABEL_SCENARIO: self.scenario_id}
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._cleaned:
+            raise TargetError(f"{self!r} was cleaned up; create a new target")
+        if self._started:
+            return
+        if self._attach:
+            self._attach_existing()
+            self._started = True
+            return
+        image = self._ensure_image()
+        self._network = network_mode(self.client)
+        run_kw, extra_env, self._inner_port = run_options(self._network, self.port)
+        env = {"SCENARIO": self.scenario_id, "FAULT": self.fault or faults.HEALTHY,
+               "PORT": str(self._inner_port), **extra_env}
+        began = time.monotonic()
+        self._create_attempted = True  # from here on cleanup() removes the container by name
+        try:
+            container = self.client.containers.run(self._image, detach=True, name=self._name, init=True,
+                                                   labels=self.labels(), environment=env, **run_kw)
+        except APIError as exc:
+            raise TargetError(f"could not start container {self._name} from {self._image}: "
+                              f"{exc.explanation or exc}") from None
+        self._create_returned = True
+        self._container_id = container.id
+        self._expected_image_id = image.id
+        self._started = True
+        code, out, err = self._exec_raw(["python3", "-c", WAIT_APP_BOOT,
+                                         Path(targetctl.__file__).read_text(encoding="utf-8"),
+                                         str(self._start_timeout_s)], self._start_timeout_s + 10)
+        if code != 0:
+            state = self.status()
+            raise TargetError(
+                f"target service did not come up in container {self._name} within "
+                f"{self._start_timeout_s:.0f}s (container {state.get('state')}, image {self._image}, "
+                f"env {env}).\n{err.strip()}\nLast log lines:\n{self.logs(20)}")
+        self.startup_s = round(time.monotonic() - began, 3)
+
+    def _ensure_image(self):
+        try:
+            return self.client.images.get(self._image)
+        except ImageNotFound:
+            if not self._build or self._image != IMAGE_TAG:
+                raise TargetError(f"image {self._image} not found in the engine at {docker_host()}; "
+                                  f"build it: docker build -t {self._image} target_service") from None
+        build_image(self.client, self._image)
+        return self.client.images.get(self._image)
+
+    def _attach_existing(self) -> None:
+        try:
+            container = self.client.containers.get(self._name)
+        except NotFound:
+            raise UserError(f"--target-container {self._name}: no such container at "
+                            f"DOCKER_HOST={docker_host()}") from None
+        if not container.attrs["State"]["Running"]:
+            raise UserError(f"--target-container {self._name} is not running "
+                            f"(state {container.status}); start it with: docker start {self._name}")
+        self._container_id = container.id
+        env = dict(item.partition("=")[::2] for item in container.attrs["Config"].get("Env") or [])
+        self._inner_port = int(env.get("PORT") or CONTAINER_PORT)
+        host_config = container.attrs.get("HostConfig") or {}
+        self._network = "host" if host_config.get("NetworkMode") == "host" else "bridge"
+        if self._url is None:  # derive the probe URL from the container's own configuration
+            if self._network == "host":
+                self._port = self._inner_port
+            else:
+                bound = ((container.attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(
+                    f"{self._inner_port}/tcp") or []
+                if not bound:
+                    raise UserError(f"--target-container {self._name} publishes no port for "
+                                    f"{self._inner_port}/tcp; pass --target-url")
+                self._port = int(bound[0]["HostPort"])
+
+    def restart(self, timeout_s: float = 10.0) -> None:
+        self._require_started("restart")
+        code, out, err = self._exec_raw(
+            targetctl.in_container_argv(["restart", "--timeout", f"{timeout_s:g}"]), timeout_s + 15,
+            env=targetctl.in_container_env("/", str(self._inner_port)))
+        if code != 0:
+            raise TargetError(f"restart in container {self._name} failed (exit {code}): "
+                              f"{(err or out).strip()}")
+
+    def exec(self, argv: list[str], timeout_s: float = 30.0) -> CommandResult:
+        argv = validate_argv(argv)
+        self._require_started("exec")
+        began = time.monotonic()
+        code, out, err = self._exec_raw(["timeout", "-k", "2", f"{timeout_s:g}", *argv], timeout_s + 10)
+        return CommandResult(argv, code, out, err, time.monotonic() - began, timed_out=code == 124)
+
+    def _exec_raw(self, argv: list[str], timeout_s: float,
+                  env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """Run argv in the container's "/" through the SDK; (exit code, stdout, stderr)."""
+        api = self.client.api
+        try:
+            exec_id = api.exec_create(self._container_id or self._name, argv, workdir="/",
+                                      environment=env)["Id"]
+            out, err = api.exec_start(exec_id, demux=True)
+            code = api.exec_inspect(exec_id).get("ExitCode")
+            deadline = time.monotonic() + min(timeout_s, 5.0)
+            while code is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+                code = api.exec_inspect(exec_id).get("ExitCode")
+        except NotFound:
+            raise TargetError(f"container {self._name} no longer exists") from None
+        except APIError as exc:
+            if exc.status_code == 409:
+                raise TargetError(f"container {self._name} is not running; last log lines:\n"
+                                  f"{self._container_logs(10)}") from None
+            raise TargetError(f"exec in container {self._name} failed: {exc}") from None
+        return (code if isinstance(code, int) else 1,
+                (out or b"").decode("utf-8", "replace"), (err or b"").decode("utf-8", "replace"))
+
+    def logs(self, tail: int = 200) -> str:
+        if tail <= 0:
+            return ""
+        try:
+            code, out, _ = self._exec_raw(["tail", "-n", str(tail), targetctl.LOG_FILE], 15)
+            if code == 0:
+                return out
+        except TargetError:
+            pass
+        return self._container_logs(tail)
+
+    def _container_logs(self, tail: int) -> str:
+        try:
+            return self.client.api.logs(self._container_id or self._name, tail=tail).decode(
+                "utf-8", "replace")
+        except DockerException:
+            return ""
+
+    def status(self) -> dict[str, Any]:
+        base = {"running": False, "container": self._name, "network": self._network}
+        if not self._create_attempted and not self._attach:
+            return {**base, "state": "not created"}
+        try:
+            attrs = self.client.api.inspect_container(self._container_id or self._name)
+        except NotFound:
+            return {**base, "state": "removed"}
+        state = attrs["State"]
+        info = {**base, "running": bool(state.get("Running")), "state": state.get("Status"),
+                "exit_code": state.get("ExitCode"), "id": attrs["Id"][:12]}
+        if info["running"]:
+            code, out, _ = self._exec_raw(["cat", targetctl.SUPERVISOR_PID, targetctl.APP_PID], 10)
+            pids = [int(x) for x in out.split() if x.isdigit()]
+            info["supervisor_pid"], info["app_pid"] = (pids + [None, None])[:2]
+        return info
+
+    def control_env(self) -> dict[str, str]:
+        return {targetctl.ENV_BACKEND: "docker", targetctl.ENV_URL: self.url,
+                targetctl.ENV_ROOT: "/", targetctl.ENV_EXPECTED_PORT: str(self._inner_port),
+                targetctl.ENV_SCENARIO: self.scenario_id, targetctl.ENV_CONTAINER: self._name,
+                "DOCKER_HOST": docker_host()}
+
+    def describe(self) -> dict[str, Any]:
+        info = {"backend": self.backend, "url": self.url, "root": "/", "port": self.port,
+                "container_port": self._inner_port, "scenario_id": self.scenario_id,
+                "fault": self.fault, "container": self._name,
+                "container_id": (self._container_id or "")[:12] or None, "image": self._image,
+                "image_id": self._expected_image_id, "network": self._network,
+                "owned": self.owned, "run_id": self._run_id, "startup_s": self.startup_s}
+        if self.owned:
+            info["stop_with"] = f"docker rm -f {self._name}"
+        return info
+
+    def identity(self) -> dict[str, Any]:
+        """For the verifier: the container exists, runs, and runs the expected image."""
+        result: dict[str, Any] = {"ok": False, "container": self._name, "running": False,
+                                  "image": None, "expected_image": self._image}
+        try:
+            attrs = self.client.api.inspect_container(self._container_id or self._name)
+        except NotFound:
+            return {**result, "reason": f"container {self._name} does not exist"}
+        except DockerException as exc:
+            return {**result, "reason": f"cannot inspect container {self._name}: {exc}"}
+        expected_id = self._expected_image_id
+        if expected_id is None:
+            try:
+                expected_id = self.client.images.get(self._image).id
+            except ImageNotFound:
+                expected_id = None
+        running = bool(attrs["State"].get("Running"))
+        result.update(running=running, image=attrs["Config"].get("Image"), image_id=attrs["Image"],
+                      expected_image_id=expected_id, container_id=attrs["Id"][:12])
+        if not running:
+            reason = f"container {self._name} is not running (state {attrs['State'].get('Status')})"
+        elif expected_id is None:
+            reason = f"expected image {self._image} does not exist in the engine"
+        elif attrs["Image"] != expected_id:
+            reason = (f"container {self._name} runs image {result['image']} ({attrs['Image'][:19]}), "
+                      f"expected {self._image} ({expected_id[:19]})")
+        else:
+            return {**result, "ok": True,
+                    "reason": f"container {self._name} is running image {self._image}"}
+        return {**result, "reason": reason}
+
+    def cleanup(self) -> None:
+        """Remove our container (force). Never removes an attached container. Idempotent."""
+        self._cleaned = True
+        if self._attach or not self._create_attempted:
+            return
+        for attempt in range(2):
+            try:
+                self.client.api.remove_container(self._container_id or self._name, force=True, v=True)
+                return
+            except NotFound:
+                if self._create_returned or attempt:
+                    return
+                time.sleep(0.3)  # an interrupted create may still be landing in the engine
+            except (DockerException, TargetError):  # engine gone: nothing more we can do
+                return
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _require_started(self, what: str) -> None:
+        if not self._started or self._cleaned:
+            raise TargetError(f"cannot {what}: target container {self._name} is not started "
+                              "(call start() first)")
