@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""The optimizer lane (GEPA over real runs). Not available yet: see the optimizer issue."""
+"""Improve the triage strategy from real runs (GEPA or an iterative baseline). See `--help`.
+
+    uv run python optimize.py --optimizer gepa --max-metric-calls 15
+    uv run python optimize.py --simulate                       # plan only, nothing runs
+    uv run python optimize.py --distill-skills                 # SKILL.md proposals from traces
+    uv run python run_demo.py --strategy-source optimizer      # run with the saved best strategy
+"""
 
 import sys
 
+from openhands_driver.optimizer.cli import main
+
 if __name__ == "__main__":
-    print("error: optimize.py is not available yet: the optimizer lane (real GEPA over real runs) "
-          "has not landed. Run incidents with `uv run python run_demo.py --scenario <id>` meanwhile.",
-          file=sys.stderr)
-    sys.exit(2)
+    sys.exit(main())

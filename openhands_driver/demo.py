@@ -22,7 +22,6 @@ from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
 from openhands_driver.records import RunResult
 
-SECURITY_ISSUE_FLAGS = ("--interactive", "--demo-security-gates")
 
 
 @dataclass
@@ -31,10 +30,15 @@ class DemoConfig:
     skip_build: bool = False      # use the existing image as is
     keep_container: bool = False  # leave the container running after the run
     base_image: str | None = None  # BASE_IMAGE build argument (default: see docker.default_base_image)
+    interactive: bool = False     # a person approves, rejects or edits paused actions
+    demo_security_gates: bool = False  # show blocked / approved / rejected on real targets
 
 
-def start_demo(options: DemoConfig, *, console: TextIO = sys.stderr) -> RunResult:
-    """Build -> run target + incident -> clean up. Raises UserError for fixable problems."""
+def start_demo(options: DemoConfig, *, console: TextIO = sys.stderr, approver=None):
+    """Build -> run target + incident -> clean up. Raises UserError for fixable problems.
+
+    With ``demo_security_gates`` it returns the list of the three gate demonstrations instead of
+    one RunResult."""
     from openhands_driver.runner import plan_incident, run_incident
 
     plan = plan_incident(options.run)  # bad scenario / flags fail before anything is built
@@ -61,8 +65,13 @@ def start_demo(options: DemoConfig, *, console: TextIO = sys.stderr) -> RunResul
             raise UserError(str(exc)) from None
         print(f"[start_demo] image {tag} built from {built['base_image']} in "
               f"{built['duration_s']}s", file=console, flush=True)
+    if options.demo_security_gates:
+        from openhands_driver.security_demo import run_security_demo
+
+        base = dataclasses.replace(config, run_id=None, keep_target=False)
+        return run_security_demo(base, console=console)
     try:
-        result = run_incident(config, console=console)
+        result = run_incident(config, console=console, approver=approver)
     finally:
         if not options.keep_container:  # whatever the run left behind (failed or interrupted)
             _sweep(docker_target, config.run_id, client, console)
@@ -121,20 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="leave the container running and print how to remove it")
     own.add_argument("--port", type=int, default=None,
                      help="host port the service is probed on (default: a free one)")
-    stubs = [flag for flag in SECURITY_ISSUE_FLAGS if flag not in p._option_string_actions]
-    for flag in stubs:  # until the security issue defines them for run_demo.py too
-        own.add_argument(flag, action="store_true", help="(not available yet: comes with the "
-                                                         "security issue)")
-    p.set_defaults(unavailable_flags=stubs)
+    own.add_argument("--interactive", action="store_true",
+                     help="pause before actions at or above --require-confirmation-for-risk (default "
+                          "MEDIUM) and let you approve, reject or edit each one in this terminal")
+    own.add_argument("--demo-security-gates", action="store_true",
+                     help="show the three gate behaviours (blocked, approved, rejected) on real "
+                          "targets with the runbook brain; no model needed")
     return p
 
 
 def options_from_args(args: argparse.Namespace) -> DemoConfig:
-    asked = [flag for flag in args.unavailable_flags if getattr(args, flag[2:].replace("-", "_"))]
-    if asked:
-        are, they, it = ("are", "they come", "them") if len(asked) > 1 else ("is", "it comes", "it")
-        raise UserError(f"{' and '.join(asked)} {are} not available yet: {they} with the security "
-                        f"issue (approval gates for risky agent actions); run without {it}")
+    if args.interactive and args.demo_security_gates:
+        raise UserError("--interactive and --demo-security-gates are separate demos: pick one")
+    if args.interactive and args.json:
+        raise UserError("--interactive talks to you on the terminal; it cannot be combined with --json")
+    if args.interactive and args.require_confirmation_for_risk is None:
+        args.require_confirmation_for_risk = "MEDIUM"
     if args.backend != "docker":
         raise UserError("start_demo.py always uses the docker backend; for the local one run: "
                         f"run_demo.py --backend {args.backend}")
@@ -145,19 +156,35 @@ def options_from_args(args: argparse.Namespace) -> DemoConfig:
         raise UserError(f"--port must be 1-65535, got {args.port}")
     return DemoConfig(run=cli.config_from_args(args), skip_build=args.skip_build,
                       keep_container=args.keep_container or args.keep_target,
-                      base_image=args.base_image)
+                      base_image=args.base_image, interactive=args.interactive,
+                      demo_security_gates=args.demo_security_gates)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = start_demo(options_from_args(args))
+        options = options_from_args(args)
+        approver = None
+        if options.interactive:
+            from openhands_driver.gates import interactive_approver
+
+            approver = interactive_approver(ask=input, say=lambda text: print(text, file=sys.stderr))
+        result = start_demo(options, approver=approver)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted before the run started", file=sys.stderr)
         return cli.EXIT_INTERRUPTED
+    if isinstance(result, list):  # --demo-security-gates
+        if args.json:
+            print(json.dumps({"security_gate_demo": result}, default=str))
+        else:
+            for row in result:
+                gated = "; ".join(f"{a['gate']} {a['risk']}: {a['command']}" for a in row["gated_actions"])
+                print(f"{row['behaviour']:26} service_up={row['service_up']!s:5} {gated}")
+        expected = [True, True, False]  # blocked-but-fixed, approved, rejected
+        return 0 if [row["service_up"] for row in result] == expected else 1
     if args.json:
         print(json.dumps(result.to_dict(), default=str))
     else:

@@ -24,7 +24,7 @@ RISKY_RUNBOOK = """\
 ```bash
 targetctl status
 printenv
-targetctl exec ls -la var/lock var/run
+targetctl exec ls -la var/lock/ var/run/
 ```
 ## Verify
 ```bash

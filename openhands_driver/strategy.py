@@ -4,6 +4,8 @@ Strategy sources:
 - ``skills`` (optimized mode): the routed runbook skill, delivered by the SDK (trigger injection or
   ``invoke_skill``); the message only names it. No match: the skill catalog plus the triage runbook.
 - ``manual``: the hand-tuned triage runbook ``training_data/strategies/manual_triage.md``.
+- ``optimizer``: the best candidate saved by ``optimize.py`` (``--optimizer-result``), or an explicit
+  candidate text (``RunConfig.strategy_text``, how the optimizer evaluates its candidates).
 - baseline mode: the generic triage checklist ``training_data/strategies/baseline_triage.md``.
 Runbook texts travel inside ``<runbook>`` tags so a model and the runbook policy read them the same.
 """
@@ -46,17 +48,22 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def choose_strategy(mode: str, strategy_source: str, routing: RoutingDecision) -> Strategy:
+def choose_strategy(mode: str, strategy_source: str, routing: RoutingDecision, *,
+                    strategy_text: str | None = None, optimizer_result: Path | None = None) -> Strategy:
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}. Valid modes: {', '.join(MODES)}")
     if strategy_source not in STRATEGY_SOURCES:
         raise UserError(f"unknown strategy source {strategy_source!r}. "
                         f"Valid sources: {', '.join(STRATEGY_SOURCES)}")
-    if strategy_source == "optimizer":
-        raise UserError("--strategy-source optimizer is not available yet: the optimizer lane "
-                        "(optimize.py) has not landed. Use --strategy-source skills or manual.")
     if mode == "baseline":
         return Strategy("baseline", None, _read(BASELINE_RUNBOOK), BASELINE_RUNBOOK.name, False)
+    if strategy_source == "optimizer":  # an explicit candidate text, else the saved best candidate
+        if strategy_text is not None:
+            return Strategy("optimizer", None, strategy_text.strip(), "optimizer-candidate", False)
+        from openhands_driver.optimizer.result import DEFAULT_OPTIMIZER_RESULT, load_best_strategy
+
+        path = Path(optimizer_result or DEFAULT_OPTIMIZER_RESULT)
+        return Strategy("optimizer", None, load_best_strategy(path), f"optimizer:{path.name}", False)
     if strategy_source == "manual":
         return Strategy("manual", None, _read(MANUAL_RUNBOOK), MANUAL_RUNBOOK.name, False)
     if routing.skill_id:

@@ -430,7 +430,7 @@ class ReplayTests(PolicyTestCase):
 
 class TriageTests(SimTestCase):
     BASE_DIAG = ["targetctl status", "targetctl logs -n 50", "targetctl info",
-                 "targetctl exec ls -la var/lock var/run", "targetctl exec cat etc/service.json",
+                 "targetctl exec ls -la var/lock/ var/run/", "targetctl exec cat etc/service.json",
                  "targetctl exec cat etc/service.env", "targetctl exec cat etc/service.env.example"]
 
     def test_stale_lock_named_in_health_reason_and_listed_is_removed(self) -> None:

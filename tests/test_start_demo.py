@@ -45,16 +45,18 @@ class StartDemoFlagsTest(unittest.TestCase):
         self.assertTrue(result["plan"]["docker"]["build"])
         self.assertEqual(result["skill_id"], "port-mismatch")
 
-    def test_security_flags_fail_clearly_until_the_security_issue(self):
-        for flags in (["--interactive"], ["--demo-security-gates"],
-                      ["--interactive", "--demo-security-gates"]):
+    def test_security_flag_combinations_that_make_no_sense_fail_clearly(self):
+        for flags in (["--interactive", "--demo-security-gates"], ["--interactive", "--json"]):
             with self.subTest(flags=flags):
                 out = start_demo(*flags, "--simulate")
                 self.assertEqual(out.returncode, 2)
-                self.assertIn("security issue", out.stderr)
-                self.assertIn("not available yet", out.stderr)
                 self.assertNotIn("Traceback", out.stderr)
                 self.assertEqual(out.stdout, "")
+
+    def test_interactive_confirms_from_medium_by_default(self):
+        options = demo.options_from_args(demo.build_parser().parse_args(["--interactive"]))
+        self.assertTrue(options.interactive)
+        self.assertEqual(options.run.require_confirmation_for_risk, "MEDIUM")
 
     def test_no_engine_is_a_user_error_with_the_fix(self):
         out = start_demo("--scenario", "healthy", "--trace-log", self.trace,
@@ -125,6 +127,25 @@ class StartDemoDockerTest(unittest.TestCase):
         self.assertEqual(len(rows), 1)
         self.assertTrue(rows[0]["verification"]["identity"]["ok"])
         self.assertEqual(self.dt.managed_containers(run_id, self.client), [])
+
+    def test_demo_security_gates_blocked_approved_rejected(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = start_demo("--demo-security-gates", "--json", "--trace-log", str(Path(tmp) / "t.jsonl"),
+                             "--verify-interval-s", "0.3", timeout=400)
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+        rows = json.loads(out.stdout)["security_gate_demo"]
+        self.assertEqual([r["service_up"] for r in rows], [True, True, False])
+        self.assertEqual(rows[0]["gated_actions"][0]["command"], "printenv")
+        self.assertEqual([r["gated_actions"][-1]["gate"] for r in rows], ["rejected", "approved", "rejected"])
+
+    def test_interactive_operator_approves_on_the_terminal(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = subprocess.run([sys.executable, str(SCRIPT), "--interactive", "--scenario", "stale_lockfile",
+                                   "--trace-log", str(Path(tmp) / "t.jsonl"), "--verify-interval-s", "0.3"],
+                                  cwd=REPO, input="a\n" * 5, capture_output=True, text=True, timeout=240)
+        self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+        self.assertIn("[gate] the agent wants to run", proc.stderr)
+        self.assertIn("FIXED", proc.stdout)
 
     def test_skip_build_needs_the_image(self):
         out = start_demo("--skip-build", "--runtime-image", f"missing-{uuid.uuid4().hex[:6]}:none",

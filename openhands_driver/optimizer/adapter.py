@@ -1,0 +1,57 @@
+"""The GEPA adapter: GEPA's ``evaluate`` / ``make_reflective_dataset`` over real incident runs.
+
+A data instance is a scenario id; a candidate is ``{"triage_runbook": text}``; each (candidate,
+scenario) pair is one real run (one metric call) through the shared :class:`Evaluator`. Trajectories
+are the :class:`Evaluation` records; the reflective dataset carries, per run, the feedback text built
+from its trace plus the structured attribution the deterministic proposer learns from.
+``propose_new_texts`` stays None: proposals come from ``custom_candidate_proposer`` (deterministic) or
+GEPA's reflection LM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gepa import EvaluationBatch
+
+from openhands_driver.optimizer.candidate import COMPONENT, candidate_id, check_text
+from openhands_driver.optimizer.evaluation import Evaluation, Evaluator
+
+
+class IncidentAdapter:
+    propose_new_texts = None
+
+    def __init__(self, evaluator: Evaluator, incident_texts: Mapping[str, str] | None = None):
+        self.evaluator = evaluator
+        self.incident_texts = dict(incident_texts or {})
+
+    def evaluate(self, batch: list[str], candidate: dict[str, str],
+                 capture_traces: bool = False) -> EvaluationBatch:
+        text = candidate[COMPONENT]
+        problem = check_text(text)
+        if problem:  # not a usable strategy (e.g. a malformed model proposal): scored 0, nothing runs
+            self.evaluator.invalid.setdefault(candidate_id(text), {"problem": problem, "text": text})
+            return EvaluationBatch(outputs=[{"invalid": problem}] * len(batch), scores=[0.0] * len(batch),
+                                   trajectories=[None] * len(batch) if capture_traces else None,
+                                   num_metric_calls=0)
+        evaluations = [self.evaluator.evaluate(text, scenario) for scenario in batch]
+        return EvaluationBatch(outputs=[e.to_dict() for e in evaluations],
+                               scores=[e.score.value for e in evaluations],
+                               trajectories=evaluations if capture_traces else None)
+
+    def _record(self, evaluation: Evaluation) -> dict[str, Any]:
+        return {
+            "Inputs": {"scenario": evaluation.scenario,
+                       "incident": self.incident_texts.get(evaluation.scenario, "")},
+            "Generated Outputs": "\n".join(evaluation.actions) or "(no actions)",
+            "Feedback": evaluation.feedback,
+            "score": evaluation.score.value,
+            "run_id": evaluation.run_id,
+            "evidence": evaluation.attribution.to_dict(),
+        }
+
+    def make_reflective_dataset(self, candidate: dict[str, str], eval_batch: EvaluationBatch,
+                                components_to_update: list[str]) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+        records = [self._record(e) for e in eval_batch.trajectories or [] if e is not None]
+        return {component: records for component in components_to_update if component == COMPONENT}

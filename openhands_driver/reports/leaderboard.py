@@ -1,0 +1,63 @@
+"""The skill leaderboard: per skill and scenario, how runs went (from a trace log).
+
+Runs without a skill (baseline, manual or optimizer strategies) are grouped under
+``(no skill: <strategy>)`` so they sit next to the skills they compete with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openhands_driver.reports.stats import RunRecord, is_run, record, summarize
+from openhands_driver.reports.table import markdown_table, text_table
+from openhands_driver.trace import read_rows
+
+HEADERS = ["skill", "scenario", "runs", "success", "mean steps", "p50 s", "p95 s", "mean cost $",
+           "last failure"]
+
+
+def skill_label(item: RunRecord) -> str:
+    return item.skill_id or f"(no skill: {item.strategy_source or item.mode or 'unknown'})"
+
+
+def leaderboard(rows: list[dict]) -> list[dict]:
+    """One entry per (skill, scenario) with at least one run, sorted by skill then scenario."""
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    for item in map(record, rows):
+        groups.setdefault((skill_label(item), item.scenario), []).append(item)
+    entries = []
+    for (skill, scenario), items in sorted(groups.items()):
+        stats = summarize(items)
+        if stats.runs:
+            entries.append({"skill": skill, "scenario": scenario, **stats.to_dict()})
+    return entries
+
+
+def build(trace_log: str | Path) -> dict:
+    rows = read_rows(trace_log)
+    records = [record(r) for r in rows]
+    return {"trace_log": str(trace_log), "rows_read": len(rows),
+            "runs": sum(is_run(r) for r in records),
+            "simulated_rows_excluded": sum(r.simulate for r in records),
+            "entries": leaderboard(rows)}
+
+
+def _cells(entry: dict) -> list:
+    rate = entry["success_rate"]
+    failure = entry["last_failure"]
+    return [entry["skill"], entry["scenario"], entry["runs"],
+            f"{entry['fixed']}/{entry['runs']} ({rate:.0%})" if rate is not None else "-",
+            entry["mean_steps"], entry["p50_s"], entry["p95_s"], entry["mean_cost_usd"],
+            (failure[:70] + "...") if failure and len(failure) > 73 else failure]
+
+
+def render_text(board: dict) -> str:
+    head = (f"Skill leaderboard — {board['trace_log']}: {board['runs']} runs "
+            f"({board['simulated_rows_excluded']} simulated rows excluded)")
+    if not board["entries"]:
+        return head + "\n(no runs yet: run `uv run python run_demo.py --scenario <id>` first)"
+    return head + "\n" + text_table(HEADERS, [_cells(e) for e in board["entries"]])
+
+
+def render_markdown(board: dict) -> str:
+    return markdown_table(HEADERS, [_cells(e) for e in board["entries"]])

@@ -1,0 +1,124 @@
+"""Trace rows -> typed run records -> the figures every report shows (one definition each).
+
+- A *run* is a row that is not a plan: ``simulate`` rows (status ``simulated``) are excluded, and so
+  are ``interrupted`` rows (the user stopped them; they say nothing about the approach), which are
+  counted separately.
+- ``success_rate`` = verifier-confirmed fixes / runs. ``mean_steps`` = mean ``step_count`` over runs.
+- ``p50_s`` / ``p95_s``: percentiles of ``duration_s`` with linear interpolation between closest
+  ranks (numpy's default): p of [x0..x(n-1)] sorted is at position (n-1)*p/100.
+- Cost: ``mean_cost_usd`` over runs; tokens are summed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from statistics import mean
+
+from openhands_driver.trace import READABLE_SCHEMA_VERSIONS
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * p / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The fields reports use, read the same way from every trace schema version."""
+
+    run_id: str
+    scenario: str
+    skill_id: str | None
+    mode: str
+    strategy_source: str
+    status: str
+    fixed: bool
+    simulate: bool
+    steps: int
+    duration_s: float
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    finished_at: str
+    failure: str | None
+
+
+def _failure(row: dict) -> str | None:
+    if row.get("service_up"):
+        return None
+    if row.get("error"):
+        return str(row["error"])
+    attempts = (row.get("verification") or {}).get("attempts") or []
+    if attempts:
+        return f"{row.get('status')}: last probe {attempts[-1].get('reason')}"
+    return str(row.get("agent_message") or row.get("status") or "unknown")
+
+
+def _record_v1(row: dict) -> RunRecord:
+    tokens = row.get("tokens") or {}
+    return RunRecord(
+        run_id=str(row.get("run_id")), scenario=str(row.get("scenario")), skill_id=row.get("skill_id"),
+        mode=str(row.get("mode") or ""), strategy_source=str(row.get("strategy_source") or ""),
+        status=str(row.get("status")), fixed=bool(row.get("service_up")) and not row.get("simulate"),
+        simulate=bool(row.get("simulate")) or row.get("status") == "simulated",
+        steps=int(row.get("step_count") or 0), duration_s=float(row.get("duration_s") or 0.0),
+        tokens_in=int(tokens.get("input") or 0), tokens_out=int(tokens.get("output") or 0),
+        cost_usd=float(row.get("cost_usd") or 0.0),
+        finished_at=str(row.get("finished_at") or row.get("written_at") or ""), failure=_failure(row))
+
+
+# One reader per trace schema version the project has written (trace.READABLE_SCHEMA_VERSIONS).
+RECORD_READERS = {1: _record_v1}
+assert set(RECORD_READERS) == set(READABLE_SCHEMA_VERSIONS), "a trace schema version has no report reader"
+
+
+def record(row: dict) -> RunRecord:
+    return RECORD_READERS[row.get("schema_version", 1)](row)
+
+
+def is_run(item: RunRecord) -> bool:
+    return not item.simulate and item.status != "interrupted"
+
+
+@dataclass(frozen=True)
+class RunStats:
+    runs: int
+    fixed: int
+    success_rate: float | None
+    mean_steps: float | None
+    p50_s: float | None
+    p95_s: float | None
+    tokens_in: int
+    tokens_out: int
+    mean_cost_usd: float | None
+    interrupted: int
+    last_failure: str | None
+    last_failure_run_id: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summarize(records: list[RunRecord]) -> RunStats:
+    runs = [r for r in records if is_run(r)]
+    failures = sorted((r for r in runs if not r.fixed), key=lambda r: r.finished_at)
+    durations = [r.duration_s for r in runs]
+    return RunStats(
+        runs=len(runs), fixed=sum(r.fixed for r in runs),
+        success_rate=_round(sum(r.fixed for r in runs) / len(runs)) if runs else None,
+        mean_steps=_round(mean(r.steps for r in runs)) if runs else None,
+        p50_s=_round(percentile(durations, 50)), p95_s=_round(percentile(durations, 95)),
+        tokens_in=sum(r.tokens_in for r in runs), tokens_out=sum(r.tokens_out for r in runs),
+        mean_cost_usd=_round(mean(r.cost_usd for r in runs), 6) if runs else None,
+        interrupted=sum(1 for r in records if not r.simulate and r.status == "interrupted"),
+        last_failure=failures[-1].failure if failures else None,
+        last_failure_run_id=failures[-1].run_id if failures else None)

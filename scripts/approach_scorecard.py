@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Baseline vs optimized-manual vs optimized-gepa vs optimized-iterative, measured in one sitting on
+the same scenarios and repeats: success rate, mean steps, p50/p95 duration, tokens and cost.
+
+    uv run python scripts/approach_scorecard.py --scenarios stale_lockfile,port_mismatch --repeats 2
+    uv run python scripts/approach_scorecard.py --json --gepa-result artifacts/gepa/best_hint.json
+
+The optimized-gepa / optimized-iterative approaches run the best candidate of an optimize.py result
+file; a missing file is reported (with the command that creates it) and that approach has no runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from openhands_driver import verifier  # noqa: E402
+from openhands_driver.errors import UserError  # noqa: E402
+from openhands_driver.optimizer.result import DEFAULT_ITERATIVE_RESULT, DEFAULT_OPTIMIZER_RESULT  # noqa: E402
+from openhands_driver.paths import DEFAULT_TRACE_LOG  # noqa: E402
+from openhands_driver.reports.scorecard import APPROACHES, ScorecardConfig, render_text, run_scorecard  # noqa: E402
+
+
+def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scenarios", default=None, metavar="A,B",
+                   help="scenario ids (default: the catalog's active fault scenarios)")
+    p.add_argument("--repeats", type=int, default=1, help="runs per approach and scenario (default: 1)")
+    p.add_argument("--approaches", default=",".join(APPROACHES), metavar="A,B",
+                   help="subset of approaches (default: all four)")
+    p.add_argument("--gepa-result", type=Path, default=DEFAULT_OPTIMIZER_RESULT,
+                   help="optimize.py --optimizer gepa result (default: %(default)s)")
+    p.add_argument("--iterative-result", type=Path, default=DEFAULT_ITERATIVE_RESULT,
+                   help="optimize.py --optimizer iterative result (default: %(default)s)")
+    p.add_argument("--training-data", type=Path, default=None, help="scenario catalog")
+    p.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG,
+                   help="where the runs append their trace rows (default: %(default)s)")
+    p.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    args = p.parse_args(argv)
+    split = lambda text: tuple(s.strip() for s in text.split(",") if s.strip())  # noqa: E731
+    return ScorecardConfig(
+        scenarios=split(args.scenarios) if args.scenarios else None, repeats=args.repeats,
+        approaches=split(args.approaches), gepa_result=args.gepa_result,
+        iterative_result=args.iterative_result, training_data=args.training_data,
+        trace_log=args.trace_log, verify_interval_s=args.verify_interval_s), args.json
+
+
+def main(argv: list[str] | None = None) -> int:
+    config, as_json = config_from_args(argv)
+    try:
+        card = run_scorecard(config)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: no scorecard (runs so far are in the trace log)", file=sys.stderr)
+        return 130
+    print(json.dumps(card) if as_json else render_text(card))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

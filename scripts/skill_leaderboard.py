@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Per skill and scenario, from a trace log: runs, success rate, mean steps, p50/p95 duration,
+mean cost and the last failure reason. Simulated rows are excluded.
+
+    uv run python scripts/skill_leaderboard.py                       # terminal table
+    uv run python scripts/skill_leaderboard.py --markdown            # a table for a README
+    uv run python scripts/skill_leaderboard.py --json --trace-log artifacts/runs/trace_log.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from openhands_driver.paths import DEFAULT_TRACE_LOG  # noqa: E402
+from openhands_driver.reports.leaderboard import build, render_markdown, render_text  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG,
+                        help="JSONL trace log (default: %(default)s)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    output.add_argument("--markdown", action="store_true", help="print a markdown table")
+    args = parser.parse_args(argv)
+    if not args.trace_log.exists():
+        print(f"error: no trace log at {args.trace_log}. Run incidents first "
+              "(uv run python run_demo.py --scenario <id>) or pass --trace-log PATH", file=sys.stderr)
+        return 2
+    board = build(args.trace_log)
+    if args.json:
+        print(json.dumps(board))
+    elif args.markdown:
+        print(render_markdown(board))
+    else:
+        print(render_text(board))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
