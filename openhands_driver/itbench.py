@@ -87,6 +87,30 @@ FAULT_MAP: dict[str, FaultMapping] = {
 }
 
 
+# Per-incident details for the local injection (target_service/faults.py FaultContext.params), by ITBench
+# fault id: which flag and state, which Chaos Mesh experiment, which way a release or start command is broken.
+_CRASH_VARIANT = {"crashing-kubernetes-workload-init-container": "crash", "valkey-workload-out-of-memory": "crash",
+                  "hanging-kubernetes-workload-init-container": "hang",
+                  "invalid-kubernetes-workload-container-command": "invalid_command"}
+
+
+def local_fault_params(inj: Injection) -> dict[str, Any]:
+    """The params the local fault class takes for this ITBench injection ({} = the fault's defaults)."""
+    args, fault_id = inj.args, inj.fault_id
+    if isinstance(args.get("flag"), dict):
+        return {"flag": str(args["flag"].get("name") or ""), "variant": str(args["flag"].get("state") or "on")}
+    if isinstance(args.get("scheduleSpec"), dict):
+        name = ((args.get("kubernetesObject") or {}).get("metadata") or {}).get("name")
+        return {"name": str(name or "chaos-schedule"), "schedule_spec": args["scheduleSpec"]}
+    if fault_id in _CRASH_VARIANT:
+        return {"variant": _CRASH_VARIANT[fault_id]}
+    if fault_id == "unsupported-architecture-kubernetes-workload-container-image":
+        return {"variant": "arch"}
+    if map_fault(fault_id).local_fault == "bad_release":
+        return {"variant": "missing"}
+    return {}
+
+
 def map_fault(fault_id: str) -> FaultMapping:
     """Mapping for one ITBench fault id; an unknown id is unsupported, never an exception."""
     return FAULT_MAP.get(fault_id) or FaultMapping(
@@ -384,6 +408,7 @@ def build_record(incident: ItbenchIncident, commit: str | None) -> dict[str, Any
         "skill_id": m.local_fault.replace("_", "-") if m.local_fault else None,
         "active": m.local_fault is not None,
         "unsupported_reason": m.unsupported_reason,
+        "fault_params": None if m.primary is None else local_fault_params(incident.injections[m.primary]),
         "source": {"benchmark": "itbench", "id": incident.source_id},
         "name": incident.name, "description": incident.description,
         "complexity": incident.complexity, "tags": incident.tags,

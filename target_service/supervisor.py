@@ -2,26 +2,36 @@
 
     python supervisor.py --root DIR
 
-Runs `<this python> app.py --root DIR` as a child and keeps it running:
+Runs `sh etc/entrypoint.sh <this python> app.py --root DIR` (or app.py directly when the root has
+no entrypoint) as a child and keeps it running, like a tiny kubelet for one workload:
+  * etc/deployment.json replicas 0 -> no app is started (until the next SIGHUP);
+  * etc/release.json names a release that is not installed under opt/releases, or is built for
+    another CPU architecture -> not started, retried with backoff (ImagePullBackOff);
+  * etc/limits.json memory_mb    -> passed to the app (SERVICE_MEMORY_LIMIT_MB), which enforces it;
   * child exits on its own  -> logged, restarted after a short backoff (0.5 s doubling to 5 s);
   * SIGHUP                  -> THE restart: stop the child (SIGTERM, SIGKILL after a grace
                                period) and start it again at once (the app re-reads its config);
   * SIGTERM / SIGINT        -> stop the child and exit 0.
-Writes var/run/supervisor.pid; logs to var/log/service.log (the child's stdout/stderr go there
-too). Also reaps any orphaned process, so it can run as PID 1 in a container.
+Writes var/run/supervisor.pid and var/run/supervisor.state (JSON: state, detail, app_pid, restarts
+= SIGHUPs handled), so a waiter can tell "app starting" from "the supervisor will not run it";
+logs to var/log/service.log (the child's stdout/stderr go there too). Also reaps any orphaned
+process, so it can run as PID 1 in a container.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
+import re
 import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 APP_SCRIPT = Path(__file__).resolve().with_name("app.py")
 SUPERVISOR_PID = "var/run/supervisor.pid"
@@ -30,6 +40,89 @@ STOP_GRACE_S = 3.0
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 5.0
 STABLE_AFTER_S = 10.0
+SUPERVISOR_STATE = "var/run/supervisor.state"
+DEPLOYMENT_JSON = "etc/deployment.json"
+RELEASE_JSON = "etc/release.json"
+RELEASES_DIR = "opt/releases"
+ENTRYPOINT = "etc/entrypoint.sh"
+LIMITS_JSON = "etc/limits.json"
+RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+EXIT_HINTS = {137: "OOMKilled", 127: "command not found", 126: "command cannot execute"}
+
+
+class WorkloadError(Exception):
+    """Why the app is not started: a state name for var/run/supervisor.state, the message, and
+    whether the supervisor retries on its own (backoff) or waits for the next restart."""
+
+    def __init__(self, state: str, message: str, retry: bool) -> None:
+        super().__init__(message)
+        self.state = state
+        self.retry = retry
+
+
+def host_platform() -> str:
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    return "linux/%s" % arch
+
+
+def _load_json(root: Path, rel: str, default: Any) -> Any:
+    try:
+        return json.loads((root / rel).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError) as exc:
+        raise WorkloadError("config_error", "%s is not valid JSON: %s" % (rel, exc), False)
+
+
+def _check_release(root: Path) -> Optional[str]:
+    """The release to run (None when the root has no etc/release.json)."""
+    data = _load_json(root, RELEASE_JSON, None)
+    if data is None:
+        return None
+    current = data.get("current") if isinstance(data, dict) else None
+    if not isinstance(current, str) or not RELEASE_NAME.match(current):
+        raise WorkloadError("config_error", "current release in %s must be a release name, got %r"
+                            % (RELEASE_JSON, current), False)
+    images = [h.get("image") for h in data.get("history") or []
+              if isinstance(h, dict) and h.get("release") == current]
+    image = images[-1] if images and images[-1] else current
+    manifest_path = root / RELEASES_DIR / current / "manifest.json"
+    if not manifest_path.exists():
+        raise WorkloadError("release_error", "release %s not found: %s/%s is not installed (pulling "
+                            "image %s failed: manifest unknown); ImagePullBackOff"
+                            % (current, RELEASES_DIR, current, image), True)
+    manifest = _load_json(root, "%s/%s/manifest.json" % (RELEASES_DIR, current), {})
+    built_for = manifest.get("platform") if isinstance(manifest, dict) else None
+    if built_for != host_platform():
+        raise WorkloadError("release_error", "release %s (image %s) is built for %s but this host is "
+                            "%s: exec format error" % (current, image, built_for, host_platform()), True)
+    return current
+
+
+def read_workload(root: Path) -> Tuple[List[str], Dict[str, str]]:
+    """(argv, extra environment) of the next app start; WorkloadError when it must not start."""
+    deployment = _load_json(root, DEPLOYMENT_JSON, {})
+    replicas = deployment.get("replicas", 1) if isinstance(deployment, dict) else None
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise WorkloadError("config_error", "replicas in %s must be a whole number >= 0, got %r"
+                            % (DEPLOYMENT_JSON, replicas), False)
+    if replicas == 0:
+        raise WorkloadError("scaled_to_zero", "deployment scaled to 0 replicas (%s): no app "
+                            "instance is started" % DEPLOYMENT_JSON, False)
+    env = {}
+    release = _check_release(root)
+    if release:
+        env["SERVICE_RELEASE"] = release
+    limits = _load_json(root, LIMITS_JSON, {})
+    memory = limits.get("memory_mb") if isinstance(limits, dict) else None
+    if memory is not None:
+        if not isinstance(memory, int) or isinstance(memory, bool) or memory <= 0:
+            raise WorkloadError("config_error", "memory_mb in %s must be a whole number > 0, got %r"
+                                % (LIMITS_JSON, memory), False)
+        env["SERVICE_MEMORY_LIMIT_MB"] = str(memory)
+    app = [sys.executable, str(APP_SCRIPT), "--root", str(root)]
+    return (["sh", ENTRYPOINT] + app if (root / ENTRYPOINT).exists() else app), env
 
 
 class Supervisor:
@@ -42,6 +135,7 @@ class Supervisor:
         self.child_started = 0.0
         self.restart_at: Optional[float] = None  # when to start the child again (backoff)
         self.backoff = BACKOFF_START_S
+        self.restarts = 0  # SIGHUPs handled (recorded in the state file)
         self.pending: List[int] = []  # signals received, handled in the main loop
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.wake_r, self.wake_w):
@@ -55,6 +149,18 @@ class Supervisor:
                              int(now * 1000) % 1000)
         line = "%s supervisor[%d] INFO %s\n" % (stamp, os.getpid(), message)
         self.log_file.write(line.encode("utf-8", "replace"))
+
+    def write_state(self, state: str, detail: str = "", app_pid: Optional[int] = None) -> None:
+        data = {"supervisor_pid": os.getpid(), "state": state, "detail": detail, "app_pid": app_pid,
+                "restarts": self.restarts, "updated": round(time.time(), 3)}
+        path = self.root / SUPERVISOR_STATE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".%d.tmp" % os.getpid())
+            tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
+            os.replace(str(tmp), str(path))
+        except OSError as exc:
+            self.log("cannot write %s: %s" % (SUPERVISOR_STATE, exc))
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if signum != signal.SIGCHLD:
@@ -84,18 +190,32 @@ class Supervisor:
     # --- child management ----------------------------------------------------------------
 
     def start_child(self) -> None:
-        argv = [sys.executable, str(APP_SCRIPT), "--root", str(self.root)]
+        try:
+            argv, extra_env = read_workload(self.root)
+        except WorkloadError as exc:
+            self.child = None
+            if exc.retry:
+                self.log("cannot start app: %s; retrying in %.1fs" % (exc, self.backoff))
+                self._schedule_restart()
+            else:
+                self.log("not starting app: %s" % exc)
+                self.restart_at = None
+            self.write_state(exc.state, str(exc))
+            return
         try:
             self.child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log_file,
-                                          stderr=self.log_file, cwd=str(self.root))
+                                          stderr=self.log_file, cwd=str(self.root),
+                                          env=dict(os.environ, **extra_env))
         except OSError as exc:
             self.log("cannot start app (%s): %s" % (" ".join(argv), exc))
             self.child = None
             self._schedule_restart()
+            self.write_state("backoff", "cannot start app: %s" % exc)
             return
         self.child_started = time.monotonic()
         self.restart_at = None
         self.log("started app pid %d" % self.child.pid)
+        self.write_state("started", "app pid %d started" % self.child.pid, self.child.pid)
 
     def reap(self) -> None:
         """Collect every exited child (ours and orphans when PID 1)."""
@@ -114,10 +234,13 @@ class Supervisor:
 
     def on_child_exit(self, pid: int, code: int) -> None:
         how = "killed by signal %d" % -code if code < 0 else "exited with code %d" % code
+        if code in EXIT_HINTS:
+            how += " (%s)" % EXIT_HINTS[code]
         if time.monotonic() - self.child_started > STABLE_AFTER_S:
             self.backoff = BACKOFF_START_S
         self.log("app pid %d %s; restarting in %.1fs" % (pid, how, self.backoff))
         self._schedule_restart()
+        self.write_state("backoff", "app pid %d %s; crash loop back-off" % (pid, how))
 
     def _schedule_restart(self) -> None:
         self.restart_at = time.monotonic() + self.backoff
@@ -176,9 +299,11 @@ class Supervisor:
                 if signum in (signal.SIGTERM, signal.SIGINT):
                     self.stop_child("supervisor shutting down on signal %d" % signum)
                     self.log("supervisor exiting")
+                    self.write_state("stopped", "supervisor exited on signal %d" % signum)
                     _remove_own_pid(self.root / SUPERVISOR_PID)
                     return 0
                 if signum == signal.SIGHUP:
+                    self.restarts += 1
                     self.log("restart requested (SIGHUP)")
                     self.stop_child("restart")
                     self.backoff = BACKOFF_START_S

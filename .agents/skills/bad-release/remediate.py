@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Roll etc/release.json back to the previous runnable release (JSON on stdout).
+
+Like `kubectl rollout undo`: the rollback becomes a new history revision. The edit runs inside the
+target with its python3, atomically. The caller restarts the service afterwards.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+# Runs in the service root: point "current" at argv[2] and record the rollback in the history.
+ROLL_BACK = (
+    "import json, os, sys\n"
+    "path, release = sys.argv[1], sys.argv[2]\n"
+    "data = json.load(open(path))\n"
+    "history = data.setdefault('history', [])\n"
+    "image = next((h.get('image') for h in history if h.get('release') == release), None)\n"
+    "history.append({'revision': max([h.get('revision', 0) for h in history] + [0]) + 1,\n"
+    "                'release': release, 'image': image,\n"
+    "                'change': 'rollback from %s' % data.get('current')})\n"
+    "data['current'] = release\n"
+    "tmp = path + '.tmp'\n"
+    "with open(tmp, 'w') as out:\n"
+    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
+    "os.replace(tmp, path)\n"
+)
+
+
+def _load_diagnose():
+    spec = importlib.util.spec_from_file_location("bad_release_diagnose",
+                                                  Path(__file__).with_name("diagnose.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def remediate() -> dict:
+    diag = _load_diagnose()
+    found = diag.diagnose()
+    target = found.get("rollback_to")
+    if not found.get("current_problem") or not target:
+        why = ("the current release can run" if not found.get("current_problem")
+               else "no earlier runnable release in the history")
+        return {"action": "rollback-release", "ok": False, "from": found.get("current"),
+                "error": found.get("error") or why}
+    result = diag.targetctl("exec", "python3", "-c", ROLL_BACK, diag.RELEASE_JSON, target)
+    return {"action": "rollback-release", "from": found["current"], "to": target,
+            "ok": result.returncode == 0, "error": result.stderr.strip()[-400:] or None}
+
+
+def main() -> int:
+    result = remediate()
+    print(json.dumps(result, indent=2))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
