@@ -189,8 +189,8 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
         options.update(run_id=plan.run_id, image=config.runtime_image,
                        container=config.target_container, url=config.target_url)
     params = plan.scenario.extra.get("fault_params")
-    if params and config.backend == "local":  # docker: FAULT_PARAMS once DockerTarget takes them
-        options["fault_params"] = params  # per-incident details, e.g. which feature flag
+    if params:  # per-incident details, e.g. which feature flag (docker: FAULT_PARAMS env)
+        options["fault_params"] = params
     return options
 
 

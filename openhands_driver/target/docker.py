@@ -1,9 +1,12 @@
 """Docker backend: the target service in a container, driven with the docker SDK.
 
 One incident = one container of the target image (target_service/Dockerfile), started with
-SCENARIO/FAULT/PORT and `--init`, labelled with the run id and scenario so cleanup finds exactly
-ours. The service root is "/" inside the container; the agent's `targetctl` reaches it through
-the Engine API (TARGETCTL_CONTAINER + DOCKER_HOST), so skills are the same as on the local backend.
+SCENARIO/FAULT/PORT (+ FAULT_PARAMS, the incident's fault details as JSON) and `--init`, labelled
+with the run id and scenario so cleanup finds exactly ours. start() returns once the app runs or,
+for a fault that keeps the app down (scaled to zero, bad release, ...), once the supervisor has
+recorded why it will not run it: the same waits as the local backend, run inside the container.
+The service root is "/" inside the container; the agent's `targetctl` reaches it through the
+Engine API (TARGETCTL_CONTAINER + DOCKER_HOST), so skills are the same as on the local backend.
 
 Networking: an engine with a "bridge" network gets the container port 8080 published on a free
 127.0.0.1 port; an engine without one (scripts/docker_engine.sh's private daemon, which prints
@@ -15,12 +18,13 @@ never removes it. `remove_run_containers(run_id)` removes the leftovers of one r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import docker
@@ -45,11 +49,14 @@ ENV_NETWORK = "SRE_DOCKER_NETWORK"       # "host" | "bridge"; unset = ask the en
 ENV_BASE_IMAGE = "TARGET_BASE_IMAGE"     # BASE_IMAGE build argument
 ENGINE_HINT = 'make one reachable with: eval "$(scripts/docker_engine.sh up)"'
 CLIENT_TIMEOUT_S = 300
-# Runs targetctl's own wait_for_app inside the container (see targetctl.in_container_argv).
-WAIT_APP_BOOT = ("import sys; ns = {'__name__': 'targetctl_in_container'}; "
-                 "exec(compile(sys.argv[1], 'targetctl.py', 'exec'), ns); "
-                 "pid = ns['wait_for_app'](ns['Path']('/'), None, float(sys.argv[2])); "
-                 "print(pid or ''); sys.exit(0 if pid else 1)")
+# Runs targetctl's own wait inside the container (see targetctl.in_container_argv): argv is the
+# targetctl source, "app" (wait_for_app: a live app pid) or "supervisor" (wait_for_supervisor: its
+# first start decision, for faults that keep the app down), and the timeout in seconds.
+WAIT_BOOT = ("import sys, json; ns = {'__name__': 'targetctl_in_container'}; "
+             "exec(compile(sys.argv[1], 'targetctl.py', 'exec'), ns); root = ns['Path']('/'); "
+             "found = (ns['wait_for_supervisor'](root, float(sys.argv[3])) if sys.argv[2] == 'supervisor' "
+             "else ns['wait_for_app'](root, None, float(sys.argv[3]))); "
+             "print(json.dumps(found)); sys.exit(0 if found else 1)")
 
 
 class DockerUnavailableError(TargetError, UserError):
@@ -180,9 +187,12 @@ class DockerTarget(Target):
     def __init__(self, *, scenario_id: str, fault: str | None, port: int | None = None,
                  root: Path | str | None = None, run_id: str | None = None, image: str | None = None,
                  container: str | None = None, url: str | None = None, build: bool = True,
-                 start_timeout_s: float = 15.0, client: docker.DockerClient | None = None) -> None:
+                 start_timeout_s: float = 15.0, client: docker.DockerClient | None = None,
+                 fault_params: Mapping[str, Any] | None = None) -> None:
         if fault is not None and fault not in faults.FAULTS:
             raise ValueError(f"unknown fault {fault!r}; valid faults: {', '.join(faults.fault_names())}")
+        if fault_params is not None and not isinstance(fault_params, Mapping):
+            raise ValueError(f"fault_params must be a mapping (a JSON object), got {fault_params!r}")
         if root not in (None, "/", Path("/")):
             raise ValueError(f"the docker backend's service root is '/' inside the container, not {root}")
         self._attach = container is not None
@@ -196,6 +206,7 @@ class DockerTarget(Target):
         super().__init__(scenario_id=scenario_id, fault=fault,
                          port=port if port is not None else (0 if self._attach else free_ports(1)[0]))
         self._url = url
+        self._fault_params = dict(fault_params or {})  # ignored when attaching (already injected)
         self._run_id = run_id or f"target-{uuid.uuid4().hex[:8]}"
         self._image = image or IMAGE_TAG
         self._build = build
@@ -261,6 +272,8 @@ class DockerTarget(Target):
         run_kw, extra_env, self._inner_port = run_options(self._network, self.port)
         env = {"SCENARIO": self.scenario_id, "FAULT": self.fault or faults.HEALTHY,
                "PORT": str(self._inner_port), **extra_env}
+        if self._fault_params:  # start.sh passes it to faults.py --params
+            env["FAULT_PARAMS"] = json.dumps(self._fault_params, sort_keys=True)
         began = time.monotonic()
         self._create_attempted = True  # from here on cleanup() removes the container by name
         try:
@@ -273,15 +286,20 @@ class DockerTarget(Target):
         self._container_id = container.id
         self._expected_image_id = image.id
         self._started = True
-        code, out, err = self._exec_raw(["python3", "-c", WAIT_APP_BOOT,
+        # No app pid will appear for a fault that keeps the app down: wait for the decision.
+        waited_for = "supervisor" if faults.keeps_app_down(self.fault) else "app"
+        code, out, err = self._exec_raw(["python3", "-c", WAIT_BOOT,
                                          Path(targetctl.__file__).read_text(encoding="utf-8"),
-                                         str(self._start_timeout_s)], self._start_timeout_s + 10)
+                                         waited_for, str(self._start_timeout_s)],
+                                        self._start_timeout_s + 10)
         if code != 0:
             state = self.status()
+            what = ("the supervisor did not record a start decision" if waited_for == "supervisor"
+                    else "the app did not start")
             raise TargetError(
                 f"target service did not come up in container {self._name} within "
-                f"{self._start_timeout_s:.0f}s (container {state.get('state')}, image {self._image}, "
-                f"env {env}).\n{err.strip()}\nLast log lines:\n{self.logs(20)}")
+                f"{self._start_timeout_s:.0f}s ({what}; container {state.get('state')}, image "
+                f"{self._image}, env {env}).\n{err.strip()}\nLast log lines:\n{self.logs(20)}")
         self.startup_s = round(time.monotonic() - began, 3)
 
     def _ensure_image(self):
@@ -408,6 +426,8 @@ class DockerTarget(Target):
                 "owned": self.owned, "run_id": self._run_id, "startup_s": self.startup_s}
         if self.owned:
             info["stop_with"] = f"docker rm -f {self._name}"
+            if self._fault_params:
+                info["fault_params"] = self._fault_params
         return info
 
     def identity(self) -> dict[str, Any]:
