@@ -159,10 +159,15 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
                   agent_context=AgentContext(skills=skills),
                   **({"condenser": _condenser(llm)} if spec.condense_context else {}))
     recorder = _Recorder(console, spec.gatekeeper)
-    conversation = Conversation(agent=agent, workspace=remote.workspace if remote else str(spec.workspace),
-                                callbacks=[recorder],
-                                max_iteration_per_run=spec.max_iterations, stuck_detection=True,
-                                visualizer=None, secrets=spec.secrets or None)
+    try:
+        conversation = Conversation(agent=agent, workspace=remote.workspace if remote else str(spec.workspace),
+                                    callbacks=[recorder],
+                                    max_iteration_per_run=spec.max_iterations, stuck_detection=True,
+                                    visualizer=None, secrets=spec.secrets or None)
+    except BaseException:
+        if remote:
+            remote.close()
+        raise
     closed = threading.Event()
 
     def close() -> None:
@@ -175,10 +180,14 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
                 if remote:
                     remote.close()
 
-    if spec.gatekeeper is not None:
-        _install_gates(conversation, spec.gatekeeper, remote=remote is not None)
-    if on_conversation:
-        on_conversation(conversation)
+    try:
+        if spec.gatekeeper is not None:
+            _install_gates(conversation, spec.gatekeeper, remote=remote is not None)
+        if on_conversation:
+            on_conversation(conversation)
+    except BaseException:
+        close()  # a set-up failure releases the terminal (and the remote workspace) too
+        raise
     # The first completion imports the OpenAI client's resources (about 1 s); the terminal's
     # start-up sleeps about 1 s. Overlap the two.
     threading.Thread(target=_warm_llm_client, name="warm-llm-client", daemon=True).start()
