@@ -192,11 +192,16 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
     # start-up sleeps about 1 s. Overlap the two.
     threading.Thread(target=_warm_llm_client, name="warm-llm-client", daemon=True).start()
     timed_out = threading.Event()
+    run_over = threading.Event()
     timer = None
     if spec.run_timeout_s:
         def expire() -> None:
             timed_out.set()
-            conversation.pause()
+            # A pause that lands before the SDK switches the run to RUNNING is overwritten:
+            # keep pausing until the run loop has returned.
+            while not run_over.is_set():
+                conversation.pause()
+                run_over.wait(0.25)
         timer = threading.Timer(spec.run_timeout_s, expire)
         timer.daemon = True
         timer.start()
@@ -212,6 +217,7 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
         close()
         raise
     finally:
+        run_over.set()
         with _LIVE_LOCK:
             _LIVE.pop(id(conversation), None)
         if timer is not None:

@@ -12,6 +12,7 @@ values are registered with the conversation's secret masking and the trace redac
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ SECRET_VARS = ("LLM_API_KEY", *sorted(set(PROVIDER_KEY_VARS.values()) - {"GOOGLE
 NO_KEY_PLACEHOLDER = "sk-no-key-required"
 # Values removed from os.environ by scrub_environment, still available to later runs in-process.
 _SCRUBBED: dict[str, str] = {}
+_ENV_LOCK = threading.Lock()  # fan-out threads read the environment while another scrubs it
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,10 @@ def read_env_file(path: Path | None) -> dict[str, str]:
 
 def merged_environment(env_file: Path | None = None, environ: dict | None = None) -> dict[str, str]:
     """The .env values overlaid by the real environment (the real environment wins)."""
-    environ = {**_SCRUBBED, **os.environ} if environ is None else dict(environ)
-    return {**read_env_file(env_file), **environ}
+    if environ is None:
+        with _ENV_LOCK:
+            environ = {**_SCRUBBED, **os.environ}
+    return {**read_env_file(env_file), **dict(environ)}
 
 
 def provider_of(model: str) -> str:
@@ -98,18 +102,28 @@ def resolve_model(model: str | None = None, base_url: str | None = None, *,
                     "OpenAI-compatible server. Without --model the offline runbook brain runs.")
 
 
+def named_secrets() -> dict[str, str]:
+    """Secret variables known to this process (also those already scrubbed), by name."""
+    with _ENV_LOCK:
+        env = {**_SCRUBBED, **os.environ}
+    return {name: env[name] for name in SECRET_VARS if env.get(name)}
+
+
 def secret_values(environ: dict | None = None) -> list[str]:
     """Every secret value known to this process (for masking and redaction)."""
-    env = {**_SCRUBBED, **os.environ} if environ is None else environ
-    return [env[name] for name in SECRET_VARS if env.get(name)]
+    if environ is None:
+        with _ENV_LOCK:
+            environ = {**_SCRUBBED, **os.environ}
+    return [environ[name] for name in SECRET_VARS if environ.get(name)]
 
 
 def scrub_environment() -> list[str]:
     """Remove key variables from this process's environment; return the removed values."""
     removed = []
-    for name in SECRET_VARS:
-        value = os.environ.pop(name, None)
-        if value:
-            _SCRUBBED[name] = value
-            removed.append(value)
+    with _ENV_LOCK:
+        for name in SECRET_VARS:
+            value = os.environ.pop(name, None)
+            if value:
+                _SCRUBBED[name] = value
+                removed.append(value)
     return removed

@@ -153,9 +153,9 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
 
 
 def _named_secrets(model: ModelConfig) -> dict[str, str]:
-    from openhands_driver.model import SECRET_VARS, _SCRUBBED
+    from openhands_driver.model import named_secrets
 
-    named = {name: os.environ.get(name) or _SCRUBBED.get(name) for name in SECRET_VARS}
+    named = named_secrets()
     if model.api_key and model.key_source:
         named[model.key_source] = model.api_key
     return {k: v for k, v in named.items() if v}
