@@ -194,3 +194,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(render_human(result))
     return exit_code_for(result)
+
+
+def exit_process(code: int) -> None:
+    """End the process once ``main`` has returned.
+
+    By then the run has cleaned up its target, closed the agent's terminal, written its trace row
+    and printed its result. Tearing down the interpreter afterwards only frees the SDK's module
+    graph (1.5-2 s here), so it is skipped, unless tracing is configured: exporters flush at exit.
+    """
+    import os
+
+    from openhands_driver.session import OBSERVABILITY_VARS
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if any(os.environ.get(name) for name in OBSERVABILITY_VARS) or "openhands.sdk" not in sys.modules:
+        sys.exit(code)
+    os._exit(code)

@@ -119,7 +119,14 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     workspace = None
     secrets: list[str] = secret_values()
     try:
-        target.start()
+        # The SDK import (seconds of CPU) runs while the target boots in its own process.
+        preload = threading.Thread(target=_preload_sdk, args=(config.verbose,), name="preload-sdk",
+                                   daemon=True)
+        preload.start()
+        try:
+            target.start()
+        finally:
+            preload.join()
         result.target = target.describe()
         print(f"[runner] {plan.run_id}: target {target.backend} up at {target.url} "
               f"(fault: {plan.scenario.local_fault or 'none'}); routing: {plan.routing.reason}",
@@ -192,6 +199,18 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
     if params:  # per-incident details, e.g. which feature flag (docker: FAULT_PARAMS env)
         options["fault_params"] = params
     return options
+
+
+def _preload_sdk(verbose: bool) -> None:
+    from openhands_driver.conversation import prepare_sdk_env
+
+    prepare_sdk_env(verbose=verbose)
+    try:
+        import openhands.sdk  # noqa: F401
+        import openhands.tools.file_editor  # noqa: F401
+        import openhands.tools.terminal  # noqa: F401
+    except Exception:  # the real import in the session reports any problem properly
+        pass
 
 
 def threading_is_main() -> bool:
