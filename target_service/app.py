@@ -38,11 +38,13 @@ from flask import Flask, Response
 # top-level modules when this file runs as a script (supervisor.py runs it; flat in /app in the
 # container). `*` re-exports the public names of each module.
 if __package__:
+    from .pidfiles import remove_own_pid, write_pid
     from .root_layout import *  # noqa: F401,F403
     from .app_dependency import *  # noqa: F401,F403
     from .app_service import *  # noqa: F401,F403
     from .app_traffic import *  # noqa: F401,F403
 else:
+    from pidfiles import remove_own_pid, write_pid
     from root_layout import *  # noqa: F401,F403
     from app_dependency import *  # noqa: F401,F403
     from app_service import *  # noqa: F401,F403
@@ -137,21 +139,6 @@ def _setup_logging(root: Path) -> None:
     root_logger.setLevel(logging.INFO)
 
 
-def _write_pid(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".%d.tmp" % os.getpid())
-    tmp.write_text("%d\n" % os.getpid(), encoding="utf-8")
-    os.replace(str(tmp), str(path))
-
-
-def _remove_own_pid(path: Path) -> None:
-    try:
-        if path.read_text(encoding="utf-8").strip() == str(os.getpid()):
-            path.unlink()
-    except OSError:
-        pass
-
-
 class _Stop(Exception):
     pass
 
@@ -203,7 +190,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     pid_path = root / APP_PID
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    _write_pid(pid_path)
+    write_pid(pid_path)
     log.info("listening on %s:%d (scenario %s)", cfg.listen_host, cfg.listen_port, cfg.scenario)
     try:
         server.serve_forever(poll_interval=0.5)
@@ -211,7 +198,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         log.info("stopping on signal %s", stop.args[0])
     finally:
         server.server_close()
-        _remove_own_pid(pid_path)
+        remove_own_pid(pid_path)
     return 0
 
 

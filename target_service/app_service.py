@@ -16,9 +16,11 @@ from typing import Dict, Optional
 if __package__:  # imported as target_service.app_service (the runner, the tests)
     from . import root_layout as layout
     from .app_dependency import database_problem
+    from .pidfiles import pid_running
 else:  # run flat: python app.py, or /app in the container
     import root_layout as layout
     from app_dependency import database_problem
+    from pidfiles import pid_running
 
 REQUIRED_SETTINGS = ("DATABASE_URL", "CACHE_TTL_S")
 INT_SETTINGS = ("CACHE_TTL_S",)
@@ -95,16 +97,6 @@ def load_config(root: Path) -> ServiceConfig:
     return cfg
 
 
-def _pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def lock_problem(root: Path) -> Optional[str]:
     """Describe the lock file the way a service that refuses to run twice would."""
     path = root / layout.LOCK_FILE
@@ -120,7 +112,7 @@ def lock_problem(root: Path) -> Optional[str]:
     pid = int(match.group())
     if pid == os.getpid():
         return None  # our own lock (not used today, but a real service might write one)
-    if _pid_running(pid):
+    if pid_running(pid):
         return "lock file %s held by pid %d (another instance is running)" % (layout.LOCK_FILE, pid)
     return "stale lock file %s held by pid %d which is not running" % (layout.LOCK_FILE, pid)
 

@@ -17,8 +17,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 if __package__:  # imported as target_service.faults_core (the runner, the tests)
     from . import root_layout as layout
+    from .pidfiles import pid_running
 else:  # run flat: python faults.py, or /app in the container
     import root_layout as layout
+    from pidfiles import pid_running
 
 # Healthy settings; the .example documents the same values.
 DEFAULT_SETTINGS: Tuple[Tuple[str, str, str], ...] = (
@@ -133,20 +135,10 @@ def param(ctx: FaultContext, key: str, default: Any) -> Any:
     return default if value in (None, "", {}) else value
 
 
-def _pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def dead_pid(start: int = 4242) -> int:
     """A pid that is not running right now (the 'previous owner' of a stale lock)."""
     pid = start
-    while _pid_running(pid) or pid == os.getpid():
+    while pid_running(pid) or pid == os.getpid():
         pid += 1
     return pid
 

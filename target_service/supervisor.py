@@ -33,6 +33,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+if __package__:  # imported from the repo; flat in /app (and run as a script) otherwise
+    from .pidfiles import remove_own_pid, write_pid
+else:
+    from pidfiles import remove_own_pid, write_pid
+
 APP_SCRIPT = Path(__file__).resolve().with_name("app.py")
 SUPERVISOR_PID = "var/run/supervisor.pid"
 LOG_FILE = "var/log/service.log"
@@ -289,7 +294,7 @@ class Supervisor:
 
     def run(self) -> int:
         self.install_signals()
-        _write_pid(self.root / SUPERVISOR_PID)
+        write_pid(self.root / SUPERVISOR_PID)
         self.log("supervisor started (python %s, app %s, root %s)"
                  % (sys.executable, APP_SCRIPT, self.root))
         self.start_child()
@@ -300,7 +305,7 @@ class Supervisor:
                     self.stop_child("supervisor shutting down on signal %d" % signum)
                     self.log("supervisor exiting")
                     self.write_state("stopped", "supervisor exited on signal %d" % signum)
-                    _remove_own_pid(self.root / SUPERVISOR_PID)
+                    remove_own_pid(self.root / SUPERVISOR_PID)
                     return 0
                 if signum == signal.SIGHUP:
                     self.restarts += 1
@@ -316,21 +321,6 @@ class Supervisor:
                 self._sleep(self.restart_at - time.monotonic())
             else:
                 self._sleep(1.0)
-
-
-def _write_pid(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".%d.tmp" % os.getpid())
-    tmp.write_text("%d\n" % os.getpid(), encoding="utf-8")
-    os.replace(str(tmp), str(path))
-
-
-def _remove_own_pid(path: Path) -> None:
-    try:
-        if path.read_text(encoding="utf-8").strip() == str(os.getpid()):
-            path.unlink()
-    except OSError:
-        pass
 
 
 def main(argv: Optional[List[str]] = None) -> int:
