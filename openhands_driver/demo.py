@@ -20,7 +20,6 @@ from typing import TextIO
 from openhands_driver import cli
 from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
-from openhands_driver.records import RunResult
 
 
 

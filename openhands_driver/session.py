@@ -13,10 +13,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from openhands_driver.config import RunConfig
 from openhands_driver.model import ModelConfig, scrub_environment, secret_values
+
+if TYPE_CHECKING:  # the policy package is imported where a scope is built
+    from openhands_driver.security import IncidentScope
 
 
 OBSERVABILITY_VARS = ("LMNR_PROJECT_API_KEY", "OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",

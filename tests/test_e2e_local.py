@@ -6,7 +6,6 @@ The SDK is imported once for the whole class (in-process runs), so each incident
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

@@ -19,7 +19,6 @@ import copy
 import io
 import json
 import os
-import re
 import shlex
 import subprocess
 import tempfile

@@ -6,7 +6,6 @@ The real skills under .agents/skills are checked; edge cases use temporary skill
 from __future__ import annotations
 
 import tempfile
-import textwrap
 import unittest
 from pathlib import Path
 
