@@ -7,6 +7,7 @@ dry runs, ``--help`` and reports. Call :func:`prepare_sdk_env` before the first 
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 import threading
@@ -130,6 +131,11 @@ def _tools(terminal_env: dict[str, str]):
     from openhands.sdk import Tool
     from openhands.tools.file_editor import FileEditorTool
     from openhands.tools.terminal import TerminalTool
+
+    # Closing the SDK's PTY terminal races its reader thread, which then logs a harmless
+    # "Bad file descriptor" at ERROR level; keep that one logger quiet unless asked for.
+    if os.environ.get("LOG_LEVEL", "ERROR") != "DEBUG":
+        logging.getLogger("openhands.tools.terminal.terminal.subprocess_terminal").setLevel(logging.CRITICAL)
 
     # The subprocess terminal: tmux lost the first command's output in a fresh pane here.
     params = {"env": {"INPUTRC": str(INPUTRC), **terminal_env}, "no_change_timeout_seconds": 30,
