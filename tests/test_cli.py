@@ -1,0 +1,116 @@
+"""run_demo.py's command line: dry runs, bad input, the JSON contract, exit codes (no SDK needed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from openhands_driver.cli import build_parser, config_from_args, exit_code_for
+from openhands_driver.errors import UserError
+from openhands_driver.trace import read_rows
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run_demo.py", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+
+
+class SimulateTest(unittest.TestCase):
+    def test_simulate_json_is_one_object_plans_and_claims_nothing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            trace = Path(tmp) / "trace.jsonl"
+            out = run_demo("--scenario", "port_mismatch", "--simulate", "--json", "--trace-log", str(trace))
+            rows = read_rows(trace)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        result = json.loads(out.stdout)
+        self.assertIsNone(result["service_up"])
+        self.assertTrue(result["simulate"])
+        self.assertEqual(result["status"], "simulated")
+        self.assertEqual(result["skill_id"], "port-mismatch")
+        self.assertEqual(result["actions"], [])
+        self.assertIn("targetctl restart", result["plan"]["steps"]["remediate"])
+        self.assertEqual(len(rows), 1)
+        self.assertIsNone(rows[0]["service_up"])
+
+    def test_simulate_never_imports_the_sdk(self):
+        code = ("import sys, io, contextlib\n"
+                "from openhands_driver.cli import main\n"
+                "with contextlib.redirect_stdout(io.StringIO()):\n"
+                "    rc = main(['--simulate', '--disable-trace-log', '--mode', 'baseline'])\n"
+                "heavy = [m for m in ('openhands.sdk', 'litellm', 'openhands.tools') if m in sys.modules]\n"
+                "print(rc, heavy)\n")
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.stdout.strip(), "0 []", out.stderr)
+
+    def test_human_dry_run_says_it_is_a_dry_run(self):
+        out = run_demo("--simulate", "--disable-trace-log")
+        self.assertEqual(out.returncode, 0)
+        self.assertIn("DRY RUN", out.stdout)
+        self.assertIn("service_up: null", out.stdout)
+
+
+class BadInputTest(unittest.TestCase):
+    def assert_user_error(self, out: subprocess.CompletedProcess, *fragments: str):
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertNotIn("Traceback", out.stderr)
+        self.assertEqual(out.stdout, "")
+        for fragment in fragments:
+            self.assertIn(fragment, out.stderr)
+
+    def test_unknown_scenario_lists_the_valid_ones(self):
+        self.assert_user_error(run_demo("--scenario", "no_such_thing", "--simulate"),
+                               "unknown scenario", "stale_lockfile", "port_mismatch")
+
+    def test_unknown_skill_lists_the_valid_ones(self):
+        self.assert_user_error(run_demo("--skill-id", "nope", "--simulate"), "unknown skill", "stale-lockfile")
+
+    def test_missing_training_data_file(self):
+        self.assert_user_error(run_demo("--training-data", "/nonexistent.json", "--simulate"), "not found")
+
+    def test_missing_optimizer_result_names_the_command(self):
+        self.assert_user_error(run_demo("--strategy-source", "optimizer", "--optimizer-result",
+                                        "/nonexistent/best.json", "--simulate"), "optimize.py")
+
+    def test_model_without_key_names_the_variables(self):
+        out = subprocess.run([sys.executable, "run_demo.py", "--model", "openai/gpt-4o-mini", "--simulate",
+                              "--env-file", "/dev/null"], cwd=REPO, capture_output=True, text=True,
+                             timeout=60, env={"PATH": "/usr/bin:/bin"})
+        self.assert_user_error(out, "LLM_API_KEY", "OPENAI_API_KEY")
+
+    def test_verifier_flags_are_checked(self):
+        args = build_parser().parse_args(["--verify-consecutive-successes", "3", "--verify-max-attempts", "2"])
+        with self.assertRaises(UserError):
+            config_from_args(args)
+
+    def test_unsupported_imported_incident_says_why(self):
+        catalog = json.loads((REPO / "training_data/atlas_sre_scenarios.json").read_text())
+        unsupported = next(s for s in catalog["scenarios"] if s["local_fault"] is None)
+        out = run_demo("--training-data", "training_data/atlas_sre_scenarios.json",
+                       "--scenario", unsupported["scenario_id"], "--simulate")
+        self.assert_user_error(out, "no local analogue")
+
+
+class ExitCodeTest(unittest.TestCase):
+    def test_exit_codes(self):
+        from openhands_driver.records import RunResult
+
+        def result(**kw) -> RunResult:
+            base = dict(run_id="r", scenario="s", mode="optimized", strategy_source="skills", skill_id=None,
+                        routing={}, brain="runbook", backend="local", simulate=False, status="fixed",
+                        service_up=True, step_count=1, started_at="t")
+            return RunResult(**{**base, **kw})
+
+        self.assertEqual(exit_code_for(result()), 0)
+        self.assertEqual(exit_code_for(result(status="not_fixed", service_up=False)), 1)
+        self.assertEqual(exit_code_for(result(status="interrupted", service_up=None)), 130)
+        self.assertEqual(exit_code_for(result(status="simulated", simulate=True, service_up=None)), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
