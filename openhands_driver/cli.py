@@ -20,6 +20,7 @@ from openhands_driver.records import RunResult
 from openhands_driver.strategy import MODES, STRATEGY_SOURCES
 
 EXIT_FIXED, EXIT_NOT_FIXED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_SCENARIO = "stale_lockfile"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="run_demo.py",
         description="Run one SRE incident: start a broken target, let an OpenHands agent fix it, "
                     "verify with independent HTTP probes, append a trace row.")
-    p.add_argument("--scenario", default="stale_lockfile", help="scenario id (default: %(default)s)")
+    p.add_argument("--scenario", default=None,
+                   help=f"scenario id (default: {DEFAULT_SCENARIO}; with --target-root: the one the "
+                        "service's etc/service.json names)")
     p.add_argument("--training-data", type=Path, default=None,
                    help="scenario file like training_data/scenarios.json (default: that file)")
     p.add_argument("--mode", choices=MODES, default="optimized",
@@ -47,9 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-container", default=None, metavar="NAME",
                    help="docker: attach to this running container instead of creating one "
                         "(never removed by the run)")
+    p.add_argument("--target-root", type=Path, default=None, metavar="DIR",
+                   help="local: attach to the running service whose service root is DIR (needs "
+                        "--target-url; nothing is injected, started, stopped or removed)")
     p.add_argument("--target-url", default=None, metavar="URL",
                    help="with --target-container: health URL of that container's service "
-                        "(default: derived from the container)")
+                        "(default: derived from the container); with --target-root: the health URL "
+                        "of that service (required)")
     p.add_argument("--keep-target", action="store_true",
                    help="leave the target running and print how to reach and stop it")
     p.add_argument("--simulate", action="store_true",
@@ -92,18 +99,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
+    target_root = args.target_root
+    if target_root is not None and args.backend != "local":
+        raise UserError("--target-root needs --backend local (for docker: --target-container NAME)")
+    if args.target_url and not (args.target_container or target_root):
+        raise UserError("--target-url goes with --target-container NAME (docker) or --target-root DIR "
+                        "(local): attach mode")
     docker_only = [flag for flag, value in (("--runtime-image", args.runtime_image),
-                                            ("--target-container", args.target_container),
-                                            ("--target-url", args.target_url)) if value]
+                                            ("--target-container", args.target_container)) if value]
     if docker_only and args.backend != "docker":
         raise UserError(f"{', '.join(docker_only)} {'needs' if len(docker_only) == 1 else 'need'} "
                         "--backend docker")
-    if args.target_url and not args.target_container:
-        raise UserError("--target-url goes with --target-container NAME (attach mode)")
+    if target_root is not None and not args.target_url:
+        raise UserError("--target-root DIR needs --target-url URL: the health URL of the service "
+                        "running there, e.g. http://127.0.0.1:8080/")
     if args.verify_consecutive_successes < 1 or args.verify_max_attempts < args.verify_consecutive_successes:
         raise UserError("--verify-max-attempts must be >= --verify-consecutive-successes >= 1")
     return RunConfig(
-        scenario=args.scenario, training_data=args.training_data, mode=args.mode,
+        scenario=args.scenario or (None if target_root else DEFAULT_SCENARIO),
+        training_data=args.training_data, mode=args.mode,
         strategy_source=args.strategy_source, skill_id=args.skill_id, backend=args.backend,
         optimizer_result=args.optimizer_result,
         simulate=args.simulate, keep_target=args.keep_target, trace_log=args.trace_log,
@@ -116,7 +130,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         condense_context=args.condense_context, max_security_risk=args.max_security_risk,
         require_confirmation_for_risk=args.require_confirmation_for_risk, auto_confirm=args.auto_confirm,
         target_port=getattr(args, "port", None), runtime_image=args.runtime_image,
-        target_container=args.target_container, target_url=args.target_url,
+        target_container=args.target_container, target_root=target_root, target_url=args.target_url,
         remote_host=_remote_host(args.remote_host, check=not args.simulate))
 
 

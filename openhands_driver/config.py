@@ -12,7 +12,7 @@ from openhands_driver.paths import DEFAULT_TRACE_LOG
 
 @dataclass
 class RunConfig:
-    scenario: str = "stale_lockfile"
+    scenario: str | None = "stale_lockfile"  # None with target_root: the one its etc/service.json names
     incident_text: str | None = None  # the alert as received (intake); default: the scenario's report
     training_data: Path | None = None
     mode: str = "optimized"
@@ -43,10 +43,12 @@ class RunConfig:
     # Strategy source "optimizer": this text, else the best candidate saved in optimizer_result
     strategy_text: str | None = None
     optimizer_result: Path = DEFAULT_OPTIMIZER_RESULT
-    # Target placement (docker backend: image, or attach to an existing container + its URL)
+    # Target placement (docker backend: image, or attach to an existing container + its URL;
+    # local backend: attach to a running service by its service root + its URL)
     target_port: int | None = None
     runtime_image: str | None = None
     target_container: str | None = None
+    target_root: Path | None = None
     target_url: str | None = None
     # Run the conversation on this OpenHands agent server (openhands_driver/remote.py); None = in-process
     remote_host: str | None = None

@@ -58,8 +58,11 @@ class IncidentPlan:
 
 def plan_incident(config: RunConfig) -> IncidentPlan:
     """Resolve scenario, routing and strategy. Raises UserError before anything starts."""
+    if config.target_root is not None and (config.backend != "local" or not config.target_url):
+        raise UserError("target_root (--target-root DIR) attaches to a running local service: it needs "
+                        "backend local and target_url (--target-url URL, the service's health URL)")
     catalog = load_catalog(config.training_data)
-    scenario = catalog.get(config.scenario)
+    scenario = catalog.get(config.scenario or _attached_scenario(config))
     if not scenario.runnable:
         raise UserError(f"scenario {scenario.scenario_id!r} has no local analogue: "
                         f"{scenario.unsupported_reason}")
@@ -70,6 +73,16 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
                                strategy_text=config.strategy_text, optimizer_result=config.optimizer_result)
     run_id = config.run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     return IncidentPlan(run_id, scenario, routing, strategy, incident_message(scenario, strategy, routing))
+
+
+def _attached_scenario(config: RunConfig) -> str:
+    """No scenario given: the one the attached local service reports (its etc/service.json)."""
+    if config.backend != "local" or config.target_root is None:
+        raise UserError("no scenario given: pass a scenario id (--scenario), or attach to a running "
+                        "local service (--backend local --target-root DIR) to use the one it reports")
+    from openhands_driver.target.local import service_root_scenario
+
+    return service_root_scenario(config.target_root)
 
 
 def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunResult:
@@ -190,11 +203,14 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
 
 
 def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
-    """Backend-specific create_target arguments (docker: run id labels, image, attach mode)."""
+    """Backend-specific create_target arguments (docker: run id labels, image, attach mode;
+    local: attach mode)."""
     options = {"port": config.target_port}
     if config.backend == "docker":
         options.update(run_id=plan.run_id, image=config.runtime_image,
                        container=config.target_container, url=config.target_url)
+    elif config.target_root is not None:
+        options.update(root=Path(config.target_root), attach=True, url=config.target_url)
     params = plan.scenario.extra.get("fault_params")
     if params:  # per-incident details, e.g. which feature flag (docker: FAULT_PARAMS env)
         options["fault_params"] = params

@@ -270,13 +270,14 @@ def cmd_exec(env: Dict[str, str], argv: List[str]) -> int:
 
 # --- docker backend: the Docker Engine HTTP API with the stdlib only ------------------------
 # targetctl often runs under a system python3 without the docker SDK, so it speaks the Engine API
-# itself (unix socket or plain tcp). `exec` runs the command in the container's service root;
-# `logs` and `restart` run this very file inside the container (its python3) with the local
-# backend against "/", so the restart protocol above is the only one.
+# itself (unix socket or plain tcp): that client is targetctl_docker.py, next to this file, loaded
+# only for the docker backend. `exec` runs the command in the container's service root; `logs`
+# and `restart` run this very file inside the container (its python3, this source alone) with the
+# local backend against "/", so the restart protocol above is the only one.
 
 ENV_CONTAINER = "TARGETCTL_CONTAINER"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-ENGINE_HINT = 'start or find one with: eval "$(scripts/docker_engine.sh up)"'
+ENGINE_NAMES = ("DockerEngine", "EngineError", "ENGINE_HINT", "_demux", "_read_exact")
 CONTAINER_BOOT = ("import sys; ns = {'__name__': 'targetctl_in_container'}; "
                   "exec(compile(sys.argv[1], 'targetctl.py', 'exec'), ns); "
                   "sys.exit(ns['main'](sys.argv[2:]))")
@@ -294,125 +295,24 @@ def in_container_env(root: str = "/", port: str = "8080") -> Dict[str, str]:
             ENV_URL: "http://127.0.0.1:%s/" % port}
 
 
-class DockerEngine:
-    """Just enough of the Docker Engine API for targetctl: run a command in a container."""
-
-    def __init__(self, host: str) -> None:
-        self.host = host
-
-    def _connect(self, timeout: Optional[float]) -> "http.client.HTTPConnection":
-        import http.client
-        import socket
-        from urllib.parse import urlsplit
-
-        if self.host.startswith("unix://"):
-            path = self.host[len("unix://"):]
-
-            class UnixConnection(http.client.HTTPConnection):
-                def connect(self) -> None:
-                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    sock.settimeout(self.timeout)
-                    try:
-                        sock.connect(path)
-                    except OSError:
-                        sock.close()
-                        raise
-                    self.sock = sock
-
-            return UnixConnection("localhost", timeout=timeout)
-        if self.host.startswith(("tcp://", "http://")) and not os.environ.get("DOCKER_TLS_VERIFY"):
-            parts = urlsplit(self.host)
-            return http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 2375,
-                                              timeout=timeout)
-        raise TargetctlError("DOCKER_HOST=%s is not supported by targetctl (unix:// or tcp:// "
-                             "without TLS)" % self.host)
-
-    def _send(self, method: str, path: str, body: Optional[dict], timeout: Optional[float]):
-        conn = self._connect(timeout)
-        try:
-            conn.request(method, path, body=None if body is None else json.dumps(body),
-                         headers={"Content-Type": "application/json"})
-            return conn, conn.getresponse()
-        except OSError as exc:
-            conn.close()
-            raise TargetctlError("cannot reach the Docker engine at DOCKER_HOST=%s (%s); %s"
-                                 % (self.host, exc, ENGINE_HINT))
-
-    def call(self, method: str, path: str, body: Optional[dict] = None) -> Tuple[int, dict]:
-        conn, resp = self._send(method, path, body, 30.0)
-        try:
-            data = resp.read()
-        finally:
-            conn.close()
-        try:
-            return resp.status, json.loads(data.decode("utf-8") or "{}")
-        except ValueError:
-            return resp.status, {"message": data.decode("utf-8", "replace").strip()}
-
-    def exec(self, container: str, argv: List[str], workdir: str = "/",
-             env: Optional[Dict[str, str]] = None) -> int:
-        """Run argv in the container (no stdin, no tty), stream its output; return its exit code."""
-        from urllib.parse import quote
-
-        status, data = self.call("POST", "/containers/%s/exec" % quote(container, safe=""), {
-            "AttachStdin": False, "AttachStdout": True, "AttachStderr": True, "Tty": False,
-            "Cmd": argv, "WorkingDir": workdir,
-            "Env": ["%s=%s" % item for item in sorted((env or {}).items())]})
-        if status == 404:
-            raise TargetctlError("container %s does not exist (%s); the incident's target is gone"
-                                 % (container, ENV_CONTAINER), 1)
-        if status == 409:
-            raise TargetctlError("container %s is not running: %s" % (container, data.get("message")), 1)
-        if status != 201:
-            raise TargetctlError("docker exec in %s failed: HTTP %d %s"
-                                 % (container, status, data.get("message")), 1)
-        exec_id = data["Id"]
-        conn, resp = self._send("POST", "/exec/%s/start" % exec_id,
-                                {"Detach": False, "Tty": False}, None)
-        try:
-            if resp.status != 200:
-                raise TargetctlError("docker exec start in %s failed: HTTP %d %s" % (
-                    container, resp.status, resp.read().decode("utf-8", "replace").strip()), 1)
-            _demux(resp)
-        finally:
-            conn.close()
-        deadline = time.monotonic() + 5.0
-        while True:
-            status, info = self.call("GET", "/exec/%s/json" % exec_id)
-            if not info.get("Running") or time.monotonic() > deadline:
-                code = info.get("ExitCode")
-                return code if isinstance(code, int) else 1
-            time.sleep(POLL_S)
+def engine_module():
+    """targetctl_docker, the Docker Engine API client: a sibling of this file, imported from the
+    package, or from this file's own directory when targetctl runs as a script."""
+    if globals().get("__package__"):
+        from . import targetctl_docker
+        return targetctl_docker
+    here = os.path.dirname(os.path.abspath(globals().get("__file__") or "targetctl.py"))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import targetctl_docker
+    return targetctl_docker
 
 
-def _demux(resp) -> None:
-    """Copy Docker's multiplexed stream (8-byte frame headers) to our stdout / stderr."""
-    outs = {1: sys.stdout, 2: sys.stderr}
-    while True:
-        header = _read_exact(resp, 8)
-        if len(header) < 8:
-            return
-        size = int.from_bytes(header[4:8], "big")
-        out = outs.get(header[0], sys.stdout)
-        payload = _read_exact(resp, size)
-        buffer = getattr(out, "buffer", None)
-        if buffer is not None:
-            out.flush()
-            buffer.write(payload)
-            buffer.flush()
-        else:
-            out.write(payload.decode("utf-8", "replace"))
-
-
-def _read_exact(resp, size: int) -> bytes:
-    chunks, left = [], size
-    while left > 0:
-        chunk = resp.read(left)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+def __getattr__(name: str):
+    """The engine client's names stay importable from targetctl (loaded on first use)."""
+    if name in ENGINE_NAMES:
+        return getattr(engine_module(), name)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 def docker_backend(command: str, args: argparse.Namespace, env: Dict[str, str]) -> int:
@@ -421,13 +321,17 @@ def docker_backend(command: str, args: argparse.Namespace, env: Dict[str, str]) 
     root = require_env(ENV_ROOT, env)
     if command == "exec" and not args.argv:
         return cmd_exec(env, [])  # raises the usage error
-    engine = DockerEngine(env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST)
-    if command == "exec":
-        return engine.exec(container, args.argv, workdir=root)
-    inner = (["logs", "-n", str(args.lines)] if command == "logs"
-             else ["restart", "--timeout", str(args.timeout)])
-    port = env.get(ENV_EXPECTED_PORT) or "8080"
-    return engine.exec(container, in_container_argv(inner), env=in_container_env(root, port))
+    engine_api = engine_module()
+    engine = engine_api.DockerEngine(env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST)
+    try:
+        if command == "exec":
+            return engine.exec(container, args.argv, workdir=root)
+        inner = (["logs", "-n", str(args.lines)] if command == "logs"
+                 else ["restart", "--timeout", str(args.timeout)])
+        port = env.get(ENV_EXPECTED_PORT) or "8080"
+        return engine.exec(container, in_container_argv(inner), env=in_container_env(root, port))
+    except engine_api.EngineError as exc:
+        raise TargetctlError(str(exc), exc.code) from None
 
 
 def _parser() -> argparse.ArgumentParser:

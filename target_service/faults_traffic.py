@@ -2,7 +2,7 @@
 
 Healthy state: etc/flags.json with every OpenTelemetry Demo failure flag off, an empty etc/chaos/.
 The app re-reads both on every request (app_traffic.py), so deleting or turning off the cause
-heals the service without a restart. ITBench analogues; openhands_driver/itbench.py maps to them.
+heals the service without a restart. ITBench analogues; openhands_driver/itbench/mapping.py maps to them.
 """
 
 from __future__ import annotations

@@ -350,10 +350,14 @@ class RegistryTest(IntakeCase):
     def test_registry_attach_policy_and_verification_only(self):
         health = _HealthServer({"status": "error", "scenario": "stale_lockfile", "reason": "lock held"}, 500)
         self.addCleanup(health.stop)
+        local_root = self.tmp / "local-api-root"  # a service root; its etc/service.json names the scenario
+        (local_root / "etc").mkdir(parents=True)
+        (local_root / "etc/service.json").write_text(json.dumps({"scenario": "port_mismatch"}), encoding="utf-8")
         registry = {"services": {
             "docker-api": {"url": "http://127.0.0.1:18080/", "backend": "docker", "handle": "docker-api-1",
                            "scenario": "stale_lockfile"},
-            "local-api": {"url": health.url, "backend": "local", "scenario": "stale_lockfile"},
+            "local-api": {"url": "http://127.0.0.1:18081/", "backend": "local", "handle": str(local_root)},
+            "nohandle-api": {"url": health.url, "backend": "local", "scenario": "stale_lockfile"},
             "frozen-api": {"url": "http://127.0.0.1:1/", "backend": "docker", "handle": "f",
                            "auto_remediate": False}}}
         path = self.tmp / "services.json"
@@ -365,15 +369,22 @@ class RegistryTest(IntakeCase):
         config = self.runner_config(runner, "docker-api")
         self.assertEqual((config.backend, config.target_container, config.target_url, config.scenario),
                          ("docker", "docker-api-1", "http://127.0.0.1:18080/", "stale_lockfile"))
-        probed = self.wait_status(self.alert("local-api"))
+        local = self.wait_status(self.alert("local-api", scenario="stale_lockfile"))
+        self.assertEqual(local["status"], "fixed")
+        config = self.runner_config(runner, "local-api")
+        self.assertEqual((config.backend, config.target_root, config.target_url, config.target_container,
+                          config.scenario),  # the service's own scenario beats the alert's
+                         ("local", local_root, "http://127.0.0.1:18081/", None, "port_mismatch"))
+        probed = self.wait_status(self.alert("nohandle-api"))
         self.assertEqual(probed["status"], "escalated")
-        self.assertIn("attach not supported for backend local", probed["reason"])
+        self.assertIn("registry entry nohandle-api has no 'handle' (the service root directory)",
+                      probed["reason"])
         self.assertEqual(probed["verification"]["attempts"][0]["status_code"], 500)
         self.assertEqual(probed["escalations"][0]["reason"], "no_target")
         blocked = self.wait_status(self.alert("frozen-api"))
         self.assertEqual(blocked["status"], "escalated")
         self.assertEqual(blocked["escalations"][0]["reason"], "blocked_by_policy")
-        self.assertEqual([c.service for c in runner.calls], ["docker-api"])
+        self.assertEqual([c.service for c in runner.calls], ["docker-api", "local-api"])
 
     @staticmethod
     def runner_config(runner: FakeRunner, service: str):

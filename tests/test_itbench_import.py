@@ -1,4 +1,4 @@
-"""Tests for openhands_driver/itbench.py and scripts/import_itbench_sre.py.
+"""Tests for openhands_driver/itbench/ and scripts/import_itbench_sre.py.
 
 Uses the real ITBench sample at <repo>/../shared/itbench (skipped with a reason when absent) and temporary
 writable copies of it for the quirk, URL and error cases. No network; git is needed only for the URL test.

@@ -12,8 +12,9 @@ import unittest
 from pathlib import Path
 
 from openhands_driver import targetctl
+from openhands_driver.errors import UserError
 from openhands_driver.target import BACKENDS, Target, TargetError, create_target
-from openhands_driver.target.local import LocalTarget
+from openhands_driver.target.local import LocalTarget, service_root_scenario
 
 
 def group_alive(pgid: int) -> bool:
@@ -142,6 +143,96 @@ class LocalTargetCleanupTests(unittest.TestCase):
         self.assertIn("did not come up within 3s", message)
         self.assertIn(f"cannot listen on 127.0.0.1:{port}", message)
         self.assertFalse(group_alive(target.status()["pgid"]))
+
+
+class LocalAttachTests(unittest.TestCase):
+    """Attach mode: drive a service somebody else started; never stop it, never remove its root."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.owner = LocalTarget(scenario_id="attach-me", fault="stale_lockfile", keep=True)
+        try:
+            cls.owner.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.owner.cleanup()  # keep=True: stops the group, leaves the root
+        shutil.rmtree(cls.owner.root, ignore_errors=True)
+
+    def attach(self, **kw) -> LocalTarget:
+        target = create_target("local", scenario_id="attach-me", fault="stale_lockfile",
+                               root=self.owner.root, attach=True, url=self.owner.url, **kw)
+        self.addCleanup(target.cleanup)
+        return target
+
+    def test_attach_lifecycle_drives_the_running_service(self) -> None:
+        before = self.owner.status()
+        target = self.attach()
+        self.assertFalse(target.status()["running"], "not attached before start()")
+        target.start()
+        target.start()  # idempotent
+        self.assertFalse(target.owned)
+        self.assertEqual((target.url, target.port, target.root), (self.owner.url, self.owner.port,
+                                                                  self.owner.root))
+        status = target.status()
+        self.assertEqual((status["running"], status["supervisor_pid"], status["app_pid"], status["pgid"]),
+                         (True, before["supervisor_pid"], before["app_pid"], None))
+        self.assertEqual(target.control_env()["TARGETCTL_ROOT"], str(self.owner.root))
+        self.assertEqual(target.control_env()["TARGETCTL_EXPECTED_PORT"], str(self.owner.port))
+        desc = target.describe()
+        self.assertEqual({k: desc[k] for k in ("backend", "url", "root", "pid", "owned", "supervisor_pid")},
+                         {"backend": "local", "url": self.owner.url, "root": str(self.owner.root),
+                          "pid": None, "owned": False, "supervisor_pid": before["supervisor_pid"]})
+        self.assertEqual(target.exec(["ls", "var/lock"]).stdout, "service.lock\n")  # nothing injected again
+        target.restart()
+        self.assertNotEqual(target.status()["app_pid"], before["app_pid"])
+        self.assertIn("restart requested (SIGHUP)", target.logs(20))
+
+    def test_cleanup_leaves_the_service_and_its_root_alone(self) -> None:
+        supervisor = self.owner.status()["supervisor_pid"]
+        with self.attach() as target:
+            pass
+        target.cleanup()  # idempotent
+        self.assertTrue(self.owner.root.is_dir(), "an attached root is never removed")
+        self.assertTrue((self.owner.root / "etc/service.json").is_file())
+        self.assertTrue(targetctl.pid_alive(supervisor), "an attached service is never stopped")
+        self.assertEqual(self.owner.status()["supervisor_pid"], supervisor)
+        self.assertEqual(targetctl.probe(self.owner.url)[0], 500)  # still up, still broken
+        with self.assertRaisesRegex(TargetError, "detached by cleanup"):
+            target.restart()
+
+    def test_scenario_comes_from_the_service_root(self) -> None:
+        self.assertEqual(service_root_scenario(self.owner.root), "attach-me")
+
+    def test_not_a_service_root_or_no_supervisor_is_a_clear_user_error(self) -> None:
+        empty = Path(tempfile.mkdtemp(prefix="test-attach-empty-"))
+        self.addCleanup(shutil.rmtree, empty, True)
+        for root, message in ((empty, "is not a service root: .*etc/service.json is missing"),
+                              (empty / "nope", "no such directory")):
+            with self.subTest(root=root):
+                target = create_target("local", scenario_id="x", fault=None, root=root, attach=True,
+                                       url="http://127.0.0.1:9/")
+                with self.assertRaisesRegex(UserError, message):
+                    target.start()
+                target.cleanup()
+                self.assertEqual(root.exists(), root == empty)
+        with self.assertRaisesRegex(UserError, "is not a service root"):
+            service_root_scenario(empty)
+        stopped = LocalTarget(scenario_id="stopped", fault=None, keep=True)
+        self.addCleanup(shutil.rmtree, stopped.root, True)
+        with stopped:
+            pass  # started, then stopped: a service root whose supervisor is gone
+        target = create_target("local", scenario_id="stopped", fault=None, root=stopped.root,
+                               attach=True, url="http://127.0.0.1:9/")
+        with self.assertRaisesRegex(UserError, "its supervisor is not running"):
+            target.start()
+        with self.assertRaisesRegex(UserError, "must look like http"):
+            create_target("local", scenario_id="x", fault=None, root=empty, attach=True, url="ftp://x/")
+        with self.assertRaisesRegex(ValueError, "needs root= .* and url="):
+            create_target("local", scenario_id="x", fault=None, attach=True)
 
 
 class FactoryTests(unittest.TestCase):

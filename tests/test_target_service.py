@@ -119,7 +119,8 @@ class FaultInjectionTests(TempRootCase):
 
     def test_standalone_files_parse_as_python_39(self) -> None:
         # target_service/*.py also run under Debian's python3; targetctl under any python3 >= 3.9
-        files = sorted((REPO / "target_service").glob("*.py")) + [REPO / "openhands_driver/targetctl.py"]
+        files = sorted((REPO / "target_service").glob("*.py")) + [
+            REPO / "openhands_driver/targetctl.py", REPO / "openhands_driver/targetctl_docker.py"]
         self.assertGreater(len(files), 5)
         for path in files:
             ast.parse(path.read_text(), str(path), feature_version=(3, 9))

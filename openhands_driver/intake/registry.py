@@ -8,14 +8,17 @@ Registry file (``--services FILE`` or ``SRE_SERVICE_REGISTRY``)::
                        "auto_remediate": true}}}
 
 (a bare ``{"name": {...}}`` mapping is read too). ``handle`` is the backend's name for the running
-service (the container name for docker); ``scenario`` is the id its health body reports (the
-verifier's expectation and the router's input); ``auto_remediate: false`` makes every incident of
-that service an escalation (blocked by policy).
+service: the container name for docker, the service root directory for local (the layout in
+CONTRIBUTING.md, with a running supervisor); ``scenario`` is the id its health body reports (the
+verifier's expectation and the router's input; a local service's own etc/service.json names it when
+the entry does not); ``auto_remediate: false`` makes every incident of that service an escalation
+(blocked by policy).
 
 Resolution order: a registered service is attached to; otherwise, with ``--demo-targets``, an
 incident carrying a ``scenario`` gets a fresh target with that fault; otherwise it has no target
-and is escalated. Attaching works where ``run_incident`` supports it (docker + a container
-handle); a registered local service is probed (verification only) and escalated with the reason.
+and is escalated. Attaching works where ``run_incident`` supports it (docker + a container handle,
+local + a service root handle); a registered service without a handle is probed (verification
+only) and escalated with the reason. An attached service is never stopped or removed.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ from openhands_driver.errors import UserError
 from openhands_driver.intake.payloads import Incident, PayloadError
 from openhands_driver.scenarios import Catalog
 
-ATTACH_BACKENDS = ("docker",)
+# backend -> the RunConfig fields its attach mode needs (the handle's field first)
+ATTACH_FIELDS = {"docker": ("target_container", "target_url"), "local": ("target_root", "target_url")}
+ATTACH_BACKENDS = tuple(ATTACH_FIELDS)
 KNOWN_BACKENDS = ("local", "docker")
+HANDLE_MEANING = {"docker": "the container name", "local": "the service root directory"}
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,21 @@ def check_demo_scenario(incident: Incident, catalog: Catalog) -> None:
                            f"{scenario.unsupported_reason}")
 
 
-def _runner_can_attach() -> bool:
+def _runner_can_attach(backend: str) -> bool:
     names = {f.name for f in dataclasses.fields(RunConfig)}
-    return {"target_container", "target_url"} <= names
+    return backend in ATTACH_FIELDS and set(ATTACH_FIELDS[backend]) <= names
+
+
+def _reported_scenario(entry: ServiceEntry) -> str | None:
+    """A local service's own scenario id (its etc/service.json), None when it cannot be read."""
+    if entry.backend != "local" or not entry.handle:
+        return None
+    from openhands_driver.target.local import service_root_scenario
+
+    try:
+        return service_root_scenario(entry.handle)
+    except UserError:
+        return None
 
 
 def resolve(incident: Incident, registry: dict[str, ServiceEntry], *, demo_targets: bool,
@@ -123,17 +141,18 @@ def resolve(incident: Incident, registry: dict[str, ServiceEntry], *, demo_targe
         if not entry.auto_remediate:
             return TargetPlan("blocked", f"policy: the registry entry of {entry.name} sets "
                               "auto_remediate false; a human handles its incidents", entry.scenario, entry)
-        scenario = entry.scenario or incident.scenario
-        if entry.backend in ATTACH_BACKENDS and entry.handle and _runner_can_attach():
+        scenario = entry.scenario or _reported_scenario(entry) or incident.scenario
+        if entry.handle and _runner_can_attach(entry.backend):
             if not scenario:
                 return TargetPlan("none", f"registry entry {entry.name} needs 'scenario' (the id its "
                                   "health body reports) to plan and verify a run", None, entry)
             return TargetPlan("attach", f"attach to {entry.backend} {entry.handle} at {entry.url}",
                               scenario, entry)
-        why = ("run_incident can only create local targets, not attach to a running process"
-               if entry.backend == "local" else f"registry entry {entry.name} has no 'handle'")
-        return TargetPlan("verify_only", f"escalated: attach not supported for backend {entry.backend} "
-                          f"({why}); the service was probed, not changed", scenario, entry)
+        meaning = HANDLE_MEANING.get(entry.backend, "the backend's name for the service")
+        why = (f"registry entry {entry.name} has no 'handle' ({meaning})" if not entry.handle
+               else f"run_incident cannot attach to backend {entry.backend}")
+        return TargetPlan("verify_only", f"escalated: cannot attach to {entry.name} ({why}); the "
+                          "service was probed, not changed", scenario, entry)
     if demo_targets and incident.scenario:
         if catalog is not None:
             check_demo_scenario(incident, catalog)
@@ -152,6 +171,9 @@ def run_config(plan: TargetPlan, *, run_id: str, base: dict, incident_text: str 
     options = dict(base, scenario=plan.scenario, run_id=run_id, incident_text=incident_text)
     if plan.kind == "attach":
         assert plan.service is not None
-        options.update(backend=plan.service.backend, target_container=plan.service.handle,
-                       target_url=plan.service.url, skill_id=plan.service.skill_id)
+        service = plan.service
+        handle_field = ATTACH_FIELDS[service.backend][0]
+        handle = Path(service.handle) if handle_field == "target_root" else service.handle
+        options.update({"backend": service.backend, handle_field: handle, "target_url": service.url,
+                        "skill_id": service.skill_id})
     return RunConfig(**options)

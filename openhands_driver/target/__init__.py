@@ -8,8 +8,10 @@ Adding a backend: implement `Target` (base.py) in a module of this package and a
 BACKENDS ("name": "module:Class"). The class is constructed as
 `cls(scenario_id=..., fault=..., port=..., root=..., **kw)` (port/root may be None = choose).
 Modules are imported lazily, so a backend's heavy dependencies (e.g. the docker SDK) are only
-loaded when that backend is used. docker.py also has the label-based cleanup helper
-(`remove_run_containers`) and the image build (`build_image`).
+loaded when that backend is used. docker_engine.py has the label-based cleanup helper
+(`remove_run_containers`) and the image build (`build_image`), both importable from docker.py.
+Both backends attach to a service somebody else runs (docker: container=NAME; local:
+attach=True, root=DIR, url=URL) and then never stop or remove it.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
+
+from openhands_driver.errors import UserError
 
 
 class TargetError(RuntimeError):
@@ -140,3 +143,15 @@ def validate_argv(argv: object) -> list[str]:
     if not all(isinstance(part, str) for part in argv):
         raise TypeError(f"every argv element must be a str, got {argv!r}")
     return list(argv)
+
+
+def url_port(url: str) -> int:
+    """The port of an attached target's health URL (--target-url); UserError when it is not one."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 80
+    except ValueError:  # a port that is not a number, or out of range
+        port = None
+    if parts.scheme != "http" or not parts.hostname or port is None:
+        raise UserError(f"--target-url must look like http://127.0.0.1:PORT/, got {url!r}")
+    return port

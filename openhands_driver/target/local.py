@@ -2,10 +2,16 @@
 
 One incident = one temp service root + one free 127.0.0.1 port + one process group
 (supervisor.py as session/group leader, app.py as its child). cleanup() kills the group.
+
+Attach mode (`attach=True, root=DIR, url=URL`) drives a service somebody else started, whose
+service root is DIR (see CONTRIBUTING "Service root layout"): start() only checks that DIR is a
+service root and that its supervisor runs; no fault is injected, no process is started, and
+cleanup() never stops a process or removes DIR.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,9 +24,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from openhands_driver import targetctl
+from openhands_driver.errors import UserError
 from openhands_driver.paths import TARGET_SERVICE_DIR
-from openhands_driver.target.base import CommandResult, Target, TargetError, validate_argv
+from openhands_driver.target.base import CommandResult, Target, TargetError, url_port, validate_argv
 from target_service import faults
+from target_service.root_layout import SERVICE_JSON
 
 SUPERVISOR_SCRIPT = TARGET_SERVICE_DIR / "supervisor.py"
 POLL_S = 0.02
@@ -42,21 +50,55 @@ def free_ports(count: int = 1) -> list[int]:
             sock.close()
 
 
+def read_service_root(root: Path | str) -> dict[str, Any]:
+    """etc/service.json of a service root (scenario, listen host/port); UserError when `root` is
+    not one."""
+    path = Path(root) / SERVICE_JSON
+    hint = ("pass the root of a running target service (it holds etc/service.json and "
+            "var/run/supervisor.pid; see CONTRIBUTING.md, Service root layout)")
+    if not Path(root).is_dir():
+        raise UserError(f"--target-root {root}: no such directory; {hint}")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"--target-root {root} is not a service root: {path} is missing; {hint}") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--target-root {root}: cannot read {path} ({exc}); {hint}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("scenario"), str) or not config["scenario"]:
+        raise UserError(f"--target-root {root}: {path} names no 'scenario'; {hint}")
+    return config
+
+
+def service_root_scenario(root: Path | str) -> str:
+    """The scenario id a running service reports (its etc/service.json); UserError if none."""
+    return read_service_root(root)["scenario"]
+
+
 class LocalTarget(Target):
     backend = "local"
 
     def __init__(self, *, scenario_id: str, fault: str | None, port: int | None = None,
                  root: Path | None = None, wrong_port: int | None = None, keep: bool = False,
-                 start_timeout_s: float = 10.0, fault_params: Mapping[str, Any] | None = None) -> None:
+                 start_timeout_s: float = 10.0, fault_params: Mapping[str, Any] | None = None,
+                 attach: bool = False, url: str | None = None) -> None:
         if fault is not None and fault not in faults.FAULTS:
             raise ValueError(f"unknown fault {fault!r}; valid faults: {', '.join(faults.fault_names())}")
-        if port is None or (wrong_port is None and fault == "port_mismatch"):
+        if attach and (root is None or url is None):
+            raise ValueError("attach=True needs root= (the running service's root) and url= (its health URL)")
+        if url is not None and not attach:
+            raise ValueError("url= is only for attaching to a running service (attach=True, root=DIR)")
+        if attach:
+            port = url_port(url)
+        elif port is None or (wrong_port is None and fault == "port_mismatch"):
             picked = [p for p in free_ports(3) if p != port]
             port = port if port is not None else picked[0]
             wrong_port = wrong_port if wrong_port is not None else next(p for p in picked if p != port)
         super().__init__(scenario_id=scenario_id, fault=fault, port=port)
         self._wrong_port = wrong_port
-        self._fault_params = dict(fault_params or {})
+        self._fault_params = dict(fault_params or {})  # ignored when attaching (already injected)
+        self._attach = attach
+        self._url = url
+        self._attached_pid: int | None = None  # the supervisor found by start() in attach mode
         self._created_root = root is None
         self._root = Path(tempfile.mkdtemp(prefix="sre-target-")) if root is None else Path(root)
         self._keep = keep
@@ -69,6 +111,15 @@ class LocalTarget(Target):
     @property
     def root(self) -> Path:
         return self._root
+
+    @property
+    def url(self) -> str:
+        return self._url or super().url
+
+    @property
+    def owned(self) -> bool:
+        """True when this target started its service (and so may stop it)."""
+        return not self._attach
 
     @property
     def wrong_port(self) -> int | None:
@@ -87,7 +138,10 @@ class LocalTarget(Target):
     def start(self) -> None:
         if self._cleaned:
             raise TargetError(f"{self!r} was cleaned up; create a new target")
-        if self._proc is not None:
+        if self._proc is not None or self._attached_pid is not None:
+            return
+        if self._attach:
+            self._attach_running()
             return
         faults.inject(self._root, self.fault, scenario_id=self.scenario_id,
                       listen_port=self.port, wrong_port=self._wrong_port, params=self._fault_params)
@@ -114,6 +168,16 @@ class LocalTarget(Target):
                 f"target service did not come up within {self._start_timeout_s:.0f}s "
                 f"(supervisor {state}; command: {' '.join(argv)}; root {self._root}).\n"
                 f"Last lines of {self.log_path}:\n{tail}")
+
+    def _attach_running(self) -> None:
+        read_service_root(self._root)
+        pid_file = self._root / targetctl.SUPERVISOR_PID
+        pid = targetctl.read_pid(pid_file)
+        if not targetctl.pid_alive(pid):
+            raise UserError(f"--target-root {self._root}: its supervisor is not running (pid file "
+                            f"{pid_file}: {pid or 'missing'}); start the service first, or run "
+                            "without --target-root to start a fresh target")
+        self._attached_pid = pid
 
     def restart(self, timeout_s: float = 10.0) -> None:
         self._require_started("restart")
@@ -155,10 +219,10 @@ class LocalTarget(Target):
         return targetctl.tail_file(self.log_path, tail)
 
     def status(self) -> dict[str, Any]:
-        running = self._proc is not None and self._proc.poll() is None
+        supervisor = self._supervisor_pid()
+        running = supervisor is not None
         app_pid = targetctl.read_pid(self._root / targetctl.APP_PID) if running else None
-        return {"running": running,
-                "supervisor_pid": self._proc.pid if running and self._proc else None,
+        return {"running": running, "supervisor_pid": supervisor,
                 "app_pid": app_pid if targetctl.pid_alive(app_pid) else None,
                 "pgid": self.pgid}
 
@@ -170,25 +234,39 @@ class LocalTarget(Target):
     def describe(self) -> dict[str, Any]:
         described = {"backend": self.backend, "url": self.url, "root": str(self._root),
                      "pid": self.pgid, "port": self.port, "scenario_id": self.scenario_id,
-                     "fault": self.fault}
-        if self._fault_params:
+                     "fault": self.fault, "owned": self.owned}
+        if self._attach:
+            described["supervisor_pid"] = self._attached_pid
+        elif self._fault_params:
             described["fault_params"] = self._fault_params
         return described
 
     def cleanup(self) -> None:
         """Kill the process group, then remove the temp root (unless keep or caller-owned).
+        An attached service is left alone: no process is stopped, nothing is removed.
 
         No locks and no logging, so it is safe on a signal-handler path and on re-entry.
         """
         self._cleaned = True
+        if self._attach:
+            return
         self._stop_processes()
         if self._created_root and not self._keep:
             shutil.rmtree(self._root, ignore_errors=True)
 
     # --- internals -----------------------------------------------------------------------
 
+    def _supervisor_pid(self) -> int | None:
+        """The live supervisor of this target (ours, or the attached service's), else None."""
+        if self._attach:
+            alive = self._attached_pid is not None and targetctl.pid_alive(self._attached_pid)
+            return self._attached_pid if alive else None
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     def _require_started(self, what: str) -> None:
-        if self._proc is None or self._proc.poll() is not None:
+        if self._attach and self._cleaned:
+            raise TargetError(f"cannot {what}: {self!r} was detached by cleanup(); create a new target")
+        if self._supervisor_pid() is None:
             raise TargetError(f"cannot {what}: target is not running (call start() first); "
                               f"last log lines:\n{self.logs(10)}")
 

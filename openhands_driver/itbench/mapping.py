@@ -1,0 +1,120 @@
+"""The one table from ITBench fault ids to local fault classes, and how a whole incident maps."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from openhands_driver.itbench.model import Injection, ItbenchIncident
+
+LOCAL_FAULTS = ("stale_lockfile", "readiness_probe_fail", "port_mismatch", "bad_env_config", "feature_flag",
+                "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop", "bad_credential", "resource_limit",
+                "dns_misconfig")
+
+
+@dataclass(frozen=True)
+class FaultMapping:
+    """How one ITBench fault type maps to a local fault class (None = no honest local analogue)."""
+    local_fault: str | None
+    reason: str
+    standalone: bool = True  # False: only aggravates another injection, so it never blocks support alone
+
+
+_NO_K8S = "needs the Kubernetes "
+# The one ITBench fault -> local fault table. Ids 1-30 and 36 are the sample's catalog; 31-35 and 37-39 are in
+# later upstream catalogs and are listed so newer checkouts import cleanly. Unknown ids -> unsupported.
+FAULT_MAP: dict[str, FaultMapping] = {
+    "cordoned-kubernetes-worker-node": FaultMapping(None, _NO_K8S + "scheduler: a cordoned node leaves new pods Pending; the local target has no nodes or scheduling."),
+    "crashing-kubernetes-workload-init-container": FaultMapping("crash_loop", "An init step with a bad script crashes before the app starts; locally a crashing start command, fixed by repairing or reverting it."),
+    "disabled-istio-ambient-mode-kubernetes-namespace": FaultMapping(None, "Istio ambient-mesh membership of a namespace; there is no service mesh in the local environment."),
+    "failing-name-resolution-kubernetes-workload-dns-policy": FaultMapping("dns_misconfig", "A broken DNS policy stops the workload resolving its dependencies; locally a broken name-resolution setting."),
+    "hanging-kubernetes-workload-init-container": FaultMapping("crash_loop", "An init step hangs so the app never starts; locally a hanging start command, fixed by repairing or reverting it."),
+    "ingress-port-blocking-network-policy": FaultMapping(None, _NO_K8S + "NetworkPolicy between pods; the port and app are correct, and there is no pod network to police locally."),
+    "insufficient-kubernetes-resource-quota": FaultMapping(None, _NO_K8S + "API server's ResourceQuota admission (pods refused, Pending); the local resource_limit fault is an OOM/throttle of a running process, not an admission refusal."),
+    "insufficient-kubernetes-workload-container-resources": FaultMapping("resource_limit", "Container CPU/memory limits set too low (OOMKilled / CrashLoopBackOff); locally a too-low limit, fixed by raising it."),
+    "invalid-kubernetes-workload-container-command": FaultMapping("crash_loop", "Invalid container command -> CrashLoopBackOff; locally a bad entrypoint/start command."),
+    "kubernetes-api-server-request-surge": FaultMapping(None, "Load on the Kubernetes control plane (API server); the local environment has no control plane."),
+    "misconfigured-kubernetes-horizontal-pod-autoscaler": FaultMapping(None, _NO_K8S + "HorizontalPodAutoscaler; the local target runs one process with no autoscaler."),
+    "misconfigured-kubernetes-workload-container-readiness-probe": FaultMapping("readiness_probe_fail", "A misconfigured readiness probe keeps the pod NotReady; locally the readiness check fails until fixed."),
+    "modified-kubernetes-workload-container-environment-variable": FaultMapping("bad_env_config", "An environment variable is overwritten with a wrong value; locally a wrong value in etc/service.env."),
+    "modified-target-port-kubernetes-service": FaultMapping("port_mismatch", "The Service targets the wrong port; locally the listen port disagrees with the expected port."),
+    "nonexistent-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image that does not exist; locally a release that cannot run, fixed by rollback."),
+    "nonexistent-kubernetes-workload-node": FaultMapping(None, _NO_K8S + "scheduler: a nodeSelector for a node that does not exist leaves pods Pending."),
+    "nonexistent-kubernetes-workload-persistent-volume-claim": FaultMapping(None, _NO_K8S + "volume binding: a PersistentVolumeClaim that cannot bind leaves pods Pending."),
+    "opentelemetry-demo-feature-flag": FaultMapping("feature_flag", "An otel-demo flagd feature flag turns on a failure mode; locally a feature flag that degrades requests, fixed by turning it off."),
+    "priority-kubernetes-workload-priority-preemption": FaultMapping(None, _NO_K8S + "scheduler's priority preemption (evicted by a higher-priority workload)."),
+    "scaled-to-zero-kubernetes-workload": FaultMapping("scaled_to_zero", "The workload is scaled to 0 replicas; locally the service is scaled to zero, fixed by scaling it back."),
+    "scheduled-chaos-mesh-experiment": FaultMapping("chaos_schedule", "A recurring Chaos Mesh schedule degrades a workload until removed; locally a scheduled chaos experiment, fixed by removing the schedule (symptom varies by experiment type)."),
+    "strict-mutual-tls-istio-service-mesh-enforcement": FaultMapping(None, "Istio strict mTLS between pods in a service mesh; there is no mesh or peer pods locally."),
+    "traffic-denying-istio-gateway-authorization-policy": FaultMapping(None, "An Istio gateway AuthorizationPolicy denies requests; there is no gateway or mesh policy layer locally."),
+    "unassigned-kubernetes-workload-container-resource-limits": FaultMapping(None, "Removing resource limits causes no failure by itself (it only aggravates another fault); the local resource_limit fault is the opposite (a limit too low).", standalone=False),
+    "unschedulable-kubernetes-workload-pod-anti-affinity-rule": FaultMapping(None, _NO_K8S + "scheduler: an inter-pod anti-affinity rule makes pods unschedulable."),
+    "unsupported-architecture-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image built for another CPU architecture; locally a release that cannot run, fixed by rollback."),
+    "valkey-workload-changed-password": FaultMapping("bad_credential", "The Valkey password was changed so clients cannot authenticate; locally a changed credential, fixed by restoring it."),
+    "valkey-workload-out-of-memory": FaultMapping("crash_loop", "An injected start-up change runs a memory hog, so the container is OOM-killed in a loop; the fix is reverting the start change (raising limits does not help), i.e. crash_loop, not resource_limit."),
+    "invalid-kubernetes-service-selector": FaultMapping(None, _NO_K8S + "Service label selector / endpoints; the local target has no service-discovery layer between clients and the process."),
+    "deleted-kubernetes-service": FaultMapping(None, _NO_K8S + "Service object (deleted); the local target has no service-discovery layer to recreate."),
+    "aggressive-scaledown-kubernetes-horizontal-pod-autoscaler": FaultMapping(None, _NO_K8S + "HorizontalPodAutoscaler scale-down behaviour; no autoscaler locally."),
+    "exhausted-etcd-database-storage": FaultMapping(None, "etcd storage exhaustion in the Kubernetes control plane; the local environment has no etcd or API server."),
+    "stalled-pipeline-controller": FaultMapping("scaled_to_zero", "A controller Deployment is scaled to 0 replicas; locally the service is scaled to zero, fixed by scaling it back."),
+    "cluster-availability-loss": FaultMapping(None, _NO_K8S + "nodes: all workers cordoned and pods evicted; the local target has no nodes."),
+    "breaking-configuration-change": FaultMapping("bad_env_config", "A breaking environment-variable change; locally a wrong value in etc/service.env."),
+    "corrupted-kubernetes-secret-credentials": FaultMapping("bad_credential", "A Secret's credentials are corrupted; locally a corrupted credential, fixed by restoring it."),
+    "node-resource-exhaustion": FaultMapping(None, _NO_K8S + "scheduler and node-pressure eviction: excessive requests starve other pods on the node."),
+    "failed-release-pipeline-service": FaultMapping("bad_release", "A release is pinned to an invalid image tag; locally a release that cannot run, fixed by rollback."),
+    "monitoring-probe-failure": FaultMapping(None, "A monitoring probe is scaled to zero so alerts go silent while the app stays healthy; the local verifier measures the target's own health, so scaled_to_zero would be a different incident."),
+}
+
+
+# Per-incident details for the local injection (target_service/faults.py FaultContext.params), by ITBench
+# fault id: which flag and state, which Chaos Mesh experiment, which way a release or start command is broken.
+_CRASH_VARIANT = {"crashing-kubernetes-workload-init-container": "crash", "valkey-workload-out-of-memory": "crash",
+                  "hanging-kubernetes-workload-init-container": "hang",
+                  "invalid-kubernetes-workload-container-command": "invalid_command"}
+
+
+def local_fault_params(inj: Injection) -> dict[str, Any]:
+    """The params the local fault class takes for this ITBench injection ({} = the fault's defaults)."""
+    args, fault_id = inj.args, inj.fault_id
+    if isinstance(args.get("flag"), dict):
+        return {"flag": str(args["flag"].get("name") or ""), "variant": str(args["flag"].get("state") or "on")}
+    if isinstance(args.get("scheduleSpec"), dict):
+        name = ((args.get("kubernetesObject") or {}).get("metadata") or {}).get("name")
+        return {"name": str(name or "chaos-schedule"), "schedule_spec": args["scheduleSpec"]}
+    if fault_id in _CRASH_VARIANT:
+        return {"variant": _CRASH_VARIANT[fault_id]}
+    if fault_id == "unsupported-architecture-kubernetes-workload-container-image":
+        return {"variant": "arch"}
+    if map_fault(fault_id).local_fault == "bad_release":
+        return {"variant": "missing"}
+    return {}
+
+
+def map_fault(fault_id: str) -> FaultMapping:
+    """Mapping for one ITBench fault id; an unknown id is unsupported, never an exception."""
+    return FAULT_MAP.get(fault_id) or FaultMapping(
+        None, f"ITBench fault '{fault_id}' is not in the local mapping table (FAULT_MAP in openhands_driver/itbench/mapping.py); "
+              "add an entry there if it has an honest local analogue.")
+
+
+@dataclass(frozen=True)
+class LocalMapping:
+    """A whole incident mapped: the local fault (or None and why) and which injection is primary."""
+    local_fault: str | None
+    unsupported_reason: str | None
+    primary: int | None
+    per_injection: tuple[FaultMapping, ...]
+
+
+def map_incident(incident: ItbenchIncident) -> LocalMapping:
+    """Primary = first injection (index order) with a local analogue. Supported only if every standalone
+    injection has one: a partial reproduction would be a different incident."""
+    per = tuple(map_fault(inj.fault_id) for inj in incident.injections)
+    if not per:
+        return LocalMapping(None, "the scenario has no fault injections to reproduce", None, per)
+    blocking = [i for i, m in enumerate(per) if m.local_fault is None and m.standalone]
+    primary = next((i for i, m in enumerate(per) if m.local_fault), None)
+    if primary is None or blocking:
+        i = blocking[0] if blocking else 0
+        prefix = f"injection {i + 1} of {len(per)} ({incident.injections[i].fault_id}) has no local analogue: " if len(per) > 1 else ""
+        return LocalMapping(None, prefix + per[i].reason, None, per)
+    return LocalMapping(per[primary].local_fault, None, primary, per)
