@@ -18,14 +18,7 @@ from openhands_driver.errors import UserError
 from openhands_driver.runner import run_incident
 from openhands_driver.target.local import LocalTarget
 from openhands_driver.trace import read_rows
-
-
-class _Quiet:
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
+from tests.support.runs import NullConsole as _Quiet
 
 
 class AttachLocalEndToEndTest(unittest.TestCase):

@@ -8,7 +8,6 @@ The SDK is imported once for the whole class (in-process runs), so each incident
 
 from __future__ import annotations
 
-import os
 import tempfile
 import unittest
 from pathlib import Path
@@ -21,6 +20,7 @@ from openhands_driver.scenarios import load_catalog
 from openhands_driver.skills import load_skills
 from openhands_driver.trace import read_rows
 from target_service import faults
+from tests.support.runs import NullConsole as _Quiet, pg_alive as _pg_alive
 
 REPO = Path(__file__).resolve().parent.parent
 ATLAS = REPO / "training_data" / "atlas_sre_scenarios.json"
@@ -41,22 +41,6 @@ SCENARIOS = {
 }
 NEW_FAULTS = ("feature_flag", "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop",
               "bad_credential", "resource_limit", "dns_misconfig")
-
-
-class _Quiet:
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
-
-
-def _pg_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @unittest.skipUnless(ATLAS.is_file(), f"{ATLAS} not generated (run scripts/import_itbench_sre.py)")

@@ -6,7 +6,6 @@ The SDK is imported once for the whole class (in-process runs), so each incident
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,25 +18,10 @@ from openhands_driver.config import RunConfig
 from openhands_driver.runner import run_incident
 from openhands_driver.scenarios import load_catalog
 from openhands_driver.trace import TRACE_SCHEMA_VERSION, read_rows
+from tests.support.runs import NullConsole as _Quiet, pg_alive as _pg_alive
 
 REPO = Path(__file__).resolve().parent.parent
 FAULT_SCENARIOS = ["stale_lockfile", "readiness_probe_fail", "port_mismatch", "bad_env_config"]
-
-
-class _Quiet:
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
-
-
-def _pg_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 class EndToEndLocalTest(unittest.TestCase):

@@ -18,17 +18,10 @@ from openhands_driver.model import resolve_model
 from openhands_driver.runner import run_incident
 from openhands_driver.trace import read_rows
 from tests.support.scripted_llm import ScriptedModel, error, malformed, slow, text, tool
+from tests.support.runs import NullConsole as _Quiet
 
 PLANTED = "sk-planted-4f1c9e7a2b-DO-NOT-LEAK"
 REMEDIATE = "python3 .agents/skills/stale-lockfile/remediate.py"
-
-
-class _Quiet:
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
 
 
 def fix_script(label: str = "LOW") -> list[dict]:

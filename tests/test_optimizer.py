@@ -25,6 +25,7 @@ from openhands_driver.optimizer.score import score_row
 from openhands_driver.router import RoutingDecision
 from openhands_driver.strategy import choose_strategy
 from openhands_driver.trace import read_rows
+from tests.support.runs import NullConsole as _Quiet
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "trace_log_v1.jsonl"
@@ -196,14 +197,6 @@ class CommandLineTest(unittest.TestCase):
             self.assertEqual(proc.returncode, 2, args)
             self.assertIn("error:", proc.stderr)
             self.assertNotIn("Traceback", proc.stderr)
-
-
-class _Quiet:
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
 
 
 class LiveOptimizationTest(unittest.TestCase):

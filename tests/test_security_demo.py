@@ -10,14 +10,7 @@ from openhands_driver.config import RunConfig
 from openhands_driver.gates import Gatekeeper, interactive_approver, Proposal
 from openhands_driver.security import IncidentScope, assess
 from openhands_driver.security_demo import run_security_demo
-
-
-class _Quiet:
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
+from tests.support.runs import NullConsole as _Quiet
 
 
 class SecurityDemoTest(unittest.TestCase):
