@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,20 +19,11 @@ from openhands_driver.fanout.records import FanoutConfig, FanoutRow, row_status,
 from openhands_driver.progress import Progress
 from openhands_driver.scenarios import load_catalog
 from openhands_driver.trace import read_rows
+from tests.support.runs import pg_alive as _pg_alive
 
 REPO = Path(__file__).resolve().parent.parent
 ITBENCH = REPO / "training_data" / "atlas_sre_scenarios.json"
 COUNTS = ("fixed", "failed", "timeouts", "unsupported", "errors")
-
-
-def _pg_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _mixed_catalog(path: Path) -> Path:

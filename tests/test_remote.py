@@ -18,20 +18,11 @@ from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
 from openhands_driver.remote import LocalAgentServer, check_hosts, parse_hosts
 from openhands_driver.trace import read_rows
+from tests.support.runs import pg_alive as _pg_alive
 
 HAVE_SERVER = LocalAgentServer.available()
 SKIP_REASON = ("openhands-agent-server is not installed: run `uv sync --locked --extra remote` "
                "(the optional extra `remote`)")
-
-
-def _pg_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class HostOptionTest(unittest.TestCase):

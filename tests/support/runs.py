@@ -21,4 +21,6 @@ def pg_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
+    except PermissionError:  # it exists, under another user
+        return True
     return True
