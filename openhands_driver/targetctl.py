@@ -5,12 +5,12 @@ Configured entirely by environment (from Target.control_env()):
     TARGETCTL_URL            health URL probed by the verifier
     TARGETCTL_ROOT           service root (as seen by `targetctl exec`)
     TARGETCTL_EXPECTED_PORT  port the service must listen on
-    TARGETCTL_SCENARIO       scenario id (informational)
+    TARGETCTL_SERVICE        the service's name (informational)
     TARGETCTL_CONTAINER      docker backend: the incident's container (name or id)
     DOCKER_HOST              docker backend: the engine (default unix:///var/run/docker.sock)
 
 Commands:
-    targetctl info               backend, probe url, expected listen port, service root
+    targetctl info               service, backend, probe url, expected listen port, service root
     targetctl status             GET the health URL; exit 0 on HTTP 200, 1 otherwise
     targetctl logs [-n N]        tail the service log
     targetctl restart            restart the app via its supervisor; wait until it is back
@@ -37,7 +37,7 @@ ENV_BACKEND = "TARGETCTL_BACKEND"
 ENV_URL = "TARGETCTL_URL"
 ENV_ROOT = "TARGETCTL_ROOT"
 ENV_EXPECTED_PORT = "TARGETCTL_EXPECTED_PORT"
-ENV_SCENARIO = "TARGETCTL_SCENARIO"
+ENV_SERVICE = "TARGETCTL_SERVICE"
 REQUIRED_ENV = (ENV_BACKEND, ENV_URL, ENV_ROOT, ENV_EXPECTED_PORT)
 BACKENDS = ("local", "docker")
 
@@ -215,8 +215,8 @@ def probe(url: str, timeout_s: float = 2.0) -> Tuple[Optional[int], str, Optiona
 # --- commands --------------------------------------------------------------------------------
 
 def cmd_info(env: Dict[str, str]) -> int:
+    print("service: %s" % (env.get(ENV_SERVICE) or "unknown"))
     print("backend: %s" % require_env(ENV_BACKEND, env))
-    print("scenario: %s" % (env.get(ENV_SCENARIO) or "unknown"))
     print("probe url: %s" % require_env(ENV_URL, env))
     print("expected listen port: %s" % require_env(ENV_EXPECTED_PORT, env))
     print("service root: %s" % require_env(ENV_ROOT, env))
@@ -338,7 +338,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="targetctl",
                                      description="Control the incident's target service.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("info", help="backend, probe url, expected listen port, service root")
+    sub.add_parser("info", help="service, backend, probe url, expected listen port, service root")
     sub.add_parser("status", help="probe the health URL (exit 0 only on HTTP 200)")
     logs = sub.add_parser("logs", help="tail the service log")
     logs.add_argument("-n", "--lines", type=int, default=50, help="number of lines (default 50)")

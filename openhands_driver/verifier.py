@@ -1,7 +1,8 @@
 """The independent verifier: the only judge of ``service_up``.
 
 After the agent stops, the runner probes the target itself. A probe passes only with HTTP 200, a
-JSON body whose ``status`` is ``"ok"`` and whose ``scenario`` is the expected id. The run is
+JSON body whose ``status`` is ``"ok"`` and whose ``instance`` is the expected id (the per-incident
+identity: an opaque token in blind runs; bodies of older targets name it ``scenario``). The run is
 verified after N consecutive passing probes within a bounded number of attempts. An optional
 identity check (e.g. "the container is ours and runs the expected image") must also pass.
 """
@@ -74,13 +75,14 @@ def probe(url: str, expected_scenario: str, *, attempt: int = 1, timeout_s: floa
         return ProbeResult(attempt, False, status_code, None, None, "body is not JSON", elapsed)
     if not isinstance(body, dict):
         return ProbeResult(attempt, False, status_code, None, None, "body is not a JSON object", elapsed)
-    body_status, scenario = body.get("status"), body.get("scenario")
+    body_status = body.get("status")
+    scenario = body.get("instance", body.get("scenario"))
     if status_code != 200:
         reason = f"HTTP {status_code}: {body.get('reason', body_status)}"
     elif body_status != "ok":
         reason = f"status is {body_status!r}, not 'ok'"
     elif scenario != expected_scenario:
-        reason = f"scenario is {scenario!r}, expected {expected_scenario!r} (wrong service?)"
+        reason = f"instance is {scenario!r}, expected {expected_scenario!r} (wrong service?)"
     else:
         reason = "healthy"
     return ProbeResult(attempt, reason == "healthy", status_code, body_status, scenario, reason, elapsed)

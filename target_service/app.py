@@ -7,9 +7,11 @@ the resolver (etc/dns/resolv.conf) used to find the database host, and the datab
 memory limit the supervisor passes (SERVICE_MEMORY_LIMIT_MB from etc/limits.json) against its
 real peak RSS. Checked on every request: the lock file, the readiness flag, feature flags
 (etc/flags.json, flagd format) and chaos schedules (etc/chaos/*.json), which may delay requests
-for real or make them fail. `GET /` always answers JSON:
-    200 {"status": "ok", "scenario": id}
-    500 {"status": "error", "scenario": id, "reason": "..."}
+for real or make them fail. `GET /` always answers JSON, generic like a real service's:
+    200 {"status": "ok", "instance": id}
+    500/503 {"status": "error", "instance": id, "error": "Internal Server Error"}
+The cause goes where a real engineer looks for it: an ERROR line in var/log/service.log.
+`instance` is the id the verifier checks (an opaque token in blind runs).
 
 The checks live with the family of faults they detect (this module re-exports them):
     app_service.py     config (etc/service.json, etc/service.env) and the lock file
@@ -30,7 +32,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from flask import Flask, Response
 
@@ -51,24 +53,40 @@ else:
     from app_traffic import *  # noqa: F401,F403
 
 log = logging.getLogger("app")
+HTTP_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def problem(root: Path, cfg: ServiceConfig,
+            disruptions: Optional[List[Disruption]] = None) -> Optional[Tuple[int, str]]:
+    """None when healthy, else (HTTP status, reason for the log). Order: config, lock,
+    readiness, database, then per-request disruptions (feature flags, chaos schedules)."""
+    if cfg.error:
+        return 500, cfg.error
+    locked = lock_problem(root, cfg)
+    if locked:
+        return 503, locked
+    not_ready = readiness_problem(root, cfg)
+    if not_ready:
+        return 503, not_ready
+    if cfg.dependency_error:
+        return 500, cfg.dependency_error
+    if disruptions is None:
+        disruptions = flag_disruptions(root) + chaos_disruptions(root)
+    reason = next((d.reason for d in disruptions if d.reason), None)
+    return (500, reason) if reason else None
 
 
 def health(root: Path, cfg: ServiceConfig,
            disruptions: Optional[List[Disruption]] = None) -> Optional[str]:
-    """None when healthy, otherwise the reason. Order: config, lock, readiness, database,
-    then per-request disruptions (feature flags, chaos schedules)."""
-    if cfg.error:
-        return cfg.error
-    problem = lock_problem(root)
-    if problem:
-        return problem
+    """None when healthy, otherwise the reason (what the log says)."""
+    found = problem(root, cfg, disruptions)
+    return found[1] if found else None
+
+
+def readiness_problem(root: Path, cfg: ServiceConfig) -> Optional[str]:
     if not (root / READY_FLAG).exists():
-        return "readiness flag %s is missing; service is not ready" % READY_FLAG
-    if cfg.dependency_error:
-        return cfg.dependency_error
-    if disruptions is None:
-        disruptions = flag_disruptions(root) + chaos_disruptions(root)
-    return next((d.reason for d in disruptions if d.reason), None)
+        return "readiness check failed: %s not present; not accepting traffic" % READY_FLAG
+    return None
 
 
 def _json(payload: dict, status: int) -> Response:
@@ -94,10 +112,13 @@ def create_app(root: Path, config: Optional[ServiceConfig] = None) -> Flask:
         delay_ms = min(max([d.delay_ms for d in disruptions] or [0]), MAX_DELAY_MS)
         if delay_ms:
             time.sleep(delay_ms / 1000.0)  # a real delay: clients with a short timeout give up
-        reason = health(root, cfg, disruptions)
-        if reason is None:
-            return _json({"status": "ok", "scenario": cfg.scenario}, 200)
-        return _json({"status": "error", "scenario": cfg.scenario, "reason": reason}, 500)
+        found = problem(root, cfg, disruptions)
+        if found is None:
+            return _json({"status": "ok", "instance": cfg.instance}, 200)
+        status, reason = found
+        log.error("GET / -> %d: %s", status, reason)
+        return _json({"status": "error", "instance": cfg.instance,
+                      "error": HTTP_REASONS.get(status, "Error")}, status)
 
     @app.errorhandler(Exception)
     def on_error(exc: Exception) -> Response:
@@ -105,8 +126,8 @@ def create_app(root: Path, config: Optional[ServiceConfig] = None) -> Flask:
         if not isinstance(code, int):
             log.exception("unhandled error")
             code = 500
-        return _json({"status": "error", "scenario": cfg.scenario,
-                      "reason": "%d %s" % (code, getattr(exc, "name", type(exc).__name__))}, code)
+        return _json({"status": "error", "instance": cfg.instance,
+                      "error": "%d %s" % (code, getattr(exc, "name", type(exc).__name__))}, code)
 
     return app
 
@@ -158,10 +179,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         log.error("cannot start: %s", cfg.error)
         return 2
     if cfg.error:
-        log.error("configuration error: %s (serving errors until fixed and restarted)", cfg.error)
+        log.error("configuration error: %s", cfg.error)
     if cfg.dependency_error:
-        log.error("cannot reach the database: %s (serving errors until fixed and restarted)",
-                  cfg.dependency_error)
+        log.error("database connection failed: %s", cfg.dependency_error)
 
     from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -191,7 +211,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     write_pid(pid_path)
-    log.info("listening on %s:%d (scenario %s)", cfg.listen_host, cfg.listen_port, cfg.scenario)
+    log.info("%s listening on %s:%d", cfg.service, cfg.listen_host, cfg.listen_port)
     try:
         server.serve_forever(poll_interval=0.5)
     except _Stop as stop:

@@ -16,11 +16,9 @@ from typing import Dict, Optional
 if __package__:  # imported as target_service.app_service (the runner, the tests)
     from . import root_layout as layout
     from .app_dependency import database_problem
-    from .pidfiles import pid_running
 else:  # run flat: python app.py, or /app in the container
     import root_layout as layout
     from app_dependency import database_problem
-    from pidfiles import pid_running
 
 REQUIRED_SETTINGS = ("DATABASE_URL", "CACHE_TTL_S")
 INT_SETTINGS = ("CACHE_TTL_S",)
@@ -30,12 +28,14 @@ INT_SETTINGS = ("CACHE_TTL_S",)
 class ServiceConfig:
     """What the app read at start. `error` is the first config problem found (None = fine)."""
 
-    scenario: str = "unknown"
+    instance: str = "unknown"   # reported in the health body; the verifier checks it
+    service: str = "service"
     listen_host: str = "127.0.0.1"
     listen_port: Optional[int] = None
     settings: Dict[str, str] = field(default_factory=dict)
     error: Optional[str] = None
     dependency_error: Optional[str] = None  # database unreachable (name resolution, login)
+    lock_file: str = layout.LOCK_FILE        # the exclusive lock this instance must hold
 
 
 def _parse_env(text: str) -> Dict[str, str]:
@@ -61,8 +61,11 @@ def load_config(root: Path) -> ServiceConfig:
     except (OSError, ValueError) as exc:
         cfg.error = "config file %s is not valid JSON: %s" % (layout.SERVICE_JSON, exc)
         return cfg
-    cfg.scenario = str(raw.get("scenario") or "unknown")
+    cfg.instance = str(raw.get("instance") or raw.get("scenario") or "unknown")
+    cfg.service = str(raw.get("service") or "service")
     cfg.listen_host = str(raw.get("listen_host") or "127.0.0.1")
+    if isinstance(raw.get("lock_file"), str) and raw["lock_file"].strip():
+        cfg.lock_file = raw["lock_file"].strip()
     port = raw.get("listen_port")
     if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
         cfg.listen_port = port
@@ -97,22 +100,21 @@ def load_config(root: Path) -> ServiceConfig:
     return cfg
 
 
-def lock_problem(root: Path) -> Optional[str]:
-    """Describe the lock file the way a service that refuses to run twice would."""
-    path = root / layout.LOCK_FILE
+def lock_problem(root: Path, cfg: Optional[ServiceConfig] = None) -> Optional[str]:
+    """The exclusive lock, as a service that refuses to run twice sees it: it cannot tell a dead
+    owner from a live one, so any other pid in the file blocks it."""
+    rel = cfg.lock_file if cfg is not None else layout.LOCK_FILE
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = (root / rel).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return None
     except OSError as exc:
-        return "lock file %s present but unreadable: %s" % (layout.LOCK_FILE, exc)
+        return "cannot acquire lock %s: %s" % (rel, exc)
     match = re.search(r"\d+", text)
     if not match:
-        return "lock file %s present with no owner pid" % layout.LOCK_FILE
+        return "cannot acquire lock %s: file exists (no owner pid in it)" % rel
     pid = int(match.group())
     if pid == os.getpid():
-        return None  # our own lock (not used today, but a real service might write one)
-    if pid_running(pid):
-        return "lock file %s held by pid %d (another instance is running)" % (layout.LOCK_FILE, pid)
-    return "stale lock file %s held by pid %d which is not running" % (layout.LOCK_FILE, pid)
+        return None  # our own lock
+    return "cannot acquire lock %s: already held by pid %d; refusing requests" % (rel, pid)
 

@@ -1,48 +1,42 @@
-"""Fault injection for the target service root (stdlib only, Python >= 3.9).
+"""Fault injection, variants, oracles and snapshots for a target service root (stdlib only).
 
 The service root layout is root_layout.py. `init_root` writes a healthy root; `inject` =
-`init_root` + one fault from `FAULTS`, exactly once per root (marker `var/lib/fault_injected`),
-so a container restart never re-breaks a fixed service. This module is the entry point: it loads
-every family and re-exports the registry, the helpers and the layout, so callers import only it.
+`init_root` + one fault class, exactly once per root (marker `var/lib/provisioned`), so a
+container restart never re-breaks a fixed service. This module is the entry point: it loads the
+healthy-layout families and every fault-class module `fault_<name>.py` beside it (one module per
+class: generator, injection, symptom, oracle, decoys; see faults_core.py), and re-exports the
+registry, the helpers and the layout, so callers import only it.
 
-    faults_core.py        the registry (`register_fault`, `register_layout`), FaultContext, the
-                          file helpers, the healthy base layout (`init_root`)
-    faults_service.py     the service's own files: stale_lockfile, readiness_probe_fail,
-                          port_mismatch, bad_env_config (and `healthy`)
-    faults_traffic.py     per-request disruptions: feature_flag, chaos_schedule
-    faults_workload.py    the app cannot run: scaled_to_zero, bad_release, crash_loop,
-                          resource_limit
-    faults_dependency.py  the database is unreachable: bad_credential, dns_misconfig
+    faults_core.py     the registry (`register_class`, `register_layout`), FaultClass, Check,
+                       FaultContext, symptoms/alerts, the file helpers, the healthy base layout
+    faults_<family>.py the healthy files of a family of the service's features
+    fault_<name>.py    one fault class each
 
-Adding a fault: in the module of its family (or a new faults_<family>.py imported below), write a
-function taking a `FaultContext` and decorate it with `@core.register_fault("name")`; a new family
-writes its healthy files with a `@core.register_layout` function. Use the helpers (`read_env`/
-`write_env`, `read_service_json`/`write_service_json`, `write_file`, `read_json`/`write_json`) so
-every fault edits the files the same way the app reads them. A fault must leave a symptom the
-app reports (or a service that does not answer on the probe port) and must be fixable by editing
-files under the root (+ a restart when config changes): restarting alone must never fix it. A
-fault that keeps the app from running at all (scaled to zero, a release that cannot run, a
-crashing start command, an OOM kill) is registered with `keeps_app_down=True`, so a backend waits
-for the supervisor's decision instead of an app pid. `FaultContext.params` carries per-incident
-details (e.g. which feature flag, which chaos experiment); every injector has deterministic
-defaults when params are empty.
+Adding a fault class = one `fault_<name>.py` (a FaultClass with @register_class) + one skill.
 
-CLI (used by the container's start.sh on first boot):
-    python faults.py --root DIR --scenario ID --fault NAME --port N [--wrong-port M] [--host H]
-                     [--params JSON]
+CLI (the container's start.sh on first boot; the runner, inside the target's context):
+    python faults.py --root DIR --scenario ID --fault NAME --port N [--params JSON] [--service S]
+    python faults.py oracle --root DIR --fault NAME --params JSON     -> JSON checks
+    python faults.py snapshot --root DIR                                -> JSON {path: sha256}
+    python faults.py variant --fault NAME --seed N                      -> JSON variant
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import hashlib
+import importlib
 import json
+import os
+import random
 import sys
 from pathlib import Path
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 # Siblings are modules of the target_service namespace package when imported from the repo, and
 # top-level modules when this file runs as a script (here, or flat in /app inside the container).
-# Importing a family registers its faults; `*` re-exports the public names of each module.
+# Importing a family registers its layout/faults; `*` re-exports the public names of each module.
 if __package__:
     from .root_layout import *  # noqa: F401,F403
     from .faults_core import *  # noqa: F401,F403
@@ -59,6 +53,75 @@ else:
     from faults_dependency import *  # noqa: F401,F403
 
 
+def _load_fault_classes() -> None:
+    """Import every fault_<name>.py beside this file (each registers its class)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(here, "fault_*.py"))):
+        module = os.path.splitext(os.path.basename(path))[0]
+        importlib.import_module(("%s.%s" % (__package__, module)) if __package__ else module)
+
+
+_load_fault_classes()
+
+
+def fault_class(name: str) -> FaultClass:
+    if name not in FAULT_CLASSES:
+        raise ValueError("unknown fault class %r; valid: %s" % (name, ", ".join(sorted(FAULT_CLASSES))))
+    return FAULT_CLASSES[name]
+
+
+def make_variant(fault: str, seed: int) -> Dict[str, Any]:
+    """The concrete incident of fault class `fault` for `seed`: same seed, same incident.
+
+    Returns {fault_class, seed, service, params, entity, decoys, may_change, symptom, alert}.
+    `params` go to inject() (FAULT_PARAMS in a container); `alert` is what the agent is paged
+    with; entity/decoys/may_change are ground truth, never shown to the agent."""
+    cls = fault_class(fault)
+    rng = random.Random("%s/%d" % (fault, int(seed)))
+    service = rng.choice(SERVICE_NAMES)
+    params = dict(cls.generate(rng))
+    params["service"] = service
+    symptom = cls.symptom(params)
+    return {"fault_class": fault, "seed": int(seed), "service": service, "params": params,
+            "entity": cls.entity(params), "decoys": list(cls.decoys(params)),
+            "may_change": list(cls.may_change(params)), "symptom": symptom,
+            "alert": render_alert(symptom, service, rng)}
+
+
+def run_oracle(root: Path, fault: Optional[str], params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The fault class's oracle on this root: {"passed", "checks": [...]} (no class: healthy)."""
+    name = fault or HEALTHY
+    checks = fault_class(name).oracle(Path(root), dict(params or {})) if name in FAULT_CLASSES else []
+    return {"fault_class": name, "passed": all(c.passed for c in checks),
+            "checks": [c.to_dict() for c in checks]}
+
+
+def snapshot(root: Path, dirs: Optional[List[str]] = None) -> Dict[str, str]:
+    """{relative path: sha256 (or "symlink:<target>")} of every file under the snapshot dirs,
+    volatile paths (logs, pids, caches) left out: the before/after of a collateral check."""
+    root = Path(root)
+    found: Dict[str, str] = {}
+    for top in dirs or SNAPSHOT_DIRS:
+        base = root / top
+        if not base.is_dir():
+            continue
+        for current, subdirs, files in os.walk(str(base)):
+            subdirs.sort()
+            for name in sorted(files):
+                path = Path(current) / name
+                rel = path.relative_to(root).as_posix()
+                if any(rel.startswith(prefix) or ("/" + prefix) in ("/" + rel) for prefix in VOLATILE):
+                    continue
+                try:
+                    if path.is_symlink():
+                        found[rel] = "symlink:%s" % os.readlink(str(path))
+                    else:
+                        found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError:
+                    found[rel] = "unreadable"
+    return found
+
+
 def inject(root: Path, fault: Optional[str], *, scenario_id: str, listen_port: int,
            wrong_port: Optional[int] = None, listen_host: str = DEFAULT_LISTEN_HOST,
            params: Optional[Mapping[str, Any]] = None) -> bool:
@@ -73,24 +136,52 @@ def inject(root: Path, fault: Optional[str], *, scenario_id: str, listen_port: i
     marker = root / INJECTED_MARKER
     if marker.exists():
         return False
-    init_root(root, scenario_id, listen_port, listen_host)
+    service = str((params or {}).get("service") or "checkout")
+    init_root(root, scenario_id, listen_port, listen_host, service=service)
     if wrong_port is None:
         wrong_port = listen_port + 1 if listen_port < 65535 else listen_port - 1
     if wrong_port == listen_port:
         raise ValueError("wrong_port must differ from listen_port (both %d)" % listen_port)
     FAULTS[name](FaultContext(root, scenario_id, int(listen_port), int(wrong_port),
-                              dict(params or {})))
-    write_file(marker, "%s\n" % name)
+                              dict(params or {}), service))
+    write_file(marker, "provisioned\n")  # names nothing: the agent can read the root
     return True
 
 
 # --- CLI -------------------------------------------------------------------------------------
 
+def _tool_main(argv: List[str]) -> int:
+    """oracle | snapshot | variant (JSON on stdout)."""
+    parser = argparse.ArgumentParser(prog="faults.py %s" % argv[0])
+    parser.add_argument("--root", default="/")
+    parser.add_argument("--fault", default=HEALTHY)
+    parser.add_argument("--params", default="")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv[1:])
+    try:
+        params = json.loads(args.params) if args.params.strip() else {}
+        if argv[0] == "oracle":
+            out: Any = run_oracle(Path(args.root), args.fault, params)
+        elif argv[0] == "snapshot":
+            out = snapshot(Path(args.root))
+        else:
+            out = make_variant(args.fault, args.seed)
+    except ValueError as exc:
+        print("faults.py: %s" % exc, file=sys.stderr)
+        return 2
+    print(json.dumps(out, sort_keys=True))
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["oracle"], ["snapshot"], ["variant"]):
+        return _tool_main(argv)
     parser = argparse.ArgumentParser(description="Inject one fault into a target service root "
                                                  "(once per root).")
     parser.add_argument("--root", required=True, help="service root directory ('/' in a container)")
-    parser.add_argument("--scenario", required=True, help="scenario id reported by the service")
+    parser.add_argument("--scenario", required=True,
+                        help="instance id reported by the service in its health body")
     parser.add_argument("--fault", default=HEALTHY,
                         help="fault name (%s); empty or 'healthy' = none" % ", ".join(fault_names()))
     parser.add_argument("--port", type=int, required=True, help="port the service is probed on")
@@ -114,8 +205,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, OSError) as exc:
         print("faults.py: %s" % exc, file=sys.stderr)
         return 2
-    if done:
-        print("faults.py: injected fault %r into %s" % (args.fault or HEALTHY, args.root))
+    if done:  # says nothing about which fault: the container's log is readable by the agent
+        print("faults.py: provisioned %s" % args.root)
     else:
         print("faults.py: %s already initialised (%s present); nothing to do"
               % (args.root, INJECTED_MARKER))

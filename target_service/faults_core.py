@@ -1,16 +1,28 @@
-"""The fault registry, the file helpers every injector uses, and the healthy service root.
+"""The fault-class registry, the file helpers every injector uses, and the healthy service root.
 
-`register_fault` adds an injector to FAULTS; `register_layout` adds the writer of a family's
-healthy files, which `init_root` runs after writing the service's own config. The families
-(faults_service.py, faults_traffic.py, faults_workload.py, faults_dependency.py) register
-themselves when imported; faults.py imports them all and is the entry point (`inject`, the CLI).
-Stdlib only, Python >= 3.9.
+A fault class lives in ONE module, `fault_<name>.py` next to this file (found by faults.py, which
+imports every such module): a `FaultClass` subclass registered with `@register_class`, holding
+    generate(rng)        -> params      a concrete incident drawn from a seed (names, paths, values,
+                                        decoys); same seed, same incident, on every backend
+    inject(ctx)                         apply the fault (+ its decoys) to a healthy root
+    symptom(params)      -> str         what an on-call engineer is paged with (SYMPTOMS key)
+    entity(params)       -> str         what the fault concerns (a path, flag, setting, release)
+    decoys(params)       -> [rel]       files a careless fix would damage (must stay unchanged)
+    may_change(params)   -> [rel]       files/dirs ("dir/") a correct fix may change
+    oracle(root, params) -> [Check]     the real state: is the root cause gone? (runs where the
+                                        target runs: in the container for Docker)
+`register_layout` adds the writer of a family's healthy files, which `init_root` runs after
+writing the service's own config. Stdlib only, Python >= 3.9.
+
+Nothing the agent can read may name a fault class, the scenario or the runbook: not the health
+body (generic, see app.py), not log lines, not file or process names the harness creates.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
@@ -39,10 +51,109 @@ class FaultContext:
     `params` holds per-incident details (see each injector's docstring)."""
 
     root: Path
-    scenario_id: str
+    scenario_id: str          # the instance id the service reports (opaque in blind runs)
     listen_port: int
     wrong_port: Optional[int] = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    service: str = "checkout"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One oracle check: what was checked, whether it holds, and what was seen."""
+
+    check: str
+    passed: bool
+    detail: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"check": self.check, "passed": self.passed, "detail": self.detail}
+
+
+# What an alert can say about a broken service (symptom level only): the key a fault class's
+# `symptom()` returns -> alert wordings (one is drawn per incident). {service}, {minutes},
+# {ratio}, {severity} are filled in by `render_alert`.
+SYMPTOMS: Dict[str, Tuple[str, ...]] = {
+    "http_5xx": (
+        "{severity} {service}: HTTP 5xx ratio {ratio}% over the last {minutes}m",
+        "{severity} {service}: error rate above SLO ({ratio}% of requests return 5xx) for {minutes}m",
+        "{severity} {service} is failing requests: {ratio}% HTTP 500 responses since {minutes}m ago",
+    ),
+    "unavailable": (
+        "{severity} {service}: health check returns HTTP 503 (service unavailable) for {minutes}m",
+        "{severity} {service}: instances out of rotation, probe answers 503 since {minutes}m ago",
+        "{severity} {service}: availability below SLO for {minutes}m; probes get 503 responses",
+    ),
+    "down": (
+        "{severity} {service}: endpoint down, probe gets connection refused for {minutes}m",
+        "{severity} {service}: no healthy instance answers on the service port for {minutes}m",
+        "{severity} {service}: target down (up == 0) for {minutes}m; connections refused",
+    ),
+    "latency": (
+        "{severity} {service}: p99 latency above 10s and probe timeouts for {minutes}m",
+        "{severity} {service}: requests time out; probe success ratio {ratio}% lower over {minutes}m",
+        "{severity} {service}: health checks time out (no response within 2s) for {minutes}m",
+    ),
+    "healthy": (
+        "{severity} {service}: a user reported slowness {minutes}m ago; please check the service",
+    ),
+}
+SERVICE_NAMES = ("checkout", "cart", "payments", "ledger", "catalog", "orders", "search",
+                 "inventory", "billing", "accounts", "shipping", "quotes", "pricing", "profile",
+                 "notifications", "recommendations")
+
+
+def render_alert(symptom: str, service: str, rng: random.Random) -> str:
+    """A symptom-level alert for `service` (no cause, no file, no fault class)."""
+    if symptom not in SYMPTOMS:
+        raise ValueError("unknown symptom %r; valid: %s" % (symptom, ", ".join(sorted(SYMPTOMS))))
+    template = rng.choice(SYMPTOMS[symptom])
+    return template.format(service=service, minutes=rng.choice((3, 5, 10, 15)),
+                           ratio=rng.choice((100, 98, 87, 100)),
+                           severity=rng.choice(("[P1]", "[P2]", "CRITICAL", "FIRING")))
+
+
+class FaultClass:
+    """One fault class (see the module docstring). Subclass it in `fault_<name>.py`, set `name`
+    (the ground-truth class id) and override what the class needs; `register_class` adds it."""
+
+    name = ""
+    keeps_app_down = False   # True: the supervisor will not run the app (no app pid appears)
+
+    def generate(self, rng: random.Random) -> Dict[str, Any]:
+        """Concrete params drawn from `rng` (JSON-able); inject() with {} must still work."""
+        return {}
+
+    def inject(self, ctx: "FaultContext") -> None:
+        raise NotImplementedError
+
+    def symptom(self, params: Mapping[str, Any]) -> str:
+        return "http_5xx"
+
+    def entity(self, params: Mapping[str, Any]) -> str:
+        return ""
+
+    def decoys(self, params: Mapping[str, Any]) -> List[str]:
+        return []
+
+    def may_change(self, params: Mapping[str, Any]) -> List[str]:
+        return []
+
+    def oracle(self, root: Path, params: Mapping[str, Any]) -> List[Check]:
+        return []
+
+
+FAULT_CLASSES: Dict[str, FaultClass] = {}
+
+
+def register_class(cls: type) -> type:
+    """Class decorator: instantiate a FaultClass and register it (names are unique)."""
+    instance = cls()
+    if not instance.name:
+        raise ValueError("%s has no name" % cls.__name__)
+    register_fault(instance.name, keeps_app_down=instance.keeps_app_down)(instance.inject)
+    FAULT_CLASSES[instance.name] = instance
+    return cls
 
 
 Injector = Callable[[FaultContext], None]
@@ -146,17 +257,19 @@ def dead_pid(start: int = 4242) -> int:
 # --- healthy layout --------------------------------------------------------------------------
 
 def init_root(root: Path, scenario_id: str, listen_port: int,
-              listen_host: str = DEFAULT_LISTEN_HOST) -> Path:
+              listen_host: str = DEFAULT_LISTEN_HOST, service: str = "checkout") -> Path:
     """Write a healthy service root (overwrites config files; does not touch the marker).
 
-    listen_host is 127.0.0.1 locally; a container must listen on 0.0.0.0 to be reachable
-    through a published port. The registered families then write their healthy files.
+    `scenario_id` is the instance id the service reports in its health body (an opaque token in
+    blind runs); `service` its name. listen_host is 127.0.0.1 locally; a container must listen on
+    0.0.0.0 to be reachable through a published port. The registered families then write their
+    healthy files.
     """
     root = Path(root)
     for rel in layout.LAYOUT_DIRS:
         (root / rel).mkdir(parents=True, exist_ok=True)
-    write_service_json(root, {"scenario": scenario_id, "listen_host": listen_host,
-                              "listen_port": int(listen_port)})
+    write_service_json(root, {"service": service, "instance": scenario_id,
+                              "listen_host": listen_host, "listen_port": int(listen_port)})
     write_env(root, {key: value for key, value, _ in DEFAULT_SETTINGS})
     example = ["# Complete settings for the service. Copy the lines you need into etc/service.env,",
                "# then restart the service (settings are read at start)."]

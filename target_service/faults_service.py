@@ -18,12 +18,6 @@ def _healthy(ctx: core.FaultContext) -> None:
     """No fault: the service answers 200."""
 
 
-@core.register_fault("stale_lockfile")
-def _stale_lockfile(ctx: core.FaultContext) -> None:
-    """A previous instance died and left its lock file, naming a pid that no longer runs."""
-    core.write_file(ctx.root / layout.LOCK_FILE, "%d\n" % core.dead_pid())
-
-
 @core.register_fault("readiness_probe_fail")
 def _readiness_probe_fail(ctx: core.FaultContext) -> None:
     """The readiness flag is missing, so the service reports not ready."""

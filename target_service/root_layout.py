@@ -6,15 +6,18 @@ and openhands_driver/targetctl.py run standalone and keep their own copies of th
 """
 
 # The service itself: config, settings, lock, readiness, pid and log.
-SERVICE_JSON = "etc/service.json"             # scenario, listen_host, listen_port
+SERVICE_JSON = "etc/service.json"             # service, instance, listen_host, listen_port
 SERVICE_ENV = "etc/service.env"               # KEY=VALUE settings, read at service start
 SERVICE_ENV_EXAMPLE = "etc/service.env.example"
 LOCK_FILE = "var/lock/service.lock"           # pid of the instance holding the lock
 READY_FLAG = "var/run/ready"                  # readiness: present = ready
 APP_PID = "var/run/app.pid"
 LOG_FILE = "var/log/service.log"
-INJECTED_MARKER = "var/lib/fault_injected"    # written once the fault is injected
+INJECTED_MARKER = "var/lib/provisioned"       # written once the root is provisioned
 LAYOUT_DIRS = ("etc", "var/lock", "var/log", "var/lib", "var/run")
+# What a snapshot (collateral check) covers, and what it leaves out as volatile.
+SNAPSHOT_DIRS = ("etc", "var/lib", "var/lock", "var/spool", "opt", "srv")
+VOLATILE = ("var/log/", "var/run/", "__pycache__/", "var/lib/dpkg/", "var/lib/apt/", "etc/ld.so.cache")
 
 # Per-request disruptions (read by the app on every request).
 FLAGS_FILE = "etc/flags.json"                 # flagd-format feature flags

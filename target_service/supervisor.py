@@ -41,6 +41,7 @@ else:
 APP_SCRIPT = Path(__file__).resolve().with_name("app.py")
 SUPERVISOR_PID = "var/run/supervisor.pid"
 LOG_FILE = "var/log/service.log"
+SERVICE_JSON = "etc/service.json"
 STOP_GRACE_S = 3.0
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 5.0
@@ -292,9 +293,21 @@ class Supervisor:
 
     # --- main loop -----------------------------------------------------------------------
 
+    def take_own_lock(self) -> None:
+        """Hold the lock named `supervisor_lock` in etc/service.json (our pid), if configured:
+        one supervisor per service root, like any daemon's lock file."""
+        try:
+            config = json.loads((self.root / SERVICE_JSON).read_text(encoding="utf-8"))
+            rel = config.get("supervisor_lock") if isinstance(config, dict) else None
+        except (OSError, ValueError):
+            return
+        if isinstance(rel, str) and rel.strip() and not Path(rel).is_absolute() and ".." not in rel:
+            write_pid(self.root / rel)
+
     def run(self) -> int:
         self.install_signals()
         write_pid(self.root / SUPERVISOR_PID)
+        self.take_own_lock()
         self.log("supervisor started (python %s, app %s, root %s)"
                  % (sys.executable, APP_SCRIPT, self.root))
         self.start_child()

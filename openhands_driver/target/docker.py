@@ -289,7 +289,8 @@ class DockerTarget(Target):
     def control_env(self) -> dict[str, str]:
         return {targetctl.ENV_BACKEND: "docker", targetctl.ENV_URL: self.url,
                 targetctl.ENV_ROOT: "/", targetctl.ENV_EXPECTED_PORT: str(self._inner_port),
-                targetctl.ENV_SCENARIO: self.scenario_id, targetctl.ENV_CONTAINER: self._name,
+                targetctl.ENV_SERVICE: str(self._fault_params.get("service") or "checkout"),
+                targetctl.ENV_CONTAINER: self._name,
                 "DOCKER_HOST": docker_host()}
 
     def describe(self) -> dict[str, Any]:

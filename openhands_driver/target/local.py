@@ -64,14 +64,16 @@ def read_service_root(root: Path | str) -> dict[str, Any]:
         raise UserError(f"--target-root {root} is not a service root: {path} is missing; {hint}") from None
     except (OSError, ValueError) as exc:
         raise UserError(f"--target-root {root}: cannot read {path} ({exc}); {hint}") from None
-    if not isinstance(config, dict) or not isinstance(config.get("scenario"), str) or not config["scenario"]:
-        raise UserError(f"--target-root {root}: {path} names no 'scenario'; {hint}")
+    if isinstance(config, dict) and "instance" not in config:  # roots written before 'instance'
+        config["instance"] = config.get("scenario")
+    if not isinstance(config, dict) or not isinstance(config.get("instance"), str) or not config["instance"]:
+        raise UserError(f"--target-root {root}: {path} names no 'instance'; {hint}")
     return config
 
 
 def service_root_scenario(root: Path | str) -> str:
-    """The scenario id a running service reports (its etc/service.json); UserError if none."""
-    return read_service_root(root)["scenario"]
+    """The instance id a running service reports (its etc/service.json); UserError if none."""
+    return read_service_root(root)["instance"]
 
 
 class LocalTarget(Target):
@@ -120,6 +122,15 @@ class LocalTarget(Target):
     def owned(self) -> bool:
         """True when this target started its service (and so may stop it)."""
         return not self._attach
+
+    @property
+    def service_name(self) -> str:
+        if self._attach:
+            try:
+                return str(read_service_root(self._root).get("service") or "service")
+            except UserError:
+                return "service"
+        return str(self._fault_params.get("service") or "checkout")
 
     @property
     def wrong_port(self) -> int | None:
@@ -229,7 +240,7 @@ class LocalTarget(Target):
     def control_env(self) -> dict[str, str]:
         return {targetctl.ENV_BACKEND: "local", targetctl.ENV_URL: self.url,
                 targetctl.ENV_ROOT: str(self._root), targetctl.ENV_EXPECTED_PORT: str(self.port),
-                targetctl.ENV_SCENARIO: self.scenario_id}
+                targetctl.ENV_SERVICE: self.service_name}
 
     def describe(self) -> dict[str, Any]:
         described = {"backend": self.backend, "url": self.url, "root": str(self._root),
