@@ -41,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --strategy-source optimizer: the optimize.py result file whose best "
                         "candidate to run (default: %(default)s)")
     p.add_argument("--skill-id", default=None, help="force a skill instead of routing")
+    blind = p.add_argument_group("blind incidents (symptoms only; see README, Blind incidents)")
+    blind.add_argument("--blind", action="store_true",
+                       help="page the agent with a symptom-level alert only: no scenario id, fault "
+                            "class or runbook in anything it can read; routing from what it sees")
+    blind.add_argument("--variant-seed", type=int, default=None, metavar="N",
+                       help="draw the incident's variant (paths, names, values, decoys, service "
+                            "name) from seed N; same seed, same incident (blind default: random)")
+    blind.add_argument("--soak-s", type=float, default=3.0, metavar="S",
+                       help="durability: after the verifier passes the runner restarts the target "
+                            "and probes it for S seconds (default 3)")
     p.add_argument("--backend", choices=("local", "docker"), default="local",
                    help="where the target runs: local = a process group, docker = a container "
                         "(default: %(default)s)")
@@ -115,7 +125,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                         "running there, e.g. http://127.0.0.1:8080/")
     if args.verify_consecutive_successes < 1 or args.verify_max_attempts < args.verify_consecutive_successes:
         raise UserError("--verify-max-attempts must be >= --verify-consecutive-successes >= 1")
+    if args.soak_s < 0:
+        raise UserError(f"--soak-s must be >= 0 seconds, got {args.soak_s}")
+    if args.variant_seed is not None and args.variant_seed < 0:
+        raise UserError(f"--variant-seed must be a whole number >= 0, got {args.variant_seed}")
+    if args.blind and (target_root is not None or args.target_container):
+        raise UserError("--blind provisions a fresh incident: it cannot attach to a running service "
+                        "(--target-root / --target-container)")
     return RunConfig(
+        blind=args.blind, variant_seed=args.variant_seed, soak_s=args.soak_s,
         scenario=args.scenario or (None if target_root else DEFAULT_SCENARIO),
         training_data=args.training_data, mode=args.mode,
         strategy_source=args.strategy_source, skill_id=args.skill_id, backend=args.backend,
@@ -153,6 +171,8 @@ def exit_code_for(result: RunResult) -> int:
         return EXIT_INTERRUPTED
     if result.simulate:
         return EXIT_FIXED
+    if result.resolved is not None:  # proven: verifier, mitigation, durability, collateral
+        return EXIT_FIXED if result.resolved else EXIT_NOT_FIXED
     return EXIT_FIXED if result.service_up else EXIT_NOT_FIXED
 
 
@@ -167,7 +187,11 @@ def render_human(result: RunResult) -> str:
                 lines.append(f"  {phase:9}: {command}")
         return "\n".join(lines)
     verdict = {True: "FIXED (verified)", False: "NOT FIXED", None: "not verified"}[result.service_up]
-    lines = [f"{verdict} — scenario {result.scenario}, run {result.run_id}",
+    if result.resolved is not None:
+        verdict = "RESOLVED (proven)" if result.resolved else (
+            "NOT RESOLVED (service answers, proof failed)" if result.service_up else "NOT RESOLVED")
+    subject = "blind incident" if result.blind else f"scenario {result.scenario}"
+    lines = [f"{verdict} — {subject}, run {result.run_id}",
              f"  status {result.status}; {result.step_count} steps; brain {result.brain}; "
              f"skill {result.skill_id or '-'}; {result.duration_s}s"]
     if result.verification:
@@ -178,6 +202,7 @@ def render_human(result: RunResult) -> str:
         if identity:
             lines.append(f"  identity: {'ok' if identity.get('ok') else 'FAILED'} — "
                          f"{identity.get('reason')}")
+    lines += _proof_lines(result)
     if result.agent_message:
         lines.append(f"  agent said: {result.agent_message}")
     if result.error:
@@ -188,6 +213,35 @@ def render_human(result: RunResult) -> str:
     if result.trace_log:
         lines.append(f"  trace: {result.trace_log}")
     return "\n".join(lines)
+
+
+def _proof_lines(result: RunResult) -> list[str]:
+    lines = []
+    truth = result.ground_truth
+    if truth:
+        seed = truth.get("variant_seed")
+        lines.append(f"  ground truth: {truth.get('fault_class')} on {truth.get('entity') or '-'}"
+                     + (f" (variant seed {seed})" if seed is not None else ""))
+    diagnosis = result.diagnosis
+    if diagnosis is not None:
+        reported = diagnosis.get("reported") or {}
+        said = (f"{reported.get('fault_class')} on {reported.get('entity') or '-'}" if reported
+                else "no structured diagnosis")
+        lines.append(f"  diagnosis: {'correct' if diagnosis.get('correct') else 'WRONG'} — {said}")
+    for name in ("mitigation", "durability", "collateral"):
+        record = getattr(result, name)
+        if record is None:
+            continue
+        detail = ""
+        if name == "mitigation":
+            failed = [c["check"] for c in record.get("checks", []) if not c.get("passed")]
+            detail = "; failed: " + "; ".join(failed) if failed else ""
+        elif name == "durability":
+            detail = f" ({record.get('note') or record.get('error') or str(len(record.get('probes', []))) + ' probes after restart'})"
+        elif record.get("outside_fix"):
+            detail = "; changed: " + ", ".join(c["path"] for c in record["outside_fix"][:5])
+        lines.append(f"  {name}: {'passed' if record.get('passed') else 'FAILED'}{detail}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,10 @@ from openhands_driver.paths import DEFAULT_TRACE_LOG
 @dataclass
 class RunConfig:
     scenario: str | None = "stale_lockfile"  # None with target_root: the one its etc/service.json names
+    # Blind incidents: symptoms only, a variant drawn from the seed (openhands_driver/incident.py)
+    blind: bool = False
+    variant_seed: int | None = None
+    soak_s: float = 3.0                      # durability: probe window after the runner's restart
     incident_text: str | None = None  # the alert as received (intake); default: the scenario's report
     training_data: Path | None = None
     mode: str = "optimized"

@@ -66,6 +66,17 @@ class RunResult:
     error: str | None = None
     security: dict = field(default_factory=dict)  # gates in force and violations
     laminar_trace_id: str | None = None
+    # Blind incidents and the proof of the fix (openhands_driver/incident.py, proof/)
+    blind: bool = False
+    instance: str | None = None          # the id the target reports (opaque token when blind)
+    alert: str = ""                      # what the agent was paged with
+    ground_truth: dict | None = None     # fault class, entity, seed: never shown to the agent
+    diagnosis: dict | None = None        # what the agent reported, and whether it is correct
+    mitigation: dict | None = None       # the fault class's oracle on the real state
+    durability: dict | None = None       # restart + soak probes after the verifier passed
+    collateral: dict | None = None       # decoys and files outside the fix unchanged
+    resolved: bool | None = None         # verifier, mitigation, durability and collateral all pass
+    skills_used: list[str] = field(default_factory=list)  # skills the agent loaded (invoke_skill)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, *, with_excerpts: bool = False) -> dict:

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from openhands_driver import verifier
+from openhands_driver import proof, verifier
 from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
+from openhands_driver.incident import Incident, make_incident
 from openhands_driver.paths import REPO_ROOT
 from openhands_driver.records import RunResult
 from openhands_driver.router import RoutingDecision, route
@@ -43,6 +44,7 @@ class IncidentPlan:
     routing: RoutingDecision
     strategy: Strategy
     message: str
+    incident: Incident
 
     def to_dict(self) -> dict:
         from openhands_driver.brain.runbook import parse_runbook
@@ -66,13 +68,25 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
     if not scenario.runnable:
         raise UserError(f"scenario {scenario.scenario_id!r} has no local analogue: "
                         f"{scenario.unsupported_reason}")
-    if config.incident_text:  # an alert as received (e.g. from the intake service)
-        scenario = dataclasses.replace(scenario, error_report=config.incident_text)
-    routing = route(scenario, scenario.error_report, forced_skill=config.skill_id)
-    strategy = choose_strategy(config.mode, config.strategy_source, routing,
-                               strategy_text=config.strategy_text, optimizer_result=config.optimizer_result)
     run_id = config.run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    return IncidentPlan(run_id, scenario, routing, strategy, incident_message(scenario, strategy, routing))
+    if config.variant_seed is not None and config.target_root is not None:
+        raise UserError("--variant-seed draws a new incident: it cannot go with --target-root (an "
+                        "attached service is already provisioned)")
+    incident = make_incident(scenario, run_id=run_id, blind=config.blind, seed=config.variant_seed)
+    if config.incident_text:  # an alert as received (e.g. from the intake service)
+        incident = dataclasses.replace(incident, alert=config.incident_text)
+        scenario = dataclasses.replace(scenario, error_report=config.incident_text)
+    if config.blind:  # only what the agent can see: the alert's text, no scenario label
+        routing = route(None, incident.alert, forced_skill=config.skill_id)
+        chosen = routing if routing.method == "forced" else RoutingDecision(
+            None, "agent", f"blind: the agent chooses from the catalog ({routing.reason})",
+            routing.scores)
+    else:
+        routing = chosen = route(scenario, incident.alert, forced_skill=config.skill_id)
+    strategy = choose_strategy(config.mode, config.strategy_source, chosen,
+                               strategy_text=config.strategy_text, optimizer_result=config.optimizer_result)
+    message = incident_message(incident.title, incident.alert, strategy, chosen, blind=config.blind)
+    return IncidentPlan(run_id, scenario, routing, strategy, message, incident)
 
 
 def _attached_scenario(config: RunConfig) -> str:
@@ -86,13 +100,17 @@ def _attached_scenario(config: RunConfig) -> str:
 
 
 def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunResult:
+    attached = config.target_root is not None or config.target_container is not None
     return RunResult(
         run_id=plan.run_id, scenario=plan.scenario.scenario_id, mode=config.mode,
         strategy_source=plan.strategy.source, skill_id=plan.strategy.skill_id,
         routing=plan.routing.to_dict(), brain=BRAIN_RUNBOOK, backend=config.backend,
         simulate=config.simulate, status="simulated" if config.simulate else "error",
         service_up=None, step_count=0, started_at=started_at, local_fault=plan.scenario.local_fault,
-        trace_log=None if config.disable_trace_log else str(config.trace_log))
+        trace_log=None if config.disable_trace_log else str(config.trace_log),
+        blind=plan.incident.blind, instance=plan.incident.instance, alert=plan.incident.alert,
+        # An attached service was provisioned by somebody else: its ground truth is unknown.
+        ground_truth=None if attached else plan.incident.ground_truth.to_dict())
 
 
 def _prepare_workspace(run_id: str, strategy: Strategy) -> Path:
@@ -127,8 +145,8 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     previous_term = None
     if threading_is_main():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
-    target = create_target(config.backend, scenario_id=plan.scenario.scenario_id,
-                           fault=plan.scenario.local_fault, **_target_options(config, plan))
+    target = create_target(config.backend, scenario_id=plan.incident.instance,
+                           fault=plan.incident.fault, **_target_options(config, plan))
     workspace = None
     secrets: list[str] = secret_values()
     try:
@@ -141,8 +159,11 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         finally:
             preload.join()
         result.target = target.describe()
+        owned = getattr(target, "owned", True)
+        before = proof.take_snapshot(target) if owned else None
+        injected = "blind incident" if plan.incident.blind else f"fault: {plan.incident.fault or 'none'}"
         print(f"[runner] {plan.run_id}: target {target.backend} up at {target.url} "
-              f"(fault: {plan.scenario.local_fault or 'none'}); routing: {plan.routing.reason}",
+              f"({injected if owned else 'attached'}); routing: {plan.routing.reason}",
               file=console, flush=True)
         workspace = _prepare_workspace(plan.run_id, plan.strategy)
         ensure_targetctl_on_path()
@@ -157,6 +178,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.security = session.security
         result.actions = outcome.actions
         result.step_count = len(outcome.actions)
+        result.skills_used = _skills_used(outcome.actions)
         result.agent_message = outcome.final_message
         result.conversation_status = outcome.status
         result.error = outcome.error
@@ -167,7 +189,8 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         closer = threading.Thread(target=close_conversation, name="close-conversation")
         closer.start()
         try:
-            check = verifier.verify(target.url, plan.scenario.scenario_id,
+            after = proof.take_snapshot(target) if before is not None else None
+            check = verifier.verify(target.url, plan.incident.instance,
                                     consecutive=config.verify_consecutive_successes,
                                     max_attempts=config.verify_max_attempts,
                                     interval_s=config.verify_interval_s,
@@ -177,6 +200,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.verification = check.to_dict()
         result.service_up = check.verified
         result.status = _status(outcome.status, check.verified)
+        _prove(config, plan, target, result, before, after)
     except (KeyboardInterrupt, _Terminated):
         result.status = "interrupted"
         result.error = "interrupted by the user (Ctrl-C / SIGTERM); target cleaned up"
@@ -202,6 +226,47 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     return result
 
 
+def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
+           before: dict | None, after: dict | None) -> None:
+    """Diagnosis, mitigation, durability and collateral, judged by the runner; then ``resolved``."""
+    incident = plan.incident
+    if result.ground_truth is not None:
+        result.diagnosis = proof.score_diagnosis(result.agent_message, incident.ground_truth)
+        result.mitigation = proof.check_mitigation(target, incident.fault, incident.params)
+    if before is not None and after is not None:
+        result.collateral = proof.compare_snapshots(
+            before, after, may_change=incident.ground_truth.may_change,
+            decoys=incident.ground_truth.decoys)
+    if result.service_up:
+        result.durability = proof.check_durability(target, incident.instance, soak_s=config.soak_s,
+                                                   interval_s=min(0.5, config.verify_interval_s),
+                                                   restart=getattr(target, "owned", True))
+    else:
+        result.durability = {"passed": False, "restarted": False,
+                             "note": "not checked: the verifier did not pass"}
+    result.resolved = bool(result.service_up and result.durability.get("passed")
+                           and (result.mitigation or {"passed": True})["passed"]
+                           and (result.collateral or {"passed": True})["passed"])
+
+
+def _skills_used(actions: list) -> list[str]:
+    """Skills the agent loaded itself (invoke_skill), in order."""
+    import json as _json
+
+    used = []
+    for action in actions:
+        if action.tool != "invoke_skill":
+            continue
+        try:
+            name = _json.loads(action.command).get("name") if action.command.startswith("{") else None
+        except ValueError:
+            name = None
+        name = name or action.command
+        if name and name not in used:
+            used.append(str(name))
+    return used
+
+
 def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
     """Backend-specific create_target arguments (docker: run id labels, image, attach mode;
     local: attach mode)."""
@@ -211,9 +276,8 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
                        container=config.target_container, url=config.target_url)
     elif config.target_root is not None:
         options.update(root=Path(config.target_root), attach=True, url=config.target_url)
-    params = plan.scenario.extra.get("fault_params")
-    if params:  # per-incident details, e.g. which feature flag (docker: FAULT_PARAMS env)
-        options["fault_params"] = params
+    if config.target_root is None and config.target_container is None:
+        options["fault_params"] = plan.incident.params  # the variant: which file, flag, value...
     return options
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from openhands_driver.errors import UserError
 from openhands_driver.paths import REPO_ROOT
 from openhands_driver.router import RoutingDecision
-from openhands_driver.scenarios import Scenario
 from openhands_driver.skills import load_skills
 
 STRATEGY_DIR = REPO_ROOT / "training_data" / "strategies"
@@ -31,8 +30,12 @@ STANDING_ORDERS = """\
 You are the on-call SRE agent for this incident. The affected service is reachable only through
 `targetctl` on your terminal: `targetctl status` (health probe), `targetctl info`, `targetctl logs`,
 `targetctl restart` and `targetctl exec CMD [ARGS...]` (runs CMD in the service root; relative paths
-such as etc/service.json are under that root). Find the root cause, apply the smallest fix, verify
-health with `targetctl status`, then finish with a short report. Act only on this incident's target."""
+such as etc/service.json are under that root). Find the root cause from the evidence (logs, config,
+process state, recent changes), apply the smallest fix, verify health with `targetctl status`, then
+finish with a short report. Act only on this incident's target; change nothing you did not diagnose.
+End the report with your diagnosis as one JSON block:
+{"fault_class": "<the cause, named as in the runbook you used, or unknown>", "entity": "<the file,
+setting, flag, release or schedule at fault>", "evidence": ["<log line or fact>", ...]}"""
 
 
 @dataclass(frozen=True)
@@ -71,14 +74,19 @@ def choose_strategy(mode: str, strategy_source: str, routing: RoutingDecision, *
     return Strategy("skills", None, _read(BASELINE_RUNBOOK), BASELINE_RUNBOOK.name, True)
 
 
-def incident_message(scenario: Scenario, strategy: Strategy, routing: RoutingDecision) -> str:
-    parts = [f"# Incident: {scenario.title or scenario.scenario_id}", "", scenario.error_report.strip(),
-             "", STANDING_ORDERS, ""]
+def incident_message(title: str, alert: str, strategy: Strategy, routing: RoutingDecision, *,
+                     blind: bool = False) -> str:
+    """The first user message. Blind: the alert and the orders only, never the routed skill (the
+    SDK injects a skill itself when the alert contains one of its triggers)."""
+    parts = [f"# Incident: {title}", "", alert.strip(), "", STANDING_ORDERS, ""]
     if strategy.skill_id:
         parts += [f"Runbook skill: {strategy.skill_id}",
                   f"(Routing: {routing.reason}. Load it with invoke_skill if it is not shown below.)"]
     else:
-        if strategy.load_skills:
+        if strategy.load_skills and blind:
+            parts += ["Runbook skills are available (see the skill list; load one with invoke_skill "
+                      "once the evidence points to it).", ""]
+        elif strategy.load_skills:
             catalog = ", ".join(f"{s.name} ({s.description.split('.')[0]})"
                                 for s in load_skills().values())
             parts += [f"No runbook skill matched ({routing.reason}). Skill catalog: {catalog}.", ""]

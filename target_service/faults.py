@@ -180,8 +180,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Inject one fault into a target service root "
                                                  "(once per root).")
     parser.add_argument("--root", required=True, help="service root directory ('/' in a container)")
-    parser.add_argument("--scenario", required=True,
+    parser.add_argument("--scenario", default=None,
                         help="instance id reported by the service in its health body")
+    parser.add_argument("--provision-file", default=None,
+                        help="JSON file {instance, fault, params} (instead of --scenario/--fault/--params)")
     parser.add_argument("--fault", default=HEALTHY,
                         help="fault name (%s); empty or 'healthy' = none" % ", ".join(fault_names()))
     parser.add_argument("--port", type=int, required=True, help="port the service is probed on")
@@ -195,8 +197,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         params = json.loads(args.params) if args.params.strip() else None
-    except ValueError as exc:
-        print("faults.py: --params is not valid JSON: %s" % exc, file=sys.stderr)
+        if args.provision_file:
+            with open(args.provision_file, encoding="utf-8") as handle:
+                provision = json.load(handle)
+            args.scenario, args.fault = provision["instance"], provision.get("fault") or HEALTHY
+            params = provision.get("params") or None
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        print("faults.py: bad --params / --provision-file: %s" % exc, file=sys.stderr)
+        return 2
+    if not args.scenario:
+        print("faults.py: give --scenario ID (or --provision-file)", file=sys.stderr)
         return 2
     try:
         done = inject(Path(args.root), args.fault or None, scenario_id=args.scenario,

@@ -11,11 +11,12 @@ came back healthy (and the runner's verifier checks independently anyway).
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass, field
 
-from openhands_driver.brain.findings import Findings, shows_healthy
+from openhands_driver.brain.findings import Findings, first_json_object, shows_healthy
 from openhands_driver.brain.runbook import Runbook, parse_runbook
 
 SKILL_MARKER = re.compile(r"^Runbook skill:\s*([a-z0-9-]+)\s*$", re.MULTILINE)
@@ -52,8 +53,22 @@ class Transcript:
     """What the policy can see: the incident message, injected skills and tool steps."""
 
     user_text: str = ""
+    system_text: str = ""
     steps: list[Step] = field(default_factory=list)
     injected_skills: dict[str, str] = field(default_factory=dict)  # <EXTRA_INFO> on a trigger match
+
+    def catalog(self) -> dict[str, str]:
+        """The skills the system prompt lists (<available_skills>): name -> description."""
+        block = re.search(r"<available_skills>(.*?)</available_skills>", self.system_text, re.DOTALL)
+        found = {}
+        for skill in re.findall(r"<skill>(.*?)</skill>", block.group(1) if block else "", re.DOTALL):
+            name = re.search(r"<name>\s*(.*?)\s*</name>", skill, re.DOTALL)
+            description = re.search(r"<description>\s*(.*?)\s*</description>", skill, re.DOTALL)
+            if name:
+                found[html.unescape(name.group(1))] = html.unescape(description.group(1)) if description else ""
+        return found
+
+
 
 
 def _text(content) -> str:
@@ -80,7 +95,9 @@ def read_transcript(messages: list[dict]) -> Transcript:
     for message in messages:
         role = message.get("role")
         text = _text(message.get("content"))
-        if role == "user":
+        if role == "system":
+            transcript.system_text += text + "\n"
+        elif role == "user":
             transcript.user_text += text + "\n"
             transcript.injected_skills.update(_skill_blocks(text))
         elif role == "assistant":
@@ -130,6 +147,10 @@ class _Replay:
             args.setdefault("security_risk", _risk_label(arguments["command"]))
         raise _Emit(ToolCall(name, args))
 
+    def seen_output(self) -> str:
+        """The outputs of the steps replayed so far (what the procedure knows at this point)."""
+        return "\n".join(step.output for step in self._steps[:self._cursor])
+
     def run(self, command: str, summary: str) -> Step:
         return self.call("terminal", {"command": command}, summary)
 
@@ -146,57 +167,130 @@ def _risk_label(command: str) -> str:
     return "LOW"
 
 
-def _strategy(transcript: Transcript, replay: _Replay) -> tuple[str, Runbook]:
-    skill = SKILL_MARKER.search(transcript.user_text)
-    if skill:
-        name = skill.group(1)
-        body = transcript.injected_skills.get(name)
-        if body is None:
-            loaded = replay.call("invoke_skill", {"name": name}, f"load the {name} runbook skill")
-            if "Unknown skill" in loaded.output or not loaded.output.strip():
-                replay.finish(f"Could not load the runbook skill {name!r}; escalating to a human.")
-            body = loaded.output
-        return f"skill {name}", parse_runbook(body)
-    block = STRATEGY_BLOCK.search(transcript.user_text)
-    if block:
-        return "runbook in the incident message", parse_runbook(block.group(1))
-    return "no runbook", Runbook(diagnose=("targetctl status",))
+def signals(description: str) -> list[str]:
+    """The phrases after ``Signals:`` in a skill description (``;``-separated)."""
+    _, found, tail = description.partition("Signals:")
+    return [p.strip().strip(".").strip() for p in tail.split(";") if p.strip().strip(".")] if found else []
 
 
-def _procedure(transcript: Transcript, replay: _Replay) -> None:
-    source, runbook = _strategy(transcript, replay)
-    findings = Findings()
-    fix: list[str] = list(runbook.remediate)
-    why = f"remediation steps of the {source}"
+def rank_skills(catalog: dict[str, str], evidence: str) -> list[tuple[str, list[str]]]:
+    """Skills whose signals appear in the evidence, best first: (name, signals found)."""
+    lowered = evidence.lower()
+    ranked = []
+    for name, description in catalog.items():
+        hits = [sig for sig in signals(description) if sig.lower() in lowered]
+        if hits:
+            ranked.append((name, hits))
+    return sorted(ranked, key=lambda item: (-len(item[1]), -sum(map(len, item[1])), item[0]))
+
+
+def _load_skill(name: str, transcript: Transcript, replay: _Replay) -> Runbook | None:
+    body = transcript.injected_skills.get(name)
+    if body is None:
+        loaded = replay.call("invoke_skill", {"name": name}, f"load the {name} runbook skill")
+        if "Unknown skill" in loaded.output or not loaded.output.strip():
+            return None
+        body = loaded.output
+    return parse_runbook(body)
+
+
+def _report(diagnosis: dict | None) -> str:
+    """The structured diagnosis block the standing orders ask for."""
+    block = diagnosis or {"fault_class": "unknown", "entity": "", "evidence": []}
+    return "\n```json\n" + json.dumps(block) + "\n```"
+
+
+@dataclass
+class _Work:
+    """What the procedure learned so far."""
+
+    findings: Findings = field(default_factory=Findings)
+    diagnosis: dict | None = None
+    absent: list[str] = field(default_factory=list)  # runbooks whose diagnosis found nothing
+
+
+def _diagnose(runbook: Runbook, source: str, work: _Work, replay: _Replay) -> bool:
+    """Run a runbook's diagnose steps. False when they report that its fault is absent."""
     for command in runbook.diagnose:
-        step = replay.run(command, "diagnose")
-        findings.update(command, step.output, step.exit_code)
-        if findings.healthy:
-            replay.finish("The service is healthy (HTTP 200, status ok); no fault found, no change made.")
-        if findings.fault_reported_absent:
-            replay.finish(f"Diagnosis with the {source} found no fault of that kind; not remediating. "
-                          f"Last health reason: {findings.reason or 'unknown'}. Escalating.")
-        if not runbook.remediate and findings.generic_fix():
-            break
+        step = replay.run(command, f"diagnose ({source})")
+        work.findings.update(command, step.output, step.exit_code)
+        body = first_json_object(step.output) or {}
+        if isinstance(body.get("diagnosis"), dict):
+            work.diagnosis = body["diagnosis"]
+        if work.findings.fault_reported_absent or body.get("fault_present") is False:
+            work.findings.fault_reported_absent = False
+            work.absent.append(source)
+            return False
+    return True
+
+
+def _remediate_and_verify(runbook: Runbook, source: str, work: _Work, replay: _Replay) -> None:
+    fix, why = list(runbook.remediate), f"remediation steps of the {source}"
     if not fix:
-        generic = findings.generic_fix()
+        generic = work.findings.generic_fix()
         if generic is None:
             replay.finish("Could not determine a safe fix from the evidence "
-                          f"(health reason: {findings.reason or 'unknown'}). Escalating to a human.")
+                          f"(health reason: {work.findings.reason or 'unknown'}). Escalating to a "
+                          "human." + _report(work.diagnosis))
         fix, why = generic
     for command in fix:
         step = replay.run(command, f"remediate: {why}")
         if step.exit_code not in (0, None):
-            replay.finish(f"Remediation command failed (exit {step.exit_code}): {command}. Escalating.")
+            replay.finish(f"Remediation command failed (exit {step.exit_code}): {command}. "
+                          "Escalating." + _report(work.diagnosis))
     verify = runbook.verify or DEFAULT_VERIFY
     for attempt in range(2):
         results = [replay.run(command, "verify") for command in verify]
         if any(shows_healthy(s.command, s.output, s.exit_code) for s in results):
-            replay.finish(f"Fixed: applied {len(fix)} remediation step(s) ({why}); "
-                          "the health check now returns HTTP 200 with status ok.")
+            replay.finish(f"Fixed: applied {len(fix)} remediation step(s) ({why}); the health "
+                          "check now returns HTTP 200 with status ok." + _report(work.diagnosis))
         if attempt == 0:
             replay.run("targetctl restart", "restart once before giving up")
-    replay.finish("Remediation applied but the service is still unhealthy after a restart. Escalating.")
+    replay.finish("Remediation applied but the service is still unhealthy after a restart. "
+                  "Escalating." + _report(work.diagnosis))
+
+
+def _follow(name: str, transcript: Transcript, work: _Work, replay: _Replay) -> None:
+    """Load a skill and work it; returns only when its diagnosis found its fault absent."""
+    runbook = _load_skill(name, transcript, replay)
+    if runbook is None:
+        replay.finish(f"Could not load the runbook skill {name!r}; escalating to a human."
+                      + _report(None))
+    if _diagnose(runbook, f"skill {name}", work, replay):
+        _remediate_and_verify(runbook, f"skill {name}", work, replay)
+
+
+MAX_CANDIDATES = 3
+
+
+def _procedure(transcript: Transcript, replay: _Replay) -> None:
+    work = _Work()
+    marker = SKILL_MARKER.search(transcript.user_text)
+    if marker:  # the runner routed a skill: follow it
+        _follow(marker.group(1), transcript, work, replay)
+        replay.finish(f"Diagnosis with the skill {marker.group(1)} found no fault of that kind; not "
+                      f"remediating. Last health reason: {work.findings.reason or 'unknown'}. "
+                      "Escalating." + _report(None))
+    for name in transcript.injected_skills:  # the SDK injected a skill whose trigger the alert hit
+        _follow(name, transcript, work, replay)
+    block = STRATEGY_BLOCK.search(transcript.user_text)
+    runbook = parse_runbook(block.group(1)) if block else Runbook(diagnose=("targetctl status",))
+    source = "runbook in the incident message" if block else "no runbook"
+    for command in runbook.diagnose:  # gather symptoms
+        step = replay.run(command, "triage: gather symptoms")
+        work.findings.update(command, step.output, step.exit_code)
+        if work.findings.healthy:
+            replay.finish("The service is healthy (HTTP 200, status ok); no fault found, no change "
+                          "made." + _report({"fault_class": "healthy", "entity": "",
+                                             "evidence": [step.output.strip()[-200:]]}))
+    catalog = {name: text for name, text in transcript.catalog().items()
+               if name not in transcript.injected_skills}
+    for name, _hits in rank_skills(catalog, replay.seen_output())[:MAX_CANDIDATES]:
+        _follow(name, transcript, work, replay)
+    if work.absent:
+        replay.finish("The runbooks that matched the symptoms (" + ", ".join(work.absent) + ") found "
+                      "no fault of their kind; not remediating. Escalating." + _report(None))
+    _remediate_and_verify(runbook, source, work, replay)
 
 
 def decide(messages: list[dict]) -> ToolCall | Finish:

@@ -106,6 +106,11 @@ class Target(abc.ABC):
     def control_env(self) -> dict[str, str]:
         """Environment for `targetctl` in the agent terminal (TARGETCTL_*)."""
 
+    def service_tool_argv(self) -> list[str]:
+        """argv prefix that runs target_service/faults.py (oracle, snapshot) where the target runs,
+        through exec(); the caller appends the sub-command and ``--root`` (this target's root)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot run the service tools")
+
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
         """JSON-able summary for traces: at least backend, url, root, port."""

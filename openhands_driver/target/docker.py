@@ -46,6 +46,23 @@ from target_service import faults
 # Runs targetctl's own wait inside the container (see targetctl.in_container_argv): argv is the
 # targetctl source, "app" (wait_for_app: a live app pid) or "supervisor" (wait_for_supervisor: its
 # first start decision, for faults that keep the app down), and the timeout in seconds.
+PROVISION_FILE = "provision.json"  # /run/provision.json, read and removed by start.sh
+
+
+def _tar_file(name: str, text: str) -> bytes:
+    """A tar archive holding one file (what put_archive takes)."""
+    import io
+    import tarfile
+
+    data = text.encode("utf-8")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), 0o600
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 WAIT_BOOT = ("import sys, json; ns = {'__name__': 'targetctl_in_container'}; "
              "exec(compile(sys.argv[1], 'targetctl.py', 'exec'), ns); root = ns['Path']('/'); "
              "found = (ns['wait_for_supervisor'](root, float(sys.argv[3])) if sys.argv[2] == 'supervisor' "
@@ -145,15 +162,19 @@ class DockerTarget(Target):
         image = self._ensure_image()
         self._network = network_mode(self.client)
         run_kw, extra_env, self._inner_port = run_options(self._network, self.port)
-        env = {"SCENARIO": self.scenario_id, "FAULT": self.fault or faults.HEALTHY,
-               "PORT": str(self._inner_port), **extra_env}
-        if self._fault_params:  # start.sh passes it to faults.py --params
-            env["FAULT_PARAMS"] = json.dumps(self._fault_params, sort_keys=True)
+        env = {"PORT": str(self._inner_port), **extra_env}
+        # What to inject travels in a file start.sh reads once and deletes, never in the
+        # container's environment (every `docker exec`, so the agent's `targetctl exec env`, sees that).
+        provision = {"instance": self.scenario_id, "fault": self.fault or faults.HEALTHY,
+                     "params": self._fault_params}
         began = time.monotonic()
         self._create_attempted = True  # from here on cleanup() removes the container by name
         try:
-            container = self.client.containers.run(self._image, detach=True, name=self._name, init=True,
-                                                   labels=self.labels(), environment=env, **run_kw)
+            container = self.client.containers.create(self._image, name=self._name,
+                                                      init=True, labels=self.labels(),
+                                                      environment=env, **run_kw)
+            container.put_archive("/run", _tar_file(PROVISION_FILE, json.dumps(provision)))
+            container.start()
         except APIError as exc:
             raise TargetError(f"could not start container {self._name} from {self._image}: "
                               f"{exc.explanation or exc}") from None
@@ -292,6 +313,9 @@ class DockerTarget(Target):
                 targetctl.ENV_SERVICE: str(self._fault_params.get("service") or "checkout"),
                 targetctl.ENV_CONTAINER: self._name,
                 "DOCKER_HOST": docker_host()}
+
+    def service_tool_argv(self) -> list[str]:
+        return ["python3", "/app/faults.py"]
 
     def describe(self) -> dict[str, Any]:
         info = {"backend": self.backend, "url": self.url, "root": "/", "port": self.port,

@@ -229,6 +229,9 @@ class LocalTarget(Target):
     def logs(self, tail: int = 200) -> str:
         return targetctl.tail_file(self.log_path, tail)
 
+    def service_tool_argv(self) -> list[str]:
+        return [sys.executable, str(TARGET_SERVICE_DIR / "faults.py")]
+
     def status(self) -> dict[str, Any]:
         supervisor = self._supervisor_pid()
         running = supervisor is not None

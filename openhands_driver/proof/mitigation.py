@@ -1,0 +1,29 @@
+"""Mitigation: the fault class's oracle, run on the target's real state where the target runs
+(the service root locally, inside the container for Docker), through ``faults.py oracle``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from openhands_driver.target.base import Target
+
+
+def run_service_tool(target: Target, args: list[str], timeout_s: float = 60.0) -> Any:
+    """Run ``faults.py ARGS --root ROOT`` in the target's context; its JSON answer."""
+    argv = target.service_tool_argv() + args + ["--root", str(target.root)]
+    result = target.exec(argv, timeout_s=timeout_s)
+    if not result.ok:
+        raise RuntimeError(f"{' '.join(args[:1])} on the target failed (exit {result.exit_code}): "
+                           f"{(result.stderr or result.stdout).strip()[-400:]}")
+    return json.loads(result.stdout)
+
+
+def check_mitigation(target: Target, fault: str | None, params: dict) -> dict:
+    """{passed, checks: [{check, passed, detail}]}: is the root cause gone, decoys intact?"""
+    try:
+        found = run_service_tool(target, ["oracle", "--fault", fault or "healthy",
+                                          "--params", json.dumps(params, sort_keys=True)])
+    except (RuntimeError, ValueError) as exc:
+        return {"passed": False, "checks": [], "error": str(exc)}
+    return {"passed": bool(found.get("passed")), "checks": found.get("checks", [])}
