@@ -60,15 +60,17 @@ def choose_strategy(mode: str, strategy_source: str, routing: RoutingDecision, *
                         f"Valid sources: {', '.join(STRATEGY_SOURCES)}")
     if mode == "baseline":
         return Strategy("baseline", None, _read(BASELINE_RUNBOOK), BASELINE_RUNBOOK.name, False)
+    # Triage runbooks (manual, optimizer) work with the skill catalog: they say what to gather
+    # first and which skills to prefer; the skills themselves hold the fixes.
     if strategy_source == "optimizer":  # an explicit candidate text, else the saved best candidate
         if strategy_text is not None:
-            return Strategy("optimizer", None, strategy_text.strip(), "optimizer-candidate", False)
+            return Strategy("optimizer", None, strategy_text.strip(), "optimizer-candidate", True)
         from openhands_driver.optimizer.result import DEFAULT_OPTIMIZER_RESULT, load_best_strategy
 
         path = Path(optimizer_result or DEFAULT_OPTIMIZER_RESULT)
-        return Strategy("optimizer", None, load_best_strategy(path), f"optimizer:{path.name}", False)
+        return Strategy("optimizer", None, load_best_strategy(path), f"optimizer:{path.name}", True)
     if strategy_source == "manual":
-        return Strategy("manual", None, _read(MANUAL_RUNBOOK), MANUAL_RUNBOOK.name, False)
+        return Strategy("manual", None, _read(MANUAL_RUNBOOK), MANUAL_RUNBOOK.name, True)
     if routing.skill_id:
         return Strategy("skills", routing.skill_id, None, None, True)
     return Strategy("skills", None, _read(BASELINE_RUNBOOK), BASELINE_RUNBOOK.name, True)

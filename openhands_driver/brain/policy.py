@@ -226,13 +226,9 @@ def _diagnose(runbook: Runbook, source: str, work: _Work, replay: _Replay) -> bo
 
 def _remediate_and_verify(runbook: Runbook, source: str, work: _Work, replay: _Replay) -> None:
     fix, why = list(runbook.remediate), f"remediation steps of the {source}"
-    if not fix:
-        generic = work.findings.generic_fix()
-        if generic is None:
-            replay.finish("Could not determine a safe fix from the evidence "
-                          f"(health reason: {work.findings.reason or 'unknown'}). Escalating to a "
-                          "human." + _report(work.diagnosis))
-        fix, why = generic
+    if not fix:  # the brain knows no fix of its own: only what a runbook it was given says
+        replay.finish("No runbook I was given explains this failure, so I found no safe fix "
+                      "(nothing changed). Escalating to a human." + _report(work.diagnosis))
     for command in fix:
         step = replay.run(command, f"remediate: {why}")
         if step.exit_code not in (0, None):
@@ -285,7 +281,9 @@ def _procedure(transcript: Transcript, replay: _Replay) -> None:
                                              "evidence": [step.output.strip()[-200:]]}))
     catalog = {name: text for name, text in transcript.catalog().items()
                if name not in transcript.injected_skills}
-    for name, _hits in rank_skills(catalog, replay.seen_output())[:MAX_CANDIDATES]:
+    ranked = [name for name, _hits in rank_skills(catalog, replay.seen_output())]
+    preferred = [name for name in runbook.skills if name in ranked]  # the runbook's own order first
+    for name in (preferred + [n for n in ranked if n not in preferred])[:MAX_CANDIDATES]:
         _follow(name, transcript, work, replay)
     if work.absent:
         replay.finish("The runbooks that matched the symptoms (" + ", ".join(work.absent) + ") found "

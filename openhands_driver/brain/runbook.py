@@ -2,7 +2,8 @@
 
 Runbooks are markdown: a skill body, a triage checklist, or an optimizer candidate. Commands are the
 non-comment lines of fenced ``bash``/``sh`` blocks under ``## Diagnose``, ``## Remediate`` and
-``## Verify`` headings. Blocks under other headings are ignored.
+``## Verify`` headings. Blocks under other headings are ignored. A triage runbook may also list
+skills to prefer, in order, as ``- name`` items under a ``## Skills`` heading.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class Runbook:
     diagnose: tuple[str, ...] = ()
     remediate: tuple[str, ...] = ()
     verify: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()   # skills to try first when their signals match, in order
     notes: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -28,7 +30,7 @@ class Runbook:
 
     def to_dict(self) -> dict:
         return {"diagnose": list(self.diagnose), "remediate": list(self.remediate),
-                "verify": list(self.verify)}
+                "verify": list(self.verify), "skills": list(self.skills)}
 
 
 def _phase_of(heading: str) -> str | None:
@@ -41,7 +43,9 @@ def _phase_of(heading: str) -> str | None:
 
 def parse_runbook(text: str) -> Runbook:
     commands: dict[str, list[str]] = {phase: [] for phase in PHASES}
+    skills: list[str] = []
     phase: str | None = None
+    in_skills = False
     in_block = False
     shell_block = False
     for line in text.splitlines():
@@ -61,4 +65,9 @@ def parse_runbook(text: str) -> Runbook:
         heading = _HEADING.match(line)
         if heading:
             phase = _phase_of(heading.group(1))
-    return Runbook(**{phase: tuple(cmds) for phase, cmds in commands.items()})
+            in_skills = heading.group(1).strip().lower() == "skills"
+            continue
+        item = re.match(r"^\s*[-*]\s+`?([a-z0-9][a-z0-9-]*)`?\s*$", line)
+        if in_skills and item:
+            skills.append(item.group(1))
+    return Runbook(skills=tuple(skills), **{phase: tuple(cmds) for phase, cmds in commands.items()})
