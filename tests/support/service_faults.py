@@ -28,14 +28,14 @@ def start(fault: str | None, params: dict | None = None) -> LocalTarget:
     return target
 
 
-def ctl(target: LocalTarget, *args: str) -> tuple[int, str]:
+def ctl(target, *args: str) -> tuple[int, str]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         code = targetctl.main(list(args), env=target.control_env())
     return code, out.getvalue()
 
 
-def run_script(target: LocalTarget, path: Path) -> tuple[int, dict]:
+def run_script(target, path: Path) -> tuple[int, dict]:
     env = {**os.environ, **target.control_env(),
            "PATH": f"{TARGETCTL_BIN}{os.pathsep}{REPO / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
@@ -152,3 +152,28 @@ class ServiceFaultCase(unittest.TestCase):
         self.assertNotIn("diagnosis", found)
         code, out = run_script(target, SKILLS / self.SKILL / "remediate.py")
         self.assertEqual((code, out["ok"]), (1, False))
+
+    def test_docker_backend(self) -> None:
+        """One incident on the Docker backend: symptom, skill scripts, oracle inside the container."""
+        from openhands_driver.target import docker as dt
+        from tests.test_target_docker import new_run_id, require_engine
+
+        client = require_engine()["client"]  # skips when no engine answers
+        run_id = new_run_id(self.FAULT.replace("_", "-"))
+        self.addCleanup(dt.remove_run_containers, run_id, client)
+        variant = self.variant(self.SEEDS[0])
+        target = dt.DockerTarget(scenario_id="inst-x", fault=self.FAULT, run_id=run_id, client=client,
+                                 fault_params=variant["params"])
+        self.addCleanup(target.cleanup)
+        target.start()
+        self.assertEqual(ctl(target, "status")[0], 1)
+        code, found = run_script(target, SKILLS / self.SKILL / "diagnose.py")
+        self.assertEqual((found["fault_present"], found["diagnosis"]["entity"]), (True, variant["entity"]))
+        code, fixed = run_script(target, SKILLS / self.SKILL / "remediate.py")
+        self.assertEqual(code, 0, fixed)
+        if self.RESTART_AFTER_FIX:
+            self.assertEqual(ctl(target, "restart")[0], 0)
+        self.assertEqual(ctl(target, "status")[0], 0)
+        done = target.exec(["python3", "/app/faults.py", "oracle", "--root", "/", "--fault", self.FAULT,
+                            "--params", json.dumps(variant["params"])])
+        self.assertTrue(json.loads(done.stdout)["passed"], done.stdout)
