@@ -212,9 +212,9 @@ class ShippedRunbookTests(unittest.TestCase):
             "remediate": ["python3 .agents/skills/stale-lockfile/remediate.py"],
             "verify": ["targetctl status"]})
         port = parse_runbook(skills["port-mismatch"].body)
-        self.assertEqual(port.diagnose, ("targetctl status", "targetctl info",
-                                         "targetctl exec cat etc/service.json"))
-        self.assertEqual(port.remediate[-1], "targetctl restart")
+        self.assertEqual(port.diagnose, ("python3 .agents/skills/port-mismatch/diagnose.py",))
+        self.assertEqual(port.remediate, ("python3 .agents/skills/port-mismatch/remediate.py",
+                                          "targetctl restart"))
 
     def test_skill_scripts_named_in_runbooks_exist(self) -> None:
         for name, skill in load_skills().items():
