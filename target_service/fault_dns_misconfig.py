@@ -45,6 +45,7 @@ MODES = {  # mode -> (nameserver, search) of the broken file
     "wrong_search": ((CLUSTER_DNS,), ("svc.cluster.locl cluster.locl", "{svc}.svc.cluster.local",
                                       "cluster.local")),
 }
+OTHER_NAMESERVER = "169.254.20.10"  # a node-local DNS cache: the other component's resolver
 COMPONENTS = ("metrics-agent", "log-shipper", "envoy-sidecar", "node-cache")
 
 
@@ -83,7 +84,7 @@ class DnsMisconfig(core.FaultClass):
             "nameserver 10.96.0.2", "# saved before the cluster DNS moved to %s\nnameserver 10.96.0.2"
             % CLUSTER_DNS))
         core.write_file(root / p["other"], resolv_conf(
-            "169.254.20.10", "%s.svc.cluster.local" % p["component"], "(none: managed by %s)"
+            OTHER_NAMESERVER, "%s.svc.cluster.local" % p["component"], "(none: managed by %s)"
             % p["component"], header="Resolver of the %s (node-local DNS cache)." % p["component"]))
         if p["resolv"] != layout.RESOLV_CONF:
             service = core.read_service_json(root)
@@ -119,6 +120,13 @@ class DnsMisconfig(core.FaultClass):
         except OSError:
             packaged = set()
         server, why = resolve(root, "db", p["resolv"])
+
+        def nameservers(rel: str) -> List[str]:
+            try:
+                return parse_resolver((root / rel).read_text(encoding="utf-8"))[0]
+            except OSError:
+                return []
+
         return [
             core.Check("the service still uses the resolver %s" % p["resolv"],
                        configured == p["resolv"], "resolv_conf: %s" % configured),
@@ -127,4 +135,8 @@ class DnsMisconfig(core.FaultClass):
                        why is None and server in packaged,
                        why or "answered by %s (packaged: %s)" % (server, ", ".join(sorted(packaged)))),
             core.Check("the packaged default %s is kept" % p["default"], bool(packaged), p["default"]),
+            core.Check("the %s resolver keeps its own nameserver" % p["component"],
+                       nameservers(p["other"]) == [OTHER_NAMESERVER],
+                       "%s: %s" % (p["other"], ", ".join(nameservers(p["other"])) or "absent")),
+            core.Check("the backup %s is kept" % p["bak"], (root / p["bak"]).is_file(), p["bak"]),
         ]
