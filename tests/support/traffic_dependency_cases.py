@@ -8,6 +8,7 @@ service root. Used by tests/test_fault_{feature_flag,chaos_schedule,bad_credenti
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 SKILLS = REPO / ".agents" / "skills"
 # Words nothing the agent reads may contain (besides the class id forms and the skill name).
 HARNESS_WORDS = ("fault", "inject", "scenario", "decoy")
+_IMAGE: dict[str, str] = {}  # the Docker image built from this checkout (once per process)
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int | None, str]:
@@ -258,14 +260,20 @@ class FaultClassChecks:
         from tests.test_target_docker import new_run_id, require_engine
 
         client = require_engine()["client"]  # skips with the reason when no engine answers
+        if "tag" not in _IMAGE:  # this checkout's image under its own tag: the engine is shared
+            digest = hashlib.sha256(b"".join(p.read_bytes() for p in
+                                             sorted((REPO / "target_service").glob("*.py"))))
+            _IMAGE["tag"] = "openhands-gepa-sre-target:src-%s" % digest.hexdigest()[:12]
+            dt.build_image(client, _IMAGE["tag"])
         v = self.variant(1)
         run_id = new_run_id(self.SKILL)
         self.addCleanup(dt.remove_run_containers, run_id, client)
         target = dt.DockerTarget(scenario_id="inst-d", fault=self.FAULT, run_id=run_id,
-                                 client=client, fault_params=v["params"])
+                                 client=client, fault_params=v["params"], image=_IMAGE["tag"])
         self.addCleanup(target.cleanup)
         target.start()
         code, found = run_script(target, SKILLS / self.SKILL / "diagnose.py")
+        self.assertTrue(found["fault_present"], found)
         self.assertEqual(found["diagnosis"]["entity"], v["entity"], found)
         code, fixed = run_script(target, SKILLS / self.SKILL / "remediate.py")
         self.assertTrue(fixed["ok"], fixed)
