@@ -141,6 +141,11 @@ class ChaosSchedule(core.FaultClass):
         spec = params.get("schedule_spec")
         spec = _fill(copy.deepcopy(spec if isinstance(spec, dict) and spec else DEFAULT_CHAOS_SPEC),
                      subs)
+        body = experiment(spec)[1]
+        if not selects(body, svc):  # imported incidents select their own workload: here, this one
+            selector = dict(body.get("selector") or {})
+            selector["labelSelectors"] = {"app.kubernetes.io/name": svc}
+            body["selector"] = selector
         base = _fill(str(params.get("chaos_dir") or layout.CHAOS_DIR), subs).strip("/")
         namespace = _fill(str(params.get("namespace") or ""), subs).strip("/")
         folder = "/".join(x for x in (base, namespace) if x)

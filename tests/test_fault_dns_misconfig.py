@@ -51,6 +51,13 @@ class DnsMisconfigTest(FaultClassChecks, unittest.TestCase):
         self.assertIn('could not translate host name "db" to address',
                       service_app.health(root, service_app.load_config(root)))
 
+    def test_unknown_name_is_nxdomain(self) -> None:
+        root = self.root_for({"params": {}})
+        (root / faults.RESOLV_CONF).write_text("nameserver 10.96.0.10\nsearch example.org\n")
+        self.assertIn('could not translate host name "db" to address: Name or service not known '
+                      '(tried db.example.org, db via nameserver 10.96.0.10; resolver etc/dns/resolv.conf)',
+                      service_app.health(root, service_app.load_config(root)))
+
     def test_itbench_params_keep_working(self) -> None:
         root = self.root_for({"params": {}})
         self.assertEqual(service_app.health(root, service_app.load_config(root)),
