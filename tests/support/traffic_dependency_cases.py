@@ -19,6 +19,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,36 @@ class FaultClassChecks:
                 target.restart()
                 self.assertEqual(http_get(target.url)[0], 200)
                 self.assertFalse(self.oracle(target.root, v)["passed"])
+
+    # --- the skill's Signals (what the runbook brain scores) --------------------------------------
+    def signals(self) -> list[str]:
+        from openhands_driver.skills import load_skills
+
+        description = load_skills()[self.SKILL].description
+        self.assertIn(" Signals: ", description)
+        return [s.strip().lower() for s in description.split(" Signals: ", 1)[1].split(";") if s.strip()]
+
+    def evidence(self, fault: str | None, params: dict) -> str:
+        """`targetctl status` + `targetctl logs -n 60` of a fresh service, lower-cased."""
+        target = LocalTarget(scenario_id="inst-s", fault=fault, fault_params=params)
+        try:
+            target.start()
+            env = script_env(target)
+            return "".join(subprocess.run(["targetctl", *args], env=env, capture_output=True,
+                                          text=True, timeout=30).stdout
+                           for args in (["status"], ["logs", "-n", "60"])).lower()
+        finally:
+            target.cleanup()
+
+    def test_signals_appear_in_every_variant_and_not_when_healthy(self) -> None:
+        signals = self.signals()
+        self.assertTrue(signals)
+        jobs = [(self.FAULT, self.variant(seed)["params"]) for seed in range(20)] + [(None, {})]
+        with ThreadPoolExecutor(8) as pool:
+            texts = list(pool.map(lambda job: self.evidence(*job), jobs))
+        for (fault, params), text in zip(jobs, texts):
+            for signal in signals:
+                self.assertEqual(signal in text, fault is not None, (signal, params, text[-1200:]))
 
     # --- the skill's scripts on a real service ---------------------------------------------------
     def test_skill_diagnoses_and_remediates(self) -> None:
