@@ -27,7 +27,7 @@ ATLAS = REPO / "training_data" / "atlas_sre_scenarios.json"
 # One imported incident per local fault class (the ITBench source id in the name).
 SCENARIOS = {
     "feature_flag": "itbench_5_feature_flag_ad_failure",
-    "chaos_schedule": "itbench_17_chaos_network_delay_product_catalog",  # a real 20 s delay
+    "chaos_schedule": "itbench_17_chaos_network_delay_product_catalog",  # a real delay (20 s, capped at 5 s)
     "scaled_to_zero": "itbench_58_scaled_to_zero_accounting",
     "bad_release": "itbench_23_unsupported_architecture_image_checkout",
     "crash_loop": "itbench_59_crashing_init_recommendation",
