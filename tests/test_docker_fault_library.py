@@ -130,7 +130,7 @@ class DockerItbenchEndToEndTest(unittest.TestCase):
         return " ".join(a.output_excerpt for a in result.actions)
 
     def test_feature_flag(self):
-        self.assertIn("feature flag cartFailure is on", self.run_fault("feature_flag"))
+        self.assertIn("flag 'cartFailure' evaluated to variant 'on'", self.run_fault("feature_flag"))
 
     def test_chaos_schedule(self):
         self.assertIn("fraud-detection-kafka-network-partition", self.run_fault("chaos_schedule"))
