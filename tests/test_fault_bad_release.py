@@ -7,7 +7,7 @@ import unittest
 from pathlib import Path
 
 from target_service import faults, supervisor
-from tests.support.workload import WorkloadClassTests, WorkloadLiveTests, inject_root
+from tests.support.workload import WorkloadClassTests, WorkloadDockerTests, WorkloadLiveTests, inject_root
 
 FAULT = "bad_release"
 
@@ -78,6 +78,12 @@ class BadReleaseLiveTests(WorkloadLiveTests):
     FAULT = FAULT
     SKILL = "bad-release"
     EVIDENCE = {0: "is not runnable: image", 1: "cannot start app: release", 2: "is not runnable"}
+
+
+
+class BadReleaseDockerTests(WorkloadDockerTests):
+    FAULT = FAULT
+    SKILL = "bad-release"
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 from openhands_driver import targetctl
 from openhands_driver.target.local import LocalTarget
 from target_service import faults, supervisor
-from tests.support.workload import WorkloadClassTests, WorkloadLiveTests, http_get, inject_root
+from tests.support.workload import WorkloadClassTests, WorkloadDockerTests, WorkloadLiveTests, http_get, inject_root
 
 FAULT = "crash_loop"
 
@@ -104,6 +104,12 @@ class LegacyVariantsLiveTests(unittest.TestCase):
                 target.restart()
                 self.assertEqual(http_get(target.url)[0], 200)
                 self.assertTrue(faults.run_oracle(target.root, FAULT, {"variant": variant})["passed"])
+
+
+
+class CrashLoopDockerTests(WorkloadDockerTests):
+    FAULT = FAULT
+    SKILL = "crash-loop"
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import unittest
 from pathlib import Path
 
 from target_service import faults, supervisor
-from tests.support.workload import WorkloadClassTests, WorkloadLiveTests, inject_root
+from tests.support.workload import WorkloadClassTests, WorkloadDockerTests, WorkloadLiveTests, inject_root
 
 FAULT = "resource_limit"
 
@@ -77,6 +77,12 @@ class ResourceLimitLiveTests(WorkloadLiveTests):
     FAULT = FAULT
     SKILL = "resource-limit"
     EVIDENCE = {0: "OOMKilled: working set", 1: "exceeds the memory limit", 2: "exited with code 137"}
+
+
+
+class ResourceLimitDockerTests(WorkloadDockerTests):
+    FAULT = FAULT
+    SKILL = "resource-limit"
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import json
 import unittest
 from pathlib import Path
 
-from tests.support.workload import HealthyDiagnoseTests, WorkloadClassTests, WorkloadLiveTests  # noqa: F401
+from tests.support.workload import HealthyDiagnoseTests, WorkloadClassTests, WorkloadDockerTests, WorkloadLiveTests  # noqa: F401
 
 FAULT = "scaled_to_zero"
 
@@ -64,6 +64,12 @@ class ScaledToZeroLiveTests(WorkloadLiveTests):
     FAULT = FAULT
     SKILL = "scaled-to-zero"
     EVIDENCE = {0: "0 desired replicas", 1: "0/0 instances ready", 2: "not starting app: deployment"}
+
+
+
+class ScaledToZeroDockerTests(WorkloadDockerTests):
+    FAULT = FAULT
+    SKILL = "scaled-to-zero"
 
 
 if __name__ == "__main__":

@@ -267,6 +267,61 @@ class WorkloadLiveTests(unittest.TestCase):
                 self.assertFalse(again["fault_present"], again)
 
 
+class WorkloadDockerTests(unittest.TestCase):
+    """One generated incident of the class on the Docker backend (skipped without an engine):
+    the container gets the params, the skill's scripts find and heal it through targetctl's
+    docker backend, and the oracle passes inside the container."""
+
+    FAULT = ""
+    SKILL = ""
+    SEED = 3
+
+    def setUp(self) -> None:
+        if not self.FAULT:
+            self.skipTest("base class")
+        from tests.test_target_docker import require_engine
+
+        self.client = require_engine()["client"]
+
+    def test_docker_incident(self) -> None:
+        from openhands_driver.target import docker as dt
+        from tests.test_target_docker import new_run_id
+
+        v = faults.make_variant(self.FAULT, self.SEED)
+        run_id = new_run_id(self.SKILL)
+        self.addCleanup(dt.remove_run_containers, run_id, self.client)
+        target = dt.DockerTarget(scenario_id="inst-d", fault=self.FAULT, run_id=run_id, client=self.client,
+                                 fault_params=v["params"])
+        self.addCleanup(target.cleanup)
+        target.start()
+        self.assertIsNone(target.status()["app_pid"])
+        env = {**os.environ, **target.control_env(), "PATH": f"{TARGETCTL_BIN}{os.pathsep}{os.environ['PATH']}"}
+
+        def script(name: str) -> dict:
+            proc = subprocess.run([sys.executable, str(SKILLS / self.SKILL / name)], env=env,
+                                  capture_output=True, text=True, timeout=180)
+            return json.loads(proc.stdout)
+
+        def oracle() -> dict:
+            done = target.exec(["python3", "/app/faults.py", "oracle", "--root", "/", "--fault", self.FAULT,
+                                "--params", json.dumps(v["params"])])
+            return json.loads(done.stdout)
+
+        before = oracle()
+        self.assertTrue(before["checks"], "the image has no %s class (stale image? another worktree "
+                                          "may have rebuilt the shared tag)" % self.FAULT)
+        self.assertFalse(before["passed"], before)
+        found = script("diagnose.py")
+        self.assertTrue(found["fault_present"], found)
+        self.assertEqual(found["diagnosis"]["entity"], v["entity"])
+        self.assertTrue(script("remediate.py")["ok"])
+        restart = subprocess.run(["targetctl", "restart", "--timeout", "30"], env=env, capture_output=True,
+                                 text=True, timeout=60)
+        self.assertEqual(restart.returncode, 0, restart.stdout + restart.stderr)
+        self.assertEqual(http_get(target.url, timeout=5)[0], 200)
+        self.assertTrue(oracle()["passed"], oracle())
+
+
 class HealthyDiagnoseTests(unittest.TestCase):
     """On a healthy target every workload skill's diagnose says fault_present false."""
 
@@ -287,5 +342,6 @@ class HealthyDiagnoseTests(unittest.TestCase):
             self.assertEqual(http_get(target.url)[0], 200)
 
 
-__all__ = ["HealthyDiagnoseTests", "TargetError", "WorkloadClassTests", "WorkloadLiveTests", "ctl",
+__all__ = ["HealthyDiagnoseTests", "TargetError", "WorkloadClassTests", "WorkloadDockerTests",
+           "WorkloadLiveTests", "ctl",
            "forbidden", "http_get", "inject_root"]
