@@ -7,7 +7,8 @@ import unittest
 from pathlib import Path
 
 from target_service import faults, supervisor
-from tests.support.workload import WorkloadClassTests, WorkloadDockerTests, WorkloadLiveTests, inject_root
+from tests.support import workload as wk
+from tests.support.workload import inject_root
 
 FAULT = "bad_release"
 
@@ -24,7 +25,7 @@ def _set_current(root: Path, release: str) -> None:
     (root / rel).write_text(json.dumps(data))
 
 
-class BadReleaseClassTests(WorkloadClassTests):
+class BadReleaseClassTests(wk.WorkloadClassTests):
     FAULT = FAULT
     LEGACY = ({}, {"variant": "missing"}, {"variant": "arch"})
 
@@ -74,14 +75,14 @@ class BadReleaseClassTests(WorkloadClassTests):
             self.assertIn(needle, str(caught.exception))
 
 
-class BadReleaseLiveTests(WorkloadLiveTests):
+class BadReleaseLiveTests(wk.WorkloadLiveTests):
     FAULT = FAULT
     SKILL = "bad-release"
     EVIDENCE = {0: "is not runnable: image", 1: "cannot start app: release", 2: "is not runnable"}
 
 
 
-class BadReleaseDockerTests(WorkloadDockerTests):
+class BadReleaseDockerTests(wk.WorkloadDockerTests):
     FAULT = FAULT
     SKILL = "bad-release"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from openhands_driver import targetctl
 from openhands_driver.target.local import LocalTarget
 from target_service import faults, supervisor
-from tests.support.workload import WorkloadClassTests, WorkloadDockerTests, WorkloadLiveTests, http_get, inject_root
+from tests.support import workload as wk
+from tests.support.workload import http_get, inject_root
 
 FAULT = "crash_loop"
 
@@ -20,7 +21,7 @@ def _p(v: dict) -> dict:
     return faults.fault_class(FAULT)._p(v["params"])
 
 
-class CrashLoopClassTests(WorkloadClassTests):
+class CrashLoopClassTests(wk.WorkloadClassTests):
     FAULT = FAULT
     LEGACY = ({}, {"variant": "crash"}, {"variant": "invalid_command"}, {"variant": "hang"})
 
@@ -66,7 +67,7 @@ class CrashLoopClassTests(WorkloadClassTests):
             inject_root(self.tmp, FAULT, {"variant": "nope"}, "nope")
 
 
-class CrashLoopLiveTests(WorkloadLiveTests):
+class CrashLoopLiveTests(wk.WorkloadLiveTests):
     FAULT = FAULT
     SKILL = "crash-loop"
 
@@ -107,7 +108,7 @@ class LegacyVariantsLiveTests(unittest.TestCase):
 
 
 
-class CrashLoopDockerTests(WorkloadDockerTests):
+class CrashLoopDockerTests(wk.WorkloadDockerTests):
     FAULT = FAULT
     SKILL = "crash-loop"
 

@@ -7,7 +7,8 @@ import unittest
 from pathlib import Path
 
 from target_service import faults, supervisor
-from tests.support.workload import WorkloadClassTests, WorkloadDockerTests, WorkloadLiveTests, inject_root
+from tests.support import workload as wk
+from tests.support.workload import inject_root
 
 FAULT = "resource_limit"
 
@@ -22,7 +23,7 @@ def _edit(root: Path, rel: str, change) -> None:
     (root / rel).write_text(json.dumps(data))
 
 
-class ResourceLimitClassTests(WorkloadClassTests):
+class ResourceLimitClassTests(wk.WorkloadClassTests):
     FAULT = FAULT
     LEGACY = ({},)
 
@@ -73,14 +74,14 @@ class ResourceLimitClassTests(WorkloadClassTests):
         self.assertEqual(caught.exception.state, "config_error")
 
 
-class ResourceLimitLiveTests(WorkloadLiveTests):
+class ResourceLimitLiveTests(wk.WorkloadLiveTests):
     FAULT = FAULT
     SKILL = "resource-limit"
     EVIDENCE = {0: "OOMKilled: working set", 1: "exceeds the memory limit", 2: "exited with code 137"}
 
 
 
-class ResourceLimitDockerTests(WorkloadDockerTests):
+class ResourceLimitDockerTests(wk.WorkloadDockerTests):
     FAULT = FAULT
     SKILL = "resource-limit"
 

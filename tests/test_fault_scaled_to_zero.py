@@ -6,7 +6,8 @@ import json
 import unittest
 from pathlib import Path
 
-from tests.support.workload import HealthyDiagnoseTests, WorkloadClassTests, WorkloadDockerTests, WorkloadLiveTests  # noqa: F401
+from tests.support import workload as wk
+from tests.support.workload import HealthyDiagnoseTests  # noqa: F401
 
 FAULT = "scaled_to_zero"
 
@@ -17,7 +18,7 @@ def _edit(root: Path, rel: str, change) -> None:
     (root / rel).write_text(json.dumps(data))
 
 
-class ScaledToZeroClassTests(WorkloadClassTests):
+class ScaledToZeroClassTests(wk.WorkloadClassTests):
     FAULT = FAULT
     LEGACY = ({},)
 
@@ -51,23 +52,21 @@ class ScaledToZeroClassTests(WorkloadClassTests):
 
         for seed in range(4):
             v = self.variant(seed)
-            root = self.tmp / ("m%d" % seed)
-            from tests.support.workload import inject_root
-            root = inject_root(self.tmp, FAULT, v["params"], "m%d" % seed)
+            root = wk.inject_root(self.tmp, FAULT, v["params"], "m%d" % seed)
             with self.assertRaises(supervisor.WorkloadError) as caught:
                 supervisor.read_workload(root)
             self.assertIn("0 desired replicas", str(caught.exception))
             self.assertIn(v["entity"], str(caught.exception))
 
 
-class ScaledToZeroLiveTests(WorkloadLiveTests):
+class ScaledToZeroLiveTests(wk.WorkloadLiveTests):
     FAULT = FAULT
     SKILL = "scaled-to-zero"
     EVIDENCE = {0: "0 desired replicas", 1: "0/0 instances ready", 2: "not starting app: deployment"}
 
 
 
-class ScaledToZeroDockerTests(WorkloadDockerTests):
+class ScaledToZeroDockerTests(wk.WorkloadDockerTests):
     FAULT = FAULT
     SKILL = "scaled-to-zero"
 
