@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from openhands_driver import verifier
+from openhands_driver import crash_safety, runrecord, verifier
 from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
 from openhands_driver.paths import REPO_ROOT
@@ -30,7 +30,7 @@ from openhands_driver.scenarios import Scenario, load_catalog
 from openhands_driver.strategy import Strategy, choose_strategy, incident_message
 from openhands_driver.model import resolve_model, secret_values
 from openhands_driver.session import laminar_span, run_session
-from openhands_driver.trace import append_row, redact, trace_row, utc_now
+from openhands_driver.trace import redact, trace_row, utc_now
 
 BRAIN_RUNBOOK = "runbook"
 TARGETCTL_BIN = REPO_ROOT / "bin"
@@ -97,6 +97,7 @@ def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunR
 
 def _prepare_workspace(run_id: str, strategy: Strategy) -> Path:
     workspace = Path(tempfile.mkdtemp(prefix=f"sre-incident-{run_id}-"))
+    crash_safety.own_directory(workspace, run_id)
     if strategy.load_skills:
         (workspace / ".agents").symlink_to(REPO_ROOT / ".agents", target_is_directory=True)
     return workspace
@@ -118,17 +119,27 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     model = resolve_model(config.model, config.llm_base_url, env_file=config.env_file)
     result = _base_result(config, plan, utc_now())
     result.brain, result.model = model.brain, model.model
+    crash_safety.preflight(config)  # --- crash safety: trace log writable (exit 2), janitor sweep
     if config.simulate:
         result.plan = plan.to_dict()
         return _finish(config, result, started)
 
     from openhands_driver.target import create_target
 
-    previous_term = None
+    previous_term = previous_hup = None
     if threading_is_main():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
-    target = create_target(config.backend, scenario_id=plan.scenario.scenario_id,
-                           fault=plan.scenario.local_fault, **_target_options(config, plan))
+        previous_hup = signal.signal(signal.SIGHUP, _raise_terminated)  # a closed terminal: same
+    open_run = runrecord.begin(None if config.disable_trace_log else config.trace_log,
+                               result.to_dict(), secret_values())  # --- crash safety: "started" row
+    try:
+        target = create_target(config.backend, scenario_id=plan.scenario.scenario_id,
+                               fault=plan.scenario.local_fault, **_target_options(config, plan))
+    except BaseException as exc:  # --- crash safety: the started row gets its final row
+        result.error = f"{type(exc).__name__}: {exc}"
+        _finish(config, result, started)
+        runrecord.finish(open_run)
+        raise
     workspace = None
     secrets: list[str] = secret_values()
     try:
@@ -179,7 +190,9 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.status = _status(outcome.status, check.verified)
     except (KeyboardInterrupt, _Terminated):
         result.status = "interrupted"
-        result.error = "interrupted by the user (Ctrl-C / SIGTERM); target cleaned up"
+        result.error = "interrupted by the user (Ctrl-C / SIGTERM / SIGHUP); target cleaned up"
+        result.actions = result.actions or runrecord.actions_so_far()  # what it changed so far
+        result.step_count = len(result.actions)
     except UserError:
         raise
     except Exception as exc:  # internal failure: recorded, the trace still gets its row
@@ -188,6 +201,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     finally:
         if previous_term is not None:  # a second SIGTERM must not cut the cleanup short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if config.keep_target and result.status != "interrupted":
             kept = target.describe()
             result.target = {**kept, "kept": True, "stop_with": kept.get("stop_with")
@@ -198,7 +212,10 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
             shutil.rmtree(workspace, ignore_errors=True)
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
+            signal.signal(signal.SIGHUP, previous_hup)
         _finish(config, result, started, secrets)
+        runrecord.actions_so_far()  # forget this thread's recorder
+        runrecord.finish(open_run)
     return result
 
 
@@ -211,6 +228,8 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
                        container=config.target_container, url=config.target_url)
     elif config.target_root is not None:
         options.update(root=Path(config.target_root), attach=True, url=config.target_url)
+    elif config.keep_target:  # crash safety: a kept target must outlive this process
+        options["keep"] = True
     params = plan.scenario.extra.get("fault_params")
     if params:  # per-incident details, e.g. which feature flag (docker: FAULT_PARAMS env)
         options["fault_params"] = params
@@ -250,7 +269,7 @@ def _finish(config: RunConfig, result: RunResult, started: float, secrets: list[
         for action, clean in zip(result.actions, redacted["actions"]):
             action.command, action.output_excerpt = clean["command"], clean["output_excerpt"]
     if not config.disable_trace_log:
-        append_row(config.trace_log, trace_row(result, secrets))
+        crash_safety.append_final(config.trace_log, trace_row(result, secrets))
     return result
 
 

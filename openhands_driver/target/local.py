@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from openhands_driver import targetctl
+from openhands_driver import ownership, targetctl
 from openhands_driver.errors import UserError
 from openhands_driver.paths import TARGET_SERVICE_DIR
 from openhands_driver.target.base import CommandResult, Target, TargetError, url_port, validate_argv
@@ -149,10 +149,18 @@ class LocalTarget(Target):
             # stale pids / state of a reused root
             (self._root / rel).unlink(missing_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # crash safety: the supervisor exits with its group when this process dies (--owner-pid),
+        # and the root records its owner for the janitor
+        # (a kept target outlives us: the supervisor owns its root then)
         argv = [sys.executable, str(SUPERVISOR_SCRIPT), "--root", str(self._root)]
+        if not self._keep:
+            argv += ["--owner-pid", str(os.getpid())]
+            ownership.write_owner_file(self._root)
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(argv, cwd=self._root, stdin=subprocess.DEVNULL,
                                           stdout=log, stderr=log, start_new_session=True)
+        if self._keep:
+            ownership.write_owner_file(self._root, pid=self._proc.pid)
         if faults.keeps_app_down(self.fault):  # no app pid will appear: wait for the decision
             up = targetctl.wait_for_supervisor(self._root, self._start_timeout_s,
                                                supervisor_pid=self._proc.pid) is not None

@@ -1,0 +1,52 @@
+"""The run side of crash safety, called from ``runner.run_incident`` at a few delimited points.
+
+- :func:`preflight`: before anything starts, the trace log must be writable (a directory, a
+  missing parent that cannot be created or a full disk is a user error, exit 2), and a cheap
+  janitor sweep removes what dead runs left behind and closes their trace rows as ``crashed``.
+- :func:`own_directory`: an owner file in each directory a run creates (janitor.py reads it).
+- :func:`append_final`: the final row; a write that fails (disk full) says so on stderr with the
+  path instead of a traceback, and the run's ``started`` row stays open, so the janitor closes it.
+
+Mechanisms (see README "Crash safety"): the local target's supervisor watches its owner
+(``--owner-pid``: it shuts its process group down when its parent changes); a ``started`` row plus
+a sidecar in ``<tmp>/sre-runs/`` record every run before it touches its target (runrecord.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from openhands_driver import ownership
+from openhands_driver.trace import append_row, check_writable
+
+
+def preflight(config) -> None:
+    if not config.disable_trace_log:
+        check_writable(config.trace_log)
+    if config.simulate:
+        return
+    from openhands_driver import janitor, runrecord
+
+    try:
+        janitor.sweep(quiet=True)
+        if not config.disable_trace_log:
+            runrecord.close_crashed(config.trace_log, closer="the next run")
+    except OSError as exc:  # cleaning up after others must never stop this run
+        print(f"[janitor] sweep skipped: {exc}", file=sys.stderr, flush=True)
+
+
+def own_directory(directory: Path, run_id: str) -> None:
+    ownership.write_owner_file(directory, run_id=run_id)
+
+
+def append_final(trace_log: Path, row: dict) -> bool:
+    try:
+        append_row(trace_log, row)
+        return True
+    except OSError as exc:
+        print(f"error: the trace row of run {row.get('run_id')} could not be appended to {trace_log} "
+              f"({exc.strerror or exc}); free space or fix the path. The run's 'started' row stays "
+              "open and is closed as crashed by `python scripts/janitor.py`.", file=sys.stderr,
+              flush=True)
+        return False
