@@ -3,7 +3,7 @@
 
     export SRE_INTAKE_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
     uv run python scripts/serve.py --demo-targets --port 8088
-    curl -H "Authorization: Bearer $SRE_INTAKE_TOKEN" -d '{"title": "checkout down",
+    curl -H "Authorization: Bearer $SRE_INTAKE_TOKEN" -H "Content-Type: application/json" -d '{"title": "checkout down",
          "service": "checkout-api", "scenario": "stale_lockfile", "priority": "P1"}' \
          http://127.0.0.1:8088/webhook/generic
 

@@ -32,6 +32,9 @@ def _worker_main(conn: Connection) -> None:
     # the service decides, after its shutdown deadline, and cancels us with SIGTERM.
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from openhands_driver.intake.lease import WorkerLease, watch_parent
+
+    watch_parent()  # crash safety: a run dies (cleanly, recorded) with the service, even on SIGKILL
     from openhands_driver.conversation import prepare_sdk_env
 
     prepare_sdk_env()
@@ -52,8 +55,10 @@ def _worker_main(conn: Connection) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
-        _, config, log_path = message
+        _, config, log_path, lease = message
         try:
+            if lease is not None:
+                lease.install()  # the change guard: no target change without our fencing token
             with open(log_path or os.devnull, "a", encoding="utf-8") as console:
                 result = run_incident(config, console=console)
             conn.send(("result", result))
@@ -61,6 +66,8 @@ def _worker_main(conn: Connection) -> None:
             conn.send(("user_error", str(exc)))
         except BaseException as exc:  # noqa: BLE001  (reported to the service, then keep serving)
             conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        finally:
+            WorkerLease.uninstall()
 
 
 @dataclass
@@ -110,7 +117,8 @@ class ProcessRunner:
             worker = self._checkout()
             reusable = False
             try:
-                worker.conn.send(("run", request.config, str(request.log_path) if request.log_path else None))
+                worker.conn.send(("run", request.config, str(request.log_path) if request.log_path else None,
+                                  getattr(request, "lease", None)))
                 kind, payload = self._wait(worker, request)
                 reusable = not request.cancel.is_set()
             finally:
