@@ -113,6 +113,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if target_root is not None and not args.target_url:
         raise UserError("--target-root DIR needs --target-url URL: the health URL of the service "
                         "running there, e.g. http://127.0.0.1:8080/")
+    if args.run_id is not None:
+        from openhands_driver.runrecord import validate_run_id
+
+        validate_run_id(args.run_id)
     if args.verify_consecutive_successes < 1 or args.verify_max_attempts < args.verify_consecutive_successes:
         raise UserError("--verify-max-attempts must be >= --verify-consecutive-successes >= 1")
     return RunConfig(

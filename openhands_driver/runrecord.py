@@ -27,6 +27,21 @@ from openhands_driver import ownership
 from openhands_driver.trace import (CRASHED, STARTED, TRACE_SCHEMA_VERSION, append_row, read_rows, redact,
                                     utc_now)
 
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+
+
+def validate_run_id(run_id: str) -> str:
+    """UserError unless ``run_id`` is a plain name (it becomes part of file and directory names)."""
+    import re
+
+    from openhands_driver.errors import UserError
+
+    if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id) or ".." in run_id:
+        raise UserError(f"--run-id {run_id!r} is not a plain name: use letters, digits, '.', '_' and "
+                        "'-' (no path separators, at most 128 characters), e.g. --run-id my-run-1")
+    return run_id
+
+
 # --- started / crashed rows ----------------------------------------------------------------------
 
 
