@@ -255,7 +255,7 @@ class KillIntake(_TempRoot):
                                  "--demo-targets", "--db", str(db), "--trace-log", str(self.trace_log),
                                  "--concurrency", "1"], cwd=REPO, env=self.env, stdout=subprocess.PIPE,
                                 stderr=out)
-        self.addCleanup(lambda: (proc.kill(), proc.wait(10)))
+        self.addCleanup(lambda: (proc.kill(), proc.wait(10), proc.stdout.close()))
         line = proc.stdout.readline().decode()
         self.assertIn("listening", line, (Path(self.root) / "serve.out").read_text())
         return proc, json.loads(line)["url"]
@@ -323,6 +323,38 @@ class KillIntake(_TempRoot):
                 self.assertEqual(trace.read_rows(self.trace_log).open_runs, [])
         self.assert_no_orphans()
         self.assert_clean_after_janitor()
+
+
+class LeaseRecovery(_TempRoot):
+    """The recovery decision without processes: requeue only provably untouched executions."""
+
+    def test_requeue_only_when_the_target_was_not_changed(self):
+        from openhands_driver.intake import lease
+        from openhands_driver.intake.store import Store
+
+        store = Store(Path(self.root) / "lease.db")
+        self.addCleanup(store.close)
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        gone = ownership.token({"pid": dead.pid, "start_ticks": 1, "boot_id": ownership.boot_id()})
+        ids = []
+        for remediated in (False, True):
+            with store.tx() as db:
+                execution_id = f"ex-{int(remediated)}"
+                db.execute("INSERT INTO executions (id, source, dedupe_key, service, priority, title, incident, "
+                           "plan, status, created_at, updated_at, expires_at, attempts, lease_owner, lease_token, "
+                           "remediation_at) VALUES (?, 'generic', ?, ?, 'P1', 't', ?, '{}', 'running', 0, 0, "
+                           "9e12, 1, ?, 1, ?)", (execution_id, execution_id, execution_id, json.dumps(
+                               {"priority": "P1", "source": "generic", "dedupe_key": execution_id, "text": "x",
+                                "title": "t", "service": execution_id}), gone, 5.0 if remediated else None))
+            ids.append(execution_id)
+        escalation = lambda row, why: {"reason": "needs_human", "dedup_key": row["id"], "event": {}}  # noqa: E731
+        out = lease.recover(store, now=time.time(), max_attempts=3, escalation_for=escalation, trace_log=None)
+        self.assertEqual((out["requeued"], out["needs_human"]), ([ids[0]], [ids[1]]))
+        guard = lease.WorkerLease(str(store.path), ids[0], 1)  # the old worker's token is fenced out
+        guard.install()
+        self.addCleanup(lease.WorkerLease.uninstall)
+        self.assertFalse(runrecord.before_change(object()))
 
 
 class OwnershipUnit(unittest.TestCase):
