@@ -292,7 +292,7 @@ def decode(raw: bytes) -> dict:
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: {exc}") from None
     except RecursionError:
-        raise PayloadError(f"body nests too deeply; send a flat alert object") from None
+        raise PayloadError("body nests too deeply; send a flat alert object") from None
     return _need_dict(body, "the body")
 
 
