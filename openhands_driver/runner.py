@@ -66,6 +66,7 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
     if not scenario.runnable:
         raise UserError(f"scenario {scenario.scenario_id!r} has no local analogue: "
                         f"{scenario.unsupported_reason}")
+    _check_fault(scenario, catalog)  # --- crash safety / input: an unknown fault is a user error
     if config.incident_text:  # an alert as received (e.g. from the intake service)
         scenario = dataclasses.replace(scenario, error_report=config.incident_text)
     routing = route(scenario, scenario.error_report, forced_skill=config.skill_id)
@@ -73,6 +74,15 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
                                strategy_text=config.strategy_text, optimizer_result=config.optimizer_result)
     run_id = config.run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     return IncidentPlan(run_id, scenario, routing, strategy, incident_message(scenario, strategy, routing))
+
+
+def _check_fault(scenario: Scenario, catalog) -> None:
+    from target_service.faults import FAULTS
+
+    if scenario.local_fault is not None and scenario.local_fault not in FAULTS:
+        raise UserError(f"{catalog.path}: scenario {scenario.scenario_id!r} has local_fault "
+                        f"{scenario.local_fault!r}, which the target does not know; use one of: "
+                        f"{', '.join(sorted(FAULTS))} (or null for an incident without a local analogue)")
 
 
 def _attached_scenario(config: RunConfig) -> str:
@@ -130,16 +140,10 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     if threading_is_main():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
         previous_hup = signal.signal(signal.SIGHUP, _raise_terminated)  # a closed terminal: same
+    target = create_target(config.backend, scenario_id=plan.scenario.scenario_id,
+                           fault=plan.scenario.local_fault, **_target_options(config, plan))
     open_run = runrecord.begin(None if config.disable_trace_log else config.trace_log,
                                result.to_dict(), secret_values())  # --- crash safety: "started" row
-    try:
-        target = create_target(config.backend, scenario_id=plan.scenario.scenario_id,
-                               fault=plan.scenario.local_fault, **_target_options(config, plan))
-    except BaseException as exc:  # --- crash safety: the started row gets its final row
-        result.error = f"{type(exc).__name__}: {exc}"
-        _finish(config, result, started)
-        runrecord.finish(open_run)
-        raise
     workspace = None
     secrets: list[str] = secret_values()
     try:

@@ -101,6 +101,8 @@ class LocalTarget(Target):
         self._attached_pid: int | None = None  # the supervisor found by start() in attach mode
         self._created_root = root is None
         self._root = Path(tempfile.mkdtemp(prefix="sre-target-")) if root is None else Path(root)
+        if root is None and not keep:  # crash safety: the janitor removes it once we are gone
+            ownership.write_owner_file(self._root)
         self._keep = keep
         self._start_timeout_s = start_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
@@ -149,18 +151,14 @@ class LocalTarget(Target):
             # stale pids / state of a reused root
             (self._root / rel).unlink(missing_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        # crash safety: the supervisor exits with its group when this process dies (--owner-pid),
-        # and the root records its owner for the janitor
-        # (a kept target outlives us: the supervisor owns its root then)
+        # crash safety: the supervisor exits with its group when this process dies (--owner-pid);
+        # a kept target outlives us (no owner: the janitor leaves it while its supervisor runs)
         argv = [sys.executable, str(SUPERVISOR_SCRIPT), "--root", str(self._root)]
         if not self._keep:
             argv += ["--owner-pid", str(os.getpid())]
-            ownership.write_owner_file(self._root)
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(argv, cwd=self._root, stdin=subprocess.DEVNULL,
                                           stdout=log, stderr=log, start_new_session=True)
-        if self._keep:
-            ownership.write_owner_file(self._root, pid=self._proc.pid)
         if faults.keeps_app_down(self.fault):  # no app pid will appear: wait for the decision
             up = targetctl.wait_for_supervisor(self._root, self._start_timeout_s,
                                                supervisor_pid=self._proc.pid) is not None
