@@ -207,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted before the run started", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # an internal failure: the traceback goes to a log file, not the screen
+        from openhands_driver.crash_safety import internal_error_log
+
+        print(f"internal error: {type(exc).__name__}: {exc}; traceback in {internal_error_log('run_demo')}",
+              file=sys.stderr)
+        return EXIT_NOT_FIXED
     if args.json:
         print(json.dumps(result.to_dict(), default=str))
     else:

@@ -29,11 +29,36 @@ def preflight(config) -> None:
     from openhands_driver import janitor, runrecord
 
     try:
-        janitor.sweep(quiet=True)
+        janitor.sweep(quiet=True, containers=config.backend == "docker")
         if not config.disable_trace_log:
             runrecord.close_crashed(config.trace_log, closer="the next run")
     except OSError as exc:  # cleaning up after others must never stop this run
         print(f"[janitor] sweep skipped: {exc}", file=sys.stderr, flush=True)
+
+
+def internal_error_log(program: str) -> Path:
+    """Write the current exception's traceback to a log file and return its path.
+
+    Internal failures keep their traceback off the user's screen: the entry point prints one line
+    with this path (house style: "internal failures keep the traceback in the log").
+    """
+    import os
+    import time
+    import traceback
+
+    from openhands_driver.paths import ARTIFACTS_DIR
+
+    directory = ARTIFACTS_DIR / "errors"
+    path = directory / f"{program}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+    except OSError:
+        import tempfile
+
+        path = Path(tempfile.gettempdir()) / path.name
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+    return path
 
 
 def own_directory(directory: Path, run_id: str) -> None:

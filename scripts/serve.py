@@ -67,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # internal: traceback to a log file whose path is printed
+        from openhands_driver.crash_safety import internal_error_log
+
+        print(f"internal error: {type(exc).__name__}: {exc}; traceback in {internal_error_log('serve')}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ class IntakeService:
         from openhands_driver import janitor
         from openhands_driver.intake import lease
 
-        janitor.sweep(quiet=True)
+        janitor.sweep(quiet=True, containers=True)
 
         def escalation_for(row, why):
             needs_human = row["remediation_at"] is not None or "worker" in why
