@@ -142,11 +142,11 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         previous_hup = signal.signal(signal.SIGHUP, _raise_terminated)  # a closed terminal: same
     target = create_target(config.backend, scenario_id=plan.scenario.scenario_id,
                            fault=plan.scenario.local_fault, **_target_options(config, plan))
-    open_run = runrecord.begin(None if config.disable_trace_log else config.trace_log,
-                               result.to_dict(), secret_values())  # --- crash safety: "started" row
-    workspace = None
+    workspace = open_run = None
     secrets: list[str] = secret_values()
     try:
+        open_run = runrecord.begin(None if config.disable_trace_log else config.trace_log,
+                                   result.to_dict(), secrets)  # --- crash safety: "started" row
         # The SDK import (seconds of CPU) runs while the target boots in its own process.
         preload = threading.Thread(target=_preload_sdk, args=(config.verbose,), name="preload-sdk",
                                    daemon=True)

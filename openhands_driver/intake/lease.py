@@ -56,9 +56,14 @@ class WorkerLease:
             db.close()
 
     def install(self) -> None:
-        """In the worker, before run_incident: record the worker, install the change guard."""
-        self._update("UPDATE executions SET worker_owner=? WHERE id=? AND lease_token=?",
-                     (server_owner(), self.execution_id, self.token))
+        """In the worker, before run_incident: record the worker, install the change guard.
+
+        Raises RuntimeError when the lease is no longer ours (the service restarted meanwhile and
+        the execution was requeued or closed): the run must not start at all."""
+        if self._update("UPDATE executions SET worker_owner=? WHERE id=? AND lease_token=? AND "
+                        "status='running'", (server_owner(), self.execution_id, self.token)) != 1:
+            raise RuntimeError(f"execution {self.execution_id} is no longer leased with token "
+                               f"{self.token}; not running it")
 
         def guard(_action) -> bool:
             return self._update(
@@ -72,9 +77,9 @@ class WorkerLease:
         runrecord.set_change_guard(None)
 
 
-def watch_parent(interval_s: float = WATCHDOG_S) -> None:
-    """In a worker: SIGTERM ourselves when our parent (the service) is gone (reparented)."""
-    parent = os.getppid()
+def watch_parent(parent: int, interval_s: float = WATCHDOG_S) -> None:
+    """In a worker: SIGTERM ourselves when our parent (the service, pid ``parent``, passed by the
+    service itself: it may already be gone when the worker gets here) is gone (reparented)."""
 
     def loop() -> None:
         while os.getppid() == parent:

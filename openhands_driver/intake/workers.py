@@ -26,7 +26,7 @@ POLL_S = 0.1
 STOP_TIMEOUT_S = 5.0
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(conn: Connection, service_pid: int | None = None) -> None:
     """Worker process: import the SDK once, then run one incident per message until told to stop."""
     # Signals sent to the service's process group (Ctrl-C, `kill -- -PGID`) must not stop a run:
     # the service decides, after its shutdown deadline, and cancels us with SIGTERM.
@@ -34,7 +34,7 @@ def _worker_main(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from openhands_driver.intake.lease import WorkerLease, watch_parent
 
-    watch_parent()  # crash safety: a run dies (cleanly, recorded) with the service, even on SIGKILL
+    watch_parent(service_pid or os.getppid())  # crash safety: a run dies (cleanly, recorded) with the service, even on SIGKILL
     from openhands_driver.conversation import prepare_sdk_env
 
     prepare_sdk_env()
@@ -89,7 +89,8 @@ class ProcessRunner:
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child,), name="intake-worker", daemon=True)
+        process = self._ctx.Process(target=_worker_main, args=(child, os.getpid()), name="intake-worker",
+                                    daemon=True)
         process.start()
         child.close()
         worker = _Worker(process, parent)
