@@ -61,8 +61,9 @@ def internal_error_log(program: str) -> Path:
     return path
 
 
-def own_directory(directory: Path, run_id: str) -> None:
-    ownership.write_owner_file(directory, run_id=run_id)
+def owned_tempdir(prefix: str, run_id: str) -> Path:
+    """A temp directory that carries its owner file from birth (``ownership.make_owned_dir``)."""
+    return ownership.make_owned_dir(prefix, run_id=run_id)
 
 
 def append_final(trace_log: Path, row: dict) -> bool:

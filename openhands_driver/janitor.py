@@ -75,10 +75,16 @@ def _dir_busy(root: Path) -> bool:
 
 def sweep_dirs(tmp: Path, report: SweepReport, unowned_after_s: float) -> None:
     try:
-        entries = [p for p in tmp.iterdir() if p.name.startswith(PREFIXES) and p.is_dir()]
+        names = list(tmp.iterdir())
     except OSError as exc:
         report.errors.append(f"{tmp}: {exc}")
         return
+    for path in names:  # staging dirs of make_owned_dir: their name carries the creator's pid
+        pid = ownership.staging_pid(path.name, PREFIXES)
+        if pid is not None and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+            report.removed_dirs.append(str(path))
+    entries = [p for p in names if p.name.startswith(PREFIXES) and p.is_dir()]
     now = time.time()
     for path in entries:
         owner = ownership.read_owner_file(path)

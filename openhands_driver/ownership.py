@@ -101,6 +101,34 @@ def write_owner_file(directory: Path | str, pid: int | None = None, **extra: Any
     return path
 
 
+STAGING = "."  # an owned dir is made as ".<prefix><pid>-XXXX", gets its owner file, then is renamed
+
+
+def make_owned_dir(prefix: str, **extra: Any) -> Path:
+    """A new temp directory ``<prefix><pid>-XXXX`` that never exists without its owner file.
+
+    It is created under a hidden staging name that carries our pid, gets its owner file, and only
+    then is renamed into place, so a kill at any point leaves either an owned directory or a
+    staging one whose pid tells the janitor whether its creator lives.
+    """
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{prefix}{os.getpid()}-"))
+    write_owner_file(staging, **extra)
+    final = staging.with_name(staging.name[len(STAGING):])
+    os.rename(staging, final)
+    return final
+
+
+def staging_pid(name: str, prefixes: tuple[str, ...]) -> int | None:
+    """The creator's pid of a staging directory name (see :func:`make_owned_dir`), else None."""
+    for prefix in prefixes:
+        if name.startswith(STAGING + prefix):
+            head = name[len(STAGING + prefix):].split("-", 1)[0]
+            return int(head) if head.isdecimal() else None
+    return None
+
+
 def read_owner_file(directory: Path | str) -> dict[str, Any] | None:
     try:
         data = json.loads((Path(directory) / OWNER_FILE).read_text(encoding="utf-8"))

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -106,8 +105,7 @@ def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunR
 
 
 def _prepare_workspace(run_id: str, strategy: Strategy) -> Path:
-    workspace = Path(tempfile.mkdtemp(prefix=f"sre-incident-{run_id}-"))
-    crash_safety.own_directory(workspace, run_id)
+    workspace = crash_safety.owned_tempdir(f"sre-incident-{run_id}-", run_id)
     if strategy.load_skills:
         (workspace / ".agents").symlink_to(REPO_ROOT / ".agents", target_is_directory=True)
     return workspace

@@ -32,7 +32,8 @@ SEEDS = (13, 29)
 
 
 def _procs_under(root: str) -> list[str]:
-    """Processes whose command line or working directory names ``root``."""
+    """Processes whose command line, working directory or environment (TMPDIR) names ``root``:
+    every process the test started, and everything those started."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -41,9 +42,10 @@ def _procs_under(root: str) -> list[str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
             cwd = os.readlink(entry / "cwd")
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            environ = (entry / "environ").read_bytes().decode("utf-8", "replace")
         except OSError:
             continue
-        if state != "Z" and (root in cmdline or cwd.startswith(root)):
+        if state != "Z" and (root in cmdline or cwd.startswith(root) or root in environ):
             found.append(f"{entry.name}: {cmdline[:160]} (cwd {cwd})")
     return found
 

@@ -100,9 +100,10 @@ class LocalTarget(Target):
         self._url = url
         self._attached_pid: int | None = None  # the supervisor found by start() in attach mode
         self._created_root = root is None
-        self._root = Path(tempfile.mkdtemp(prefix="sre-target-")) if root is None else Path(root)
-        if root is None and not keep:  # crash safety: the janitor removes it once we are gone
-            ownership.write_owner_file(self._root)
+        if root is None and not keep:  # crash safety: owned from birth; the janitor removes it after us
+            self._root = ownership.make_owned_dir("sre-target-")
+        else:
+            self._root = Path(tempfile.mkdtemp(prefix="sre-target-")) if root is None else Path(root)
         self._keep = keep
         self._start_timeout_s = start_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
