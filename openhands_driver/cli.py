@@ -123,6 +123,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if target_root is not None and not args.target_url:
         raise UserError("--target-root DIR needs --target-url URL: the health URL of the service "
                         "running there, e.g. http://127.0.0.1:8080/")
+    if args.run_id is not None:
+        from openhands_driver.runrecord import validate_run_id
+
+        validate_run_id(args.run_id)
     if args.verify_consecutive_successes < 1 or args.verify_max_attempts < args.verify_consecutive_successes:
         raise UserError("--verify-max-attempts must be >= --verify-consecutive-successes >= 1")
     if args.soak_s < 0:
@@ -257,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted before the run started", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # an internal failure: the traceback goes to a log file, not the screen
+        from openhands_driver.crash_safety import internal_error_log
+
+        print(f"internal error: {type(exc).__name__}: {exc}; traceback in {internal_error_log('run_demo')}",
+              file=sys.stderr)
+        return EXIT_NOT_FIXED
     if args.json:
         print(json.dumps(result.to_dict(), default=str))
     else:

@@ -63,8 +63,17 @@ class _Recorder:
         self.actions: list[ActionRecord] = []
         self._pending: dict[str, tuple[ActionRecord, float]] = {}
         self.final_message = ""
+        # crash safety: the runner reads these actions on interrupt; a checkpoint after each event
+        # lets a killed run's "crashed" row list them too (runrecord.py)
+        from openhands_driver import runrecord
+
+        self._checkpoint = runrecord.track_actions(self.actions)
 
     def __call__(self, event) -> None:
+        self._record(event)
+        self._checkpoint()
+
+    def _record(self, event) -> None:
         from openhands.sdk.event import (ActionEvent, AgentErrorEvent, ObservationEvent,
                                          UserRejectObservation)
 
@@ -277,6 +286,10 @@ def _install_gates(conversation, gatekeeper, remote: bool = False) -> None:
     if not remote:
         conversation.set_security_analyzer(make_sdk_analyzer(gatekeeper))
     gate = gatekeeper.lowest_gate()
+    from openhands_driver import runrecord
+
+    if runrecord.has_change_guard():  # crash safety: stop before every change, the guard decides
+        gate = "MEDIUM" if gate is None or gate == "HIGH" else gate
     conversation.set_confirmation_policy(
         ConfirmRisky(threshold=SecurityRisk(gate), confirm_unknown=True) if gate else NeverConfirm())
 
@@ -308,6 +321,8 @@ def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.E
                                 assess(action.tool_name, arguments, gatekeeper.scope),
                                 record.model_risk if record else None,
                                 record.risk if record else "HIGH")
+            if not _change_allowed(gatekeeper, proposal, rejections):
+                continue
             decision = gatekeeper.decide(proposal)
             if decision.verdict == REJECT:
                 rejections.append(decision.reason)
@@ -316,6 +331,23 @@ def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.E
         if rejections:
             conversation.reject_pending_actions(" ".join(rejections))
     raise RuntimeError("confirmation loop did not settle within the iteration budget")
+
+
+def _change_allowed(gatekeeper, proposal, rejections: list[str]) -> bool:
+    """Crash safety (runrecord change guard, e.g. the intake's lease): False when the proposal is
+    settled here -- refused because the guard says no, or below every real gate (it then runs as
+    it would without the guard). True: the gatekeeper decides as usual."""
+    from openhands_driver import runrecord
+    from openhands_driver.security import risk_rank
+
+    if not runrecord.has_change_guard() or risk_rank(proposal.risk) < risk_rank("MEDIUM"):
+        return True
+    if not runrecord.before_change(proposal):
+        rejections.append("Refused before execution: this run no longer holds the incident's lease "
+                          "(another owner took over); stop and change nothing.")
+        return False
+    gate = gatekeeper.lowest_gate()
+    return gate is not None and risk_rank(proposal.risk) >= risk_rank(gate)
 
 
 def _assess_remote(gatekeeper, action) -> bool:

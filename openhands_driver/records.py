@@ -7,6 +7,9 @@ from typing import Any
 
 # Run statuses. "fixed" is the verifier's verdict, never the agent's claim.
 STATUSES = ("fixed", "not_fixed", "error", "timeout", "stuck", "interrupted", "simulated")
+# Trace-only statuses (runrecord.py): "started" is a run's non-final first row; "crashed" is the
+# final row written for it by someone else when its process died.
+RECORD_STATUSES = ("started", "crashed")
 
 
 

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from openhands_driver import proof, verifier
+from openhands_driver import crash_safety, proof, runrecord, verifier
 from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
 from openhands_driver.incident import Incident, make_incident
@@ -31,7 +30,7 @@ from openhands_driver.scenarios import Scenario, load_catalog
 from openhands_driver.strategy import Strategy, choose_strategy, incident_message
 from openhands_driver.model import resolve_model, secret_values
 from openhands_driver.session import laminar_span, run_session
-from openhands_driver.trace import append_row, redact, trace_row, utc_now
+from openhands_driver.trace import redact, trace_row, utc_now
 
 BRAIN_RUNBOOK = "runbook"
 TARGETCTL_BIN = REPO_ROOT / "bin"
@@ -68,6 +67,7 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
     if not scenario.runnable:
         raise UserError(f"scenario {scenario.scenario_id!r} has no local analogue: "
                         f"{scenario.unsupported_reason}")
+    _check_fault(scenario, catalog)  # --- crash safety / input: an unknown fault is a user error
     run_id = config.run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     if config.variant_seed is not None and config.target_root is not None:
         raise UserError("--variant-seed draws a new incident: it cannot go with --target-root (an "
@@ -104,6 +104,15 @@ def _scenario(catalog, scenario_id: str, config: RunConfig) -> Scenario:
                     f"{', '.join(sorted(faults.FAULT_CLASSES))}")
 
 
+def _check_fault(scenario: Scenario, catalog) -> None:
+    from target_service.faults import FAULTS
+
+    if scenario.local_fault is not None and scenario.local_fault not in FAULTS:
+        raise UserError(f"{catalog.path}: scenario {scenario.scenario_id!r} has local_fault "
+                        f"{scenario.local_fault!r}, which the target does not know; use one of: "
+                        f"{', '.join(sorted(FAULTS))} (or null for an incident without a local analogue)")
+
+
 def _attached_scenario(config: RunConfig) -> str:
     """No scenario given: the one the attached local service reports (its etc/service.json)."""
     if config.backend != "local" or config.target_root is None:
@@ -129,7 +138,7 @@ def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunR
 
 
 def _prepare_workspace(run_id: str, strategy: Strategy) -> Path:
-    workspace = Path(tempfile.mkdtemp(prefix=f"sre-incident-{run_id}-"))
+    workspace = crash_safety.owned_tempdir(f"sre-incident-{run_id}-", run_id)
     if strategy.load_skills:
         (workspace / ".agents").symlink_to(REPO_ROOT / ".agents", target_is_directory=True)
     return workspace
@@ -151,20 +160,24 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     model = resolve_model(config.model, config.llm_base_url, env_file=config.env_file)
     result = _base_result(config, plan, utc_now())
     result.brain, result.model = model.brain, model.model
+    crash_safety.preflight(config)  # --- crash safety: trace log writable (exit 2), janitor sweep
     if config.simulate:
         result.plan = plan.to_dict()
         return _finish(config, result, started)
 
     from openhands_driver.target import create_target
 
-    previous_term = None
+    previous_term = previous_hup = None
     if threading_is_main():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
+        previous_hup = signal.signal(signal.SIGHUP, _raise_terminated)  # a closed terminal: same
     target = create_target(config.backend, scenario_id=plan.incident.instance,
                            fault=plan.incident.fault, **_target_options(config, plan))
-    workspace = None
+    workspace = open_run = None
     secrets: list[str] = secret_values()
     try:
+        open_run = runrecord.begin(None if config.disable_trace_log else config.trace_log,
+                                   result.to_dict(), secrets)  # --- crash safety: "started" row
         # The SDK import (seconds of CPU) runs while the target boots in its own process.
         preload = threading.Thread(target=_preload_sdk, args=(config.verbose,), name="preload-sdk",
                                    daemon=True)
@@ -226,7 +239,9 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
             result.mttr_s = round(verified_at - started, 3)
     except (KeyboardInterrupt, _Terminated):
         result.status = "interrupted"
-        result.error = "interrupted by the user (Ctrl-C / SIGTERM); target cleaned up"
+        result.error = "interrupted by the user (Ctrl-C / SIGTERM / SIGHUP); target cleaned up"
+        result.actions = result.actions or runrecord.actions_so_far()  # what it changed so far
+        result.step_count = len(result.actions)
     except UserError:
         raise
     except Exception as exc:  # internal failure: recorded, the trace still gets its row
@@ -235,6 +250,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     finally:
         if previous_term is not None:  # a second SIGTERM must not cut the cleanup short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if config.keep_target and result.status != "interrupted":
             kept = target.describe()
             result.target = {**kept, "kept": True, "stop_with": kept.get("stop_with")
@@ -245,7 +261,10 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
             shutil.rmtree(workspace, ignore_errors=True)
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
+            signal.signal(signal.SIGHUP, previous_hup)
         _finish(config, result, started, secrets)
+        runrecord.actions_so_far()  # forget this thread's recorder
+        runrecord.finish(open_run)
     return result
 
 
@@ -308,6 +327,8 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
                        container=config.target_container, url=config.target_url)
     elif config.target_root is not None:
         options.update(root=Path(config.target_root), attach=True, url=config.target_url)
+    elif config.keep_target:  # crash safety: a kept target must outlive this process
+        options["keep"] = True
     if config.target_root is None and config.target_container is None:
         options["fault_params"] = plan.incident.params  # the variant: which file, flag, value...
     return options
@@ -346,7 +367,7 @@ def _finish(config: RunConfig, result: RunResult, started: float, secrets: list[
         for action, clean in zip(result.actions, redacted["actions"]):
             action.command, action.output_excerpt = clean["command"], clean["output_excerpt"]
     if not config.disable_trace_log:
-        append_row(config.trace_log, trace_row(result, secrets))
+        crash_safety.append_final(config.trace_log, trace_row(result, secrets))
     return result
 
 

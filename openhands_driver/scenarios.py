@@ -72,6 +72,10 @@ def _record(raw: Any, index: int, path: Path) -> Scenario:
             raise UserError(f"{path}: scenarios[{index}] needs a non-empty string {key!r}")
     # A record without the key names its own fault class (the core scenarios do).
     local_fault = raw["local_fault"] if "local_fault" in raw else raw["scenario_id"]
+    if local_fault is not None and (not isinstance(local_fault, str) or not local_fault.strip()):
+        raise UserError(f"{path}: scenarios[{index}] ({raw['scenario_id']}) has local_fault "
+                        f"{local_fault!r}; it must be a fault class name (a string, see "
+                        "target_service/faults.py) or null for an incident without a local analogue")
     return Scenario(
         scenario_id=raw["scenario_id"],
         error_report=raw["error_report"],
@@ -94,10 +98,19 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
                         "Pass --training-data with a JSON file like training_data/scenarios.json") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"training data file {path} is not valid JSON: {exc}") from None
+    except IsADirectoryError:
+        raise UserError(f"training data {path} is a directory; pass --training-data with a JSON file "
+                        "like training_data/scenarios.json") from None
+    except UnicodeDecodeError:
+        raise UserError(f"training data file {path} is not UTF-8 text; pass a JSON file like "
+                        "training_data/scenarios.json") from None
+    except OSError as exc:
+        raise UserError(f"training data file {path} cannot be read ({exc.strerror or exc}); pass a "
+                        "readable JSON file with --training-data") from None
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
         raise UserError(f"{path}: expected an object with a 'scenarios' list")
     version = data.get("schema_version")
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
+    if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:  # true == 1 in Python
         raise UserError(f"{path}: unsupported schema_version {version!r} "
                         f"(this runner reads {SUPPORTED_SCHEMA_VERSIONS})")
     scenarios = tuple(_record(raw, i, path) for i, raw in enumerate(data["scenarios"]))

@@ -55,15 +55,26 @@ def trace_row(result: RunResult, secrets: Iterable[str] = ()) -> dict:
     return row
 
 
+STARTED = "started"  # the non-final row a run writes before it touches its target
+CRASHED = "crashed"  # the final row written for a run whose owner died (see runrecord.py)
+
+
 def append_row(path: str | Path, row: dict) -> None:
-    """Append one JSON line under an exclusive lock, in a single write."""
+    """Append one JSON line under an exclusive lock, in a single write.
+
+    A line always starts on a fresh line: when the file does not end with a newline (a writer died
+    mid-line), one is written first, under the same lock, so the torn line stays one bad line.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(row, sort_keys=True, default=str) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
             view = memoryview(line)
             while view:
                 written = os.write(fd, view)
@@ -74,12 +85,71 @@ def append_row(path: str | Path, row: dict) -> None:
         os.close(fd)
 
 
-def read_rows(path: str | Path, *, strict: bool = False) -> list[dict]:
-    """All rows of a trace log. Corrupt lines and unknown versions are skipped unless strict."""
-    rows = []
+def check_writable(path: str | Path, flag: str = "--trace-log") -> None:
+    """UserError unless a row can be appended to ``path`` (checked before a run starts anything).
+
+    Creates missing parents, opens the file for appending (nothing is written) and asks the file
+    system for free space, so a directory, an unwritable place or a full disk is found at once.
+    """
+    from openhands_driver.errors import UserError
+
+    path = Path(path)
+    hint = f"pass a writable file ({flag} FILE) or --disable-trace-log"
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a directory, not a file; {hint}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            free = os.fstatvfs(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise UserError(f"{flag} {path} cannot be written ({exc.strerror or exc}); {hint}") from None
+    if free.f_bavail * free.f_frsize < MIN_FREE_BYTES:
+        raise UserError(f"{flag} {path}: its file system is full ({free.f_bavail * free.f_frsize} "
+                        f"bytes free, a run needs {MIN_FREE_BYTES}); free space or {hint}")
+
+
+MIN_FREE_BYTES = 64 * 1024
+
+
+class TraceRead(list):
+    """The rows of a trace log (a list) plus what reading it skipped.
+
+    ``skipped_lines``: lines that are not a JSON object of a known schema version (torn writes,
+    garbage); ``open_runs``: ``started`` rows with no final row yet (running, or crashed and not
+    yet closed); ``path``.
+    """
+
+    def __init__(self, rows=(), *, path: Path | None = None, skipped_lines: int = 0,
+                 open_runs: list[dict] | None = None):
+        super().__init__(rows)
+        self.path = path
+        self.skipped_lines = skipped_lines
+        self.open_runs = open_runs or []
+
+    def warn(self, stream=None) -> None:
+        """One line on stderr when lines were skipped (readers never skip silently)."""
+        import sys
+
+        if self.skipped_lines:
+            print(f"warning: {self.path}: skipped {self.skipped_lines} unreadable line(s) (torn "
+                  "write or not a trace row)", file=stream or sys.stderr, flush=True)
+
+
+def read_rows(path: str | Path, *, strict: bool = False, include_started: bool = False) -> TraceRead:
+    """The final rows of a trace log (one per run; ``started`` rows only with include_started).
+
+    Corrupt lines and unknown versions are skipped unless strict, and counted in
+    ``skipped_lines`` of the returned :class:`TraceRead`. When a run has a final row, its
+    ``started`` row is never returned (a run counts once).
+    """
+    rows: list[dict] = []
     path = Path(path)
     if not path.exists():
-        return rows
+        return TraceRead(path=path)
+    skipped = 0
     for number, raw in enumerate(path.read_bytes().splitlines(), 1):
         if not raw.strip():
             continue
@@ -90,10 +160,19 @@ def read_rows(path: str | Path, *, strict: bool = False) -> list[dict]:
         if not isinstance(row, dict):
             if strict:
                 raise ValueError(f"{path}:{number}: not valid JSON (one object per line)") from None
+            skipped += 1
             continue
-        if row.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
+        version = row.get("schema_version")
+        if isinstance(version, bool) or version not in READABLE_SCHEMA_VERSIONS:
             if strict:
-                raise ValueError(f"{path}:{number}: unknown schema_version {row.get('schema_version')}")
+                raise ValueError(f"{path}:{number}: unknown schema_version {version!r}")
+            skipped += 1
             continue
         rows.append(row)
-    return rows
+    final_ids = {r.get("run_id") for r in rows if r.get("status") != STARTED}
+    open_runs = [r for r in rows if r.get("status") == STARTED and r.get("run_id") not in final_ids]
+    if not include_started:
+        rows = [r for r in rows if r.get("status") != STARTED]
+    else:
+        rows = [r for r in rows if r.get("status") != STARTED or r.get("run_id") not in final_ids]
+    return TraceRead(rows, path=path, skipped_lines=skipped, open_runs=open_runs)

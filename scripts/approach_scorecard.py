@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: no scorecard (runs so far are in the trace log)", file=sys.stderr)
         return 130
     print(json.dumps(card) if as_json else render_text(card))
+    unread = sum(a.get("rows_missing", 0) for a in card["approaches"])
+    if unread:  # runs happened but their rows could not be read: the figures are incomplete
+        print(f"error: {unread} run(s) have no readable trace row in {config.trace_log} "
+              f"({card.get('skipped_lines', 0)} unreadable line(s)); the scorecard is incomplete",
+              file=sys.stderr)
+        return 1
     return 0
 
 

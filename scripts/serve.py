@@ -3,7 +3,7 @@
 
     export SRE_INTAKE_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
     uv run python scripts/serve.py --demo-targets --port 8088
-    curl -H "Authorization: Bearer $SRE_INTAKE_TOKEN" -d '{"title": "checkout down",
+    curl -H "Authorization: Bearer $SRE_INTAKE_TOKEN" -H "Content-Type: application/json" -d '{"title": "checkout down",
          "service": "checkout-api", "scenario": "stale_lockfile", "priority": "P1"}' \
          http://127.0.0.1:8088/webhook/generic
 
@@ -71,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # internal: traceback to a log file whose path is printed
+        from openhands_driver.crash_safety import internal_error_log
+
+        print(f"internal error: {type(exc).__name__}: {exc}; traceback in {internal_error_log('serve')}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

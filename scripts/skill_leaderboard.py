@@ -33,13 +33,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no trace log at {args.trace_log}. Run incidents first "
               "(uv run python run_demo.py --scenario <id>) or pass --trace-log PATH", file=sys.stderr)
         return 2
-    board = build(args.trace_log)
+    try:
+        board = build(args.trace_log)
+    except OSError as exc:
+        print(f"error: cannot read the trace log {args.trace_log} ({exc.strerror or exc}); pass "
+              "--trace-log PATH of a readable JSONL file", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(board))
     elif args.markdown:
         print(render_markdown(board))
     else:
         print(render_text(board))
+    unread = board["skipped_lines"] + board["bad_rows"]
+    if unread:
+        print(f"warning: {unread} row(s) of {args.trace_log} could not be read ({board['skipped_lines']} "
+              f"unreadable line(s), {board['bad_rows']} row(s) with wrong field types)", file=sys.stderr)
+        if not board["runs"]:  # asked to summarise runs, read none of them
+            return 1
     return 0
 
 

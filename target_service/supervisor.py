@@ -227,9 +227,21 @@ def read_workload(root: Path) -> Tuple[List[str], Dict[str, str]]:
     return (["sh", entrypoint] + app if (root / entrypoint).exists() else app), env
 
 
+def owner_gone(owner_pid: Optional[int]) -> bool:
+    """--owner-pid: True once the process that started us is gone.
+
+    The owner (the runner) is our parent; when it dies by any signal, SIGKILL included, we are
+    reparented (to init or a subreaper), so getppid() changes. Exact and immune to pid reuse.
+    (PR_SET_PDEATHSIG is not used: it fires when the parent *thread* exits, and the fan-out starts
+    targets from worker threads.)
+    """
+    return owner_pid is not None and os.getppid() != owner_pid
+
+
 class Supervisor:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, owner_pid: Optional[int] = None) -> None:
         self.root = root
+        self.owner_pid = owner_pid
         self.log_path = root / LOG_FILE
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = open(str(self.log_path), "ab", buffering=0)
@@ -431,6 +443,8 @@ class Supervisor:
                  % (sys.executable, APP_SCRIPT, self.root))
         self.start_child()
         while True:
+            if owner_gone(self.owner_pid):
+                return self.shutdown_group("owner pid %d is gone" % self.owner_pid)
             while self.pending:
                 signum = self.pending.pop(0)
                 if signum in (signal.SIGTERM, signal.SIGINT):
@@ -451,16 +465,31 @@ class Supervisor:
                 if time.monotonic() >= self.restart_at:
                     self.start_child()
                     continue
-                self._sleep(self.restart_at - time.monotonic())
+                self._sleep(min(self.restart_at - time.monotonic(), 1.0))
             else:
                 self._sleep(1.0)
+
+
+    def shutdown_group(self, why: str) -> int:
+        """The owner died: stop the app, then SIGKILL our whole process group (us included)."""
+        self.log("supervisor shutting down: %s" % why)
+        self.stop_child(why)
+        self.write_state("stopped", "supervisor exited: %s" % why)
+        remove_own_pid(self.root / SUPERVISOR_PID)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+        return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Keep the target service app running.")
     parser.add_argument("--root", required=True, help="service root directory ('/' in a container)")
+    parser.add_argument("--owner-pid", type=int, default=None,
+                        help="the process that owns this target: exit (with the app and the whole "
+                             "process group) as soon as it is gone")
     args = parser.parse_args(argv)
-    return Supervisor(Path(args.root).resolve()).run()
+    if owner_gone(args.owner_pid):  # the owner died before we started
+        return 0
+    return Supervisor(Path(args.root).resolve(), args.owner_pid).run()
 
 
 if __name__ == "__main__":

@@ -115,6 +115,11 @@ def create_app(service: IntakeService) -> Flask:
                           **{"Retry-After": "30"})
         raw = request.get_data(cache=False)
         body = None
+        if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+            reason = (f"Content-Type {request.mimetype or '(none)'} is not JSON; send "
+                      "'Content-Type: application/json'")
+            service.reject(source, raw, reason)
+            return _error(415, reason)
         try:
             body = decode(raw)
             items = [(incident, {} if incident.resolved else service.plan_for(incident))
@@ -145,7 +150,7 @@ def create_app(service: IntakeService) -> Flask:
         else:
             return _error(400, f"unknown status {wanted!r}; use active, all or one of {', '.join(STATUSES)}")
         try:
-            limit = min(int(request.args.get("limit", 100)), MAX_LIST)
+            limit = max(1, min(int(request.args.get("limit", 100)), MAX_LIST))  # clamped to 1..MAX_LIST
         except ValueError:
             return _error(400, "limit must be an integer")
         rows = service.store.executions(statuses, limit)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from openhands_driver.intake.config import IntakeConfig
 from openhands_driver.intake.store import Store
 
-REASONS = ("unfixed", "over_budget", "blocked_by_policy", "no_target")
+REASONS = ("unfixed", "over_budget", "blocked_by_policy", "no_target", "needs_human")
 SEVERITY = {"P1": "critical", "P2": "error", "P3": "warning", "P4": "info"}
 NO_URL_RETRY_S = 60.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))

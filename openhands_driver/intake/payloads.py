@@ -256,14 +256,43 @@ PARSERS: dict[str, Callable[[dict], list[Incident]]] = {
 }
 
 
+MAX_DEPTH = 32  # no alert format nests deeper; deeper bodies are refused before any recursion
+
+
+def _depth_ok(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """False when brackets nest deeper than ``limit`` (strings skipped; no recursion)."""
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
 def decode(raw: bytes) -> dict:
     """The JSON object of a request body, or PayloadError."""
+    if not _depth_ok(raw):
+        raise PayloadError(f"body nests deeper than {MAX_DEPTH} levels; send a flat alert object")
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise PayloadError("body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("body nests too deeply; send a flat alert object") from None
     return _need_dict(body, "the body")
 
 

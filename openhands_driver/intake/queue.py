@@ -32,6 +32,7 @@ from openhands_driver.intake import phases
 from openhands_driver.intake.budget import TokenBudget
 from openhands_driver.intake.config import IntakeConfig
 from openhands_driver.intake.escalation import Escalator, escalation_record
+from openhands_driver.intake.lease import WorkerLease, server_owner
 from openhands_driver.intake.payloads import Incident
 from openhands_driver.intake.registry import TargetPlan, run_config
 from openhands_driver.intake.store import Store
@@ -48,6 +49,7 @@ class RunRequest:
     config: RunConfig | None  # None for a verification-only probe (never given to a runner)
     cancel: threading.Event = field(default_factory=threading.Event)
     log_path: Path | None = None
+    lease: WorkerLease | None = None  # the fencing token the worker guards its changes with
 
 
 Runner = Callable[[RunRequest], Any]
@@ -84,6 +86,7 @@ class IntakeQueue:
         self.budget = TokenBudget(config.incident_token_budget, config.hourly_token_budget,
                                   config.token_estimate)
         self.on_final, self.clock = on_final, clock
+        self.owner = server_owner()  # the lease owner of every execution this process runs
         self._running: dict[str, tuple[threading.Thread, RunRequest]] = {}
         self._abandoned: set[str] = set()
         self._lock = threading.Lock()
@@ -185,15 +188,16 @@ class IntakeQueue:
                 continue
             attempt = row["attempts"] + 1
             now = self.clock()  # after the candidate query: later than the previous run's finish
-            if not self.store.transition(execution_id, "running", f"attempt {attempt}: {plan.reason}", now,
-                                         ("queued",), started_at=now, attempts=attempt,
-                                         token_estimate=decision.estimate):
+            token = self.store.claim(execution_id, f"attempt {attempt}: {plan.reason}", now, self.owner,
+                                     started_at=now, attempts=attempt, token_estimate=decision.estimate)
+            if token is None:
                 continue  # resolved or expired meanwhile
             self.store.note(execution_id, "phase", "analyze", self._analyze(incident, plan), now)
             request = RunRequest(execution_id, incident, None if plan.kind == "verify_only" else run_config(
                 plan, run_id=f"intake-{execution_id}-a{attempt}", base=self.run_base,
                 incident_text=incident.text),
-                log_path=self.config.logs_path / f"{execution_id}.log")
+                log_path=self.config.logs_path / f"{execution_id}.log",
+                lease=WorkerLease(str(self.store.path), execution_id, token))
             thread = threading.Thread(target=self._run, args=(request, plan), daemon=True,
                                       name=f"intake-run-{execution_id}")
             with self._lock:

@@ -42,6 +42,9 @@ class _QuietHandler(WSGIRequestHandler):
 class IntakeService:
     def __init__(self, config: IntakeConfig, *, runner: Runner | None = None, clock=time.time):
         self.config = config.validate()
+        from openhands_driver.trace import check_writable
+
+        check_writable(self.config.trace_log, "--trace-log")  # before anything starts (exit 2)
         self.clock = clock
         self.registry = registry.load_registry(config.services_file)
         self.catalog = load_catalog(config.training_data)
@@ -66,12 +69,27 @@ class IntakeService:
 
     def start(self) -> IntakeService:
         now = self.clock()
-        self.recovered = self.store.recover(now, self.config.max_attempts, lambda row, why: escalation_record(
-            execution_id=row["id"], incident=json.loads(row["incident"]), status="failed", reason="unfixed",
-            detail=why, now=now, run_id=row["run_id"],
-            report_path=str(self.config.reports_path / f"{row['id']}.md")))
-        for execution_id in self.recovered["expired"] + self.recovered["failed"]:
+        # crash safety: leftovers of dead runs first, then the lease-checked recovery (lease.py)
+        from openhands_driver import janitor
+        from openhands_driver.intake import lease
+
+        janitor.sweep(quiet=True, containers=True)
+
+        def escalation_for(row, why):
+            needs_human = row["remediation_at"] is not None or "worker" in why
+            return escalation_record(
+                execution_id=row["id"], incident=json.loads(row["incident"]),
+                status="needs_human" if needs_human else "failed",
+                reason="needs_human" if needs_human else "unfixed", detail=why, now=now, run_id=row["run_id"],
+                report_path=str(self.config.reports_path / f"{row['id']}.md"))
+
+        self.recovered = lease.recover(self.store, now=now, max_attempts=self.config.max_attempts,
+                                       escalation_for=escalation_for,
+                                       trace_log=self.queue.run_base.get("trace_log"))
+        for execution_id in (self.recovered["expired"] + self.recovered["failed"]
+                             + self.recovered["needs_human"]):
             self.write_report(execution_id)
+        self.heartbeat = lease.Heartbeat(self.store, self.queue.owner, self.clock).start()
         warm = getattr(self.runner, "warm", None)
         if callable(warm) and (self.config.demo_targets or self.registry):
             warm()  # a worker process imports the SDK meanwhile; this process stays light
@@ -109,6 +127,8 @@ class IntakeService:
         runs = self.queue.shutdown(self.config.shutdown_deadline_s if deadline_s is None else deadline_s,
                                    self.config.cancel_grace_s if cancel_grace_s is None else cancel_grace_s)
         self.escalator.stop()
+        if getattr(self, "heartbeat", None) is not None:
+            self.heartbeat.stop()
         close = getattr(self.runner, "close", None)
         if callable(close):
             close()

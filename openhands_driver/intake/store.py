@@ -26,9 +26,11 @@ from openhands_driver.errors import UserError
 from openhands_driver.intake.payloads import Incident
 from openhands_driver.trace import REDACTED, redact
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: execution leases (lease.py); a version 1 file is migrated in place
 ACTIVE = ("queued", "running")
-FINAL = ("fixed", "failed", "escalated", "expired", "cancelled")
+FINAL = ("fixed", "failed", "escalated", "expired", "cancelled", "needs_human")
+LEASE_COLUMNS = {"lease_owner": "TEXT", "lease_token": "INTEGER NOT NULL DEFAULT 0",
+                 "lease_heartbeat": "REAL", "worker_owner": "TEXT", "remediation_at": "REAL"}
 STATUSES = ACTIVE + FINAL
 _SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|apikey|authori[sz]ation|auth[-_]?header"
                          r"|credential|private[-_]?key|access[-_]?key|routing[-_]?key|cookie|session[-_]?id"
@@ -112,8 +114,14 @@ class Store:
         self._db.executescript(SCHEMA)
         with self.tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            columns = {r[1] for r in db.execute("PRAGMA table_info(executions)")}
+            for name, kind in LEASE_COLUMNS.items():  # schema 1 -> 2: lease columns
+                if name not in columns:
+                    db.execute(f"ALTER TABLE executions ADD COLUMN {name} {kind}")
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif row[0] == "1":
+                db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise UserError(f"{self.path} has intake schema_version {row[0]}; this service reads "
                                 f"{SCHEMA_VERSION}. Use another --db or migrate it")
@@ -269,15 +277,31 @@ class Store:
         return rows[0][0] if rows else None
 
     def recover(self, now: float, max_attempts: int,
-                escalation_for: Callable[[sqlite3.Row, str], dict]) -> dict[str, list[str]]:
+                escalation_for: Callable[[sqlite3.Row, str], dict],
+                decide: Callable[[sqlite3.Row], tuple[str, str]] | None = None) -> dict[str, list[str]]:
         """After a restart: expire stale queued work, requeue or fail runs that lost their process
-        (a failed one is escalated: ``escalation_for(row, reason)`` builds the record)."""
-        out: dict[str, list[str]] = {"expired": self.expire_due(now), "requeued": [], "failed": []}
+        (a failed one is escalated: ``escalation_for(row, reason)`` builds the record).
+
+        ``decide(row) -> (verdict, why)`` (lease.py) may say ``keep`` (its owner is alive),
+        ``needs_human`` (the target may already have been changed: escalated, never re-run) or
+        ``requeue`` (provably nothing was changed)."""
+        out: dict[str, list[str]] = {"expired": self.expire_due(now), "requeued": [], "failed": [],
+                                     "needs_human": [], "kept": []}
         with self.tx() as db:
             for row in db.execute("SELECT * FROM executions WHERE status='running'").fetchall():
+                verdict, why = decide(row) if decide else ("requeue", "")
+                if verdict == "keep":
+                    out["kept"].append(row["id"])
+                    continue
+                if verdict == "needs_human":
+                    self._set_status(db, row["id"], "needs_human", why, now, ("running",),
+                                     escalation_for(row, why), finished_at=now)
+                    out["needs_human"].append(row["id"])
+                    continue
                 if row["attempts"] < max_attempts and row["expires_at"] > now:
                     self._set_status(db, row["id"], "queued", "the service restarted during the run; "
-                                     f"requeued (attempt {row['attempts']} of {max_attempts})", now, ("running",))
+                                     f"requeued (attempt {row['attempts']} of {max_attempts})"
+                                     + (f"; {why}" if why else ""), now, ("running",))
                     out["requeued"].append(row["id"])
                 else:
                     why = "the service restarted during the run and it may not be retried"
@@ -285,6 +309,21 @@ class Store:
                                      escalation_for(row, why), finished_at=now)
                     out["failed"].append(row["id"])
         return out
+
+    def claim(self, execution_id: str, reason: str, now: float, owner: str, **fields: Any) -> int | None:
+        """queued -> running under a new lease: ``owner``, a heartbeat and a fencing token (one
+        more than the last one of this execution). Returns the token, None if it was not queued."""
+        with self.tx() as db:
+            if not self._set_status(db, execution_id, "running", reason, now, ("queued",), **fields):
+                return None
+            db.execute("UPDATE executions SET lease_owner=?, lease_token=lease_token+1, lease_heartbeat=?, "
+                       "worker_owner=NULL, remediation_at=NULL WHERE id=?", (owner, now, execution_id))
+            return db.execute("SELECT lease_token FROM executions WHERE id=?", (execution_id,)).fetchone()[0]
+
+    def heartbeat(self, owner: str, now: float) -> int:
+        with self.tx() as db:
+            return db.execute("UPDATE executions SET lease_heartbeat=? WHERE lease_owner=? AND "
+                              "status='running'", (now, owner)).rowcount
 
     # --- escalations -----------------------------------------------------------------------------
 

@@ -26,12 +26,15 @@ POLL_S = 0.1
 STOP_TIMEOUT_S = 5.0
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(conn: Connection, service_pid: int | None = None) -> None:
     """Worker process: import the SDK once, then run one incident per message until told to stop."""
     # Signals sent to the service's process group (Ctrl-C, `kill -- -PGID`) must not stop a run:
     # the service decides, after its shutdown deadline, and cancels us with SIGTERM.
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from openhands_driver.intake.lease import WorkerLease, watch_parent
+
+    watch_parent(service_pid or os.getppid())  # crash safety: a run dies (cleanly, recorded) with the service, even on SIGKILL
     from openhands_driver.conversation import prepare_sdk_env
 
     prepare_sdk_env()
@@ -52,8 +55,10 @@ def _worker_main(conn: Connection) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
-        _, config, log_path = message
+        _, config, log_path, lease = message
         try:
+            if lease is not None:
+                lease.install()  # the change guard: no target change without our fencing token
             with open(log_path or os.devnull, "a", encoding="utf-8") as console:
                 result = run_incident(config, console=console)
             conn.send(("result", result))
@@ -61,6 +66,8 @@ def _worker_main(conn: Connection) -> None:
             conn.send(("user_error", str(exc)))
         except BaseException as exc:  # noqa: BLE001  (reported to the service, then keep serving)
             conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        finally:
+            WorkerLease.uninstall()
 
 
 @dataclass
@@ -82,7 +89,8 @@ class ProcessRunner:
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child,), name="intake-worker", daemon=True)
+        process = self._ctx.Process(target=_worker_main, args=(child, os.getpid()), name="intake-worker",
+                                    daemon=True)
         process.start()
         child.close()
         worker = _Worker(process, parent)
@@ -110,7 +118,8 @@ class ProcessRunner:
             worker = self._checkout()
             reusable = False
             try:
-                worker.conn.send(("run", request.config, str(request.log_path) if request.log_path else None))
+                worker.conn.send(("run", request.config, str(request.log_path) if request.log_path else None,
+                                  getattr(request, "lease", None)))
                 kind, payload = self._wait(worker, request)
                 reusable = not request.cancel.is_set()
             finally:

@@ -49,6 +49,14 @@ def _load_groundtruth(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ItbenchImportError(f"cannot parse ITBench ground truth {path}: {exc}. Fix it or re-fetch the checkout.") from None
     _need(isinstance(data, dict) and isinstance(data.get("spec"), dict), path, "expected a mapping with a 'spec' mapping")
+    for key in ("alerts", "entities"):
+        _need(isinstance(data["spec"].get(key) or [], list), path, f"spec '{key}' must be a list")
+    for ent in data["spec"].get("entities") or []:
+        _need(not isinstance(ent, dict) or isinstance(ent.get("metadata") or {}, dict), path,
+              f"entity metadata must be a mapping, got {ent.get('metadata')!r}")
+    for alert in data["spec"].get("alerts") or []:
+        _need(not isinstance(alert, dict) or isinstance(alert.get("labels") or {}, dict), path,
+              f"alert labels must be a mapping, got {alert.get('labels')!r}")
     return data["spec"]
 
 
@@ -70,9 +78,14 @@ def _injections(data: dict[str, Any], path: Path) -> list[Injection]:
     found = []
     for d_idx, disruption in enumerate(disruptions):
         _need(isinstance(disruption, dict), path, f"disruption {d_idx} must be an object")
+        _need(isinstance(disruption.get("injections") or [], list), path,
+              f"'injections' of disruption {d_idx} must be a list, got {disruption.get('injections')!r}")
         for inj in disruption.get("injections") or []:
             _need(isinstance(inj, dict) and isinstance(inj.get("id"), str), path, f"an injection in disruption {d_idx} lacks a string 'id'")
             _need(isinstance(inj.get("args") or {}, dict), path, f"injection '{inj['id']}' has non-object 'args'")
+            obj = (inj.get("args") or {}).get("kubernetesObject") or {}
+            _need(isinstance(obj, dict) and isinstance(obj.get("metadata") or {}, dict), path,
+                  f"injection '{inj['id']}': kubernetesObject and its metadata must be objects")
             found.append(Injection(inj["id"], inj.get("args") or {}, d_idx))
     return found
 
@@ -82,13 +95,20 @@ def load_incident(path: Path, sre_root: Path, fault_names: dict[str, str]) -> It
     data = _read_json(path)
     _need(isinstance(data, dict), path, "expected a JSON object")
     raw_id = data.get("id", path.stem)
-    _need(isinstance(raw_id, int) or str(raw_id).isdigit(), path, f"'id' must be an integer, got {raw_id!r}")
+    _need((isinstance(raw_id, int) and not isinstance(raw_id, bool)) or
+          (isinstance(raw_id, str) and raw_id.isascii() and raw_id.isdecimal()), path,
+          f"'id' must be an integer, got {raw_id!r}")
     sid, quirks = int(raw_id), []
     if path.stem != str(sid):
         quirks.append(f"index file name {path.name} does not match id {sid}")
     injections = _injections(data, path)
     if len(injections) > 1:
         quirks.append(f"{len(injections)} injections")
+    for key in ("alerts", "tags", "solutions"):
+        _need(isinstance(data.get(key) or [], list), path, f"'{key}' must be a list, got {data.get(key)!r}")
+    _need(isinstance(data.get("environment") or {}, dict), path, "'environment' must be an object")
+    _need(isinstance((data.get("environment") or {}).get("applications") or [], list), path,
+          "'environment.applications' must be a list")
     alerts = [Alert(str(a.get("name") or a.get("id")) if isinstance(a, dict) else str(a)) for a in data.get("alerts") or []]
     if not alerts:
         quirks.append("index lists no alerts")

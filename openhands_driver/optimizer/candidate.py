@@ -40,6 +40,18 @@ def load_seed(path: str | Path) -> str:
     except FileNotFoundError:
         raise UserError(f"seed strategy not found: {path}. Pass --seed-strategy with a runbook like "
                         "training_data/strategies/baseline_triage.md") from None
+    except IsADirectoryError:
+        raise UserError(f"seed strategy {path} is a directory. Pass --seed-strategy with a runbook file "
+                        "like training_data/strategies/baseline_triage.md") from None
+    except UnicodeDecodeError:
+        raise UserError(f"seed strategy {path} is not UTF-8 text (a binary file?). Pass --seed-strategy "
+                        "with a markdown runbook like training_data/strategies/baseline_triage.md") from None
+    except OSError as exc:
+        raise UserError(f"seed strategy {path} cannot be read ({exc.strerror or exc}). Pass "
+                        "--seed-strategy with a readable runbook file") from None
+    if "\x00" in text:
+        raise UserError(f"seed strategy {path} holds NUL bytes (a binary file?). Pass --seed-strategy "
+                        "with a markdown runbook like training_data/strategies/baseline_triage.md")
     problem = check_text(text)
     if problem:
         raise UserError(f"seed strategy {path}: {problem}")

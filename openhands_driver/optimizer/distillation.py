@@ -73,7 +73,8 @@ def _proposed_text(current: str, notes: str) -> str:
 def distill(trace_log: str | Path, proposal_dir: str | Path, skills_dir: Path | None = None) -> dict:
     """Write proposals (proposed SKILL.md files, one diff, a summary JSON); return the summary."""
     trace_log = Path(trace_log)
-    rows = [r for r in read_rows(trace_log) if not r.get("simulate") and r.get("status") != "interrupted"]
+    rows = [r for r in read_rows(trace_log)
+            if not r.get("simulate") and r.get("status") not in ("interrupted", "crashed")]
     skills = load_skills(skills_dir) if skills_dir else load_skills()
     out_dir = Path(proposal_dir) / time.strftime("%Y%m%d-%H%M%S")
     summary = {"trace_log": str(trace_log), "rows": len(rows), "proposal_dir": str(out_dir),

@@ -149,7 +149,7 @@ def mine(rows: list[dict]) -> Evidence:
     """Evidence from trace rows (simulated rows are plans, not runs: skipped)."""
     evidence = Evidence()
     for row in rows:
-        if row.get("simulate") or row.get("status") in ("simulated", "interrupted"):
+        if row.get("simulate") or row.get("status") in ("simulated", "interrupted", "crashed"):
             continue
         attribution = attribute(row)
         if attribution.checks and evidence.add(attribution):

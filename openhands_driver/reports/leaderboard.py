@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openhands_driver.reports.stats import RunRecord, is_run, record, summarize
+from openhands_driver.reports.stats import RunRecord, is_run, records, summarize
 from openhands_driver.reports.table import markdown_table, text_table
 from openhands_driver.trace import read_rows
 
@@ -23,7 +23,7 @@ def skill_label(item: RunRecord) -> str:
 def leaderboard(rows: list[dict]) -> list[dict]:
     """One entry per (skill, scenario) with at least one run, sorted by skill then scenario."""
     groups: dict[tuple[str, str], list[RunRecord]] = {}
-    for item in map(record, rows):
+    for item in records(rows)[0]:
         groups.setdefault((skill_label(item), item.scenario), []).append(item)
     entries = []
     for (skill, scenario), items in sorted(groups.items()):
@@ -35,10 +35,12 @@ def leaderboard(rows: list[dict]) -> list[dict]:
 
 def build(trace_log: str | Path) -> dict:
     rows = read_rows(trace_log)
-    records = [record(r) for r in rows]
+    rows.warn()
+    items, bad = records(rows)
     return {"trace_log": str(trace_log), "rows_read": len(rows),
-            "runs": sum(is_run(r) for r in records),
-            "simulated_rows_excluded": sum(r.simulate for r in records),
+            "runs": sum(is_run(r) for r in items),
+            "simulated_rows_excluded": sum(r.simulate for r in items),
+            "skipped_lines": rows.skipped_lines, "bad_rows": bad, "open_runs": len(rows.open_runs),
             "entries": leaderboard(rows)}
 
 

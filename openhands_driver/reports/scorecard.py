@@ -25,7 +25,7 @@ from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
 from openhands_driver.optimizer.result import DEFAULT_ITERATIVE_RESULT, DEFAULT_OPTIMIZER_RESULT, create_command, load
 from openhands_driver.paths import DEFAULT_TRACE_LOG
-from openhands_driver.reports.stats import record, summarize
+from openhands_driver.reports.stats import records, summarize
 from openhands_driver.reports.table import text_table
 from openhands_driver.scenarios import load_catalog
 from openhands_driver.trace import read_rows
@@ -92,9 +92,10 @@ def scorecard_from_rows(rows: list[dict], run_ids: dict[str, list[str]],
     approaches = []
     for name, ids in run_ids.items():
         found = [by_id[i] for i in ids if i in by_id]
-        stats = summarize([record(r) for r in found])
+        items, bad = records(found)
+        stats = summarize(items)
         approaches.append({"name": name, **stats.to_dict(), "run_ids": ids,
-                           "rows_missing": len(ids) - len(found), "missing": missing.get(name),
+                           "rows_missing": len(ids) - len(found) + bad, "missing": missing.get(name),
                            **sources.get(name, {})})
     return {"approaches": approaches}
 
@@ -131,7 +132,10 @@ def run_scorecard(config: ScorecardConfig, *, console: TextIO | None = None) -> 
                       f"{result.duration_s}s", file=console, flush=True)
                 if result.status == "interrupted":
                     raise KeyboardInterrupt
-    card = scorecard_from_rows(read_rows(config.trace_log), run_ids, missing, sources)
+    rows = read_rows(config.trace_log)
+    rows.warn(console)
+    card = scorecard_from_rows(rows, run_ids, missing, sources)
+    card["skipped_lines"] = rows.skipped_lines
     card.update({"scenarios": scenarios, "repeats": config.repeats, "trace_log": str(config.trace_log),
                  "duration_s": round(time.monotonic() - started, 3)})
     return card

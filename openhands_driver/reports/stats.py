@@ -1,8 +1,10 @@
 """Trace rows -> typed run records -> the figures every report shows (one definition each).
 
 - A *run* is a row that is not a plan: ``simulate`` rows (status ``simulated``) are excluded, and so
-  are ``interrupted`` rows (the user stopped them; they say nothing about the approach), which are
-  counted separately.
+  are ``interrupted`` rows (the user stopped them; they say nothing about the approach) and
+  ``crashed`` rows (the run's process died; closed by someone else), each counted separately.
+  ``started`` rows are never final: ``trace.read_rows`` drops them, so a run counts once.
+- A row whose fields have the wrong type is not a run: :func:`records` counts it in ``bad_rows``.
 - ``success_rate`` = verifier-confirmed fixes / runs. ``mean_steps`` = mean ``step_count`` over runs.
 - ``p50_s`` / ``p95_s``: percentiles of ``duration_s`` with linear interpolation between closest
   ranks (numpy's default): p of [x0..x(n-1)] sorted is at position (n-1)*p/100.
@@ -77,12 +79,34 @@ RECORD_READERS = {1: _record_v1}
 assert set(RECORD_READERS) == set(READABLE_SCHEMA_VERSIONS), "a trace schema version has no report reader"
 
 
+class BadRow(ValueError):
+    """A trace row whose fields have the wrong type (e.g. ``"step_count": "many"``)."""
+
+
 def record(row: dict) -> RunRecord:
-    return RECORD_READERS[row.get("schema_version", 1)](row)
+    try:
+        return RECORD_READERS[row.get("schema_version", 1)](row)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise BadRow(f"trace row of run {row.get('run_id')!r} has a field of the wrong type "
+                     f"({type(exc).__name__}: {exc})") from None
+
+
+def records(rows: list[dict]) -> tuple[list[RunRecord], int]:
+    """The readable records of ``rows`` and how many rows could not be read."""
+    out, bad = [], 0
+    for row in rows:
+        try:
+            out.append(record(row))
+        except BadRow:
+            bad += 1
+    return out, bad
+
+
+NOT_RUNS = ("interrupted", "crashed", "started")
 
 
 def is_run(item: RunRecord) -> bool:
-    return not item.simulate and item.status != "interrupted"
+    return not item.simulate and item.status not in NOT_RUNS
 
 
 @dataclass(frozen=True)
@@ -97,6 +121,7 @@ class RunStats:
     tokens_out: int
     mean_cost_usd: float | None
     interrupted: int
+    crashed: int
     last_failure: str | None
     last_failure_run_id: str | None
 
@@ -120,5 +145,6 @@ def summarize(records: list[RunRecord]) -> RunStats:
         tokens_in=sum(r.tokens_in for r in runs), tokens_out=sum(r.tokens_out for r in runs),
         mean_cost_usd=_round(mean(r.cost_usd for r in runs), 6) if runs else None,
         interrupted=sum(1 for r in records if not r.simulate and r.status == "interrupted"),
+        crashed=sum(1 for r in records if not r.simulate and r.status == "crashed"),
         last_failure=failures[-1].failure if failures else None,
         last_failure_run_id=failures[-1].run_id if failures else None)

@@ -146,7 +146,11 @@ class DockerTarget(Target):
         return self._client
 
     def labels(self) -> dict[str, str]:
-        return {LABEL_MANAGED: "true", LABEL_RUN_ID: self._run_id, LABEL_SCENARIO: self.scenario_id}
+        from openhands_driver import ownership
+        from openhands_driver.target.docker_engine import LABEL_OWNER
+
+        return {LABEL_MANAGED: "true", LABEL_RUN_ID: self._run_id, LABEL_SCENARIO: self.scenario_id,
+                LABEL_OWNER: ownership.token(ownership.current())}
 
     # --- lifecycle -----------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ LABEL_PREFIX = "openhands-gepa-sre"
 LABEL_MANAGED = f"{LABEL_PREFIX}.managed"
 LABEL_RUN_ID = f"{LABEL_PREFIX}.run_id"
 LABEL_SCENARIO = f"{LABEL_PREFIX}.scenario"
+LABEL_OWNER = f"{LABEL_PREFIX}.owner"  # ownership.token() of the run's process (janitor.py)
 ENV_NETWORK = "SRE_DOCKER_NETWORK"       # "host" | "bridge"; unset = ask the engine
 ENV_BASE_IMAGE = "TARGET_BASE_IMAGE"     # BASE_IMAGE build argument
 ENGINE_HINT = 'make one reachable with: eval "$(scripts/docker_engine.sh up)"'

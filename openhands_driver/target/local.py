@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from openhands_driver import targetctl
+from openhands_driver import ownership, targetctl
 from openhands_driver.errors import UserError
 from openhands_driver.paths import TARGET_SERVICE_DIR
 from openhands_driver.target.base import CommandResult, Target, TargetError, url_port, validate_argv
@@ -102,7 +102,10 @@ class LocalTarget(Target):
         self._url = url
         self._attached_pid: int | None = None  # the supervisor found by start() in attach mode
         self._created_root = root is None
-        self._root = Path(tempfile.mkdtemp(prefix="sre-target-")) if root is None else Path(root)
+        if root is None and not keep:  # crash safety: owned from birth; the janitor removes it after us
+            self._root = ownership.make_owned_dir("sre-target-")
+        else:
+            self._root = Path(tempfile.mkdtemp(prefix="sre-target-")) if root is None else Path(root)
         self._keep = keep
         self._start_timeout_s = start_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
@@ -160,7 +163,11 @@ class LocalTarget(Target):
             # stale pids / state of a reused root
             (self._root / rel).unlink(missing_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # crash safety: the supervisor exits with its group when this process dies (--owner-pid);
+        # a kept target outlives us (no owner: the janitor leaves it while its supervisor runs)
         argv = [sys.executable, str(SUPERVISOR_SCRIPT), "--root", str(self._root)]
+        if not self._keep:
+            argv += ["--owner-pid", str(os.getpid())]
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(argv, cwd=self._root, stdin=subprocess.DEVNULL,
                                           stdout=log, stderr=log, start_new_session=True)
