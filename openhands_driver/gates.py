@@ -157,8 +157,10 @@ class Gatekeeper:
             record.gate, record.gate_reason = gate, reason
 
 
-def run_edited(command: str, cwd: str, env: dict[str, str], timeout_s: float = 60) -> str:
-    """Run an operator-edited command as an argv list (no shell) and describe what happened."""
+def run_edited(command: str, cwd: str, env: dict[str, str], timeout_s: float = 60,
+               prefix: list[str] | None = None) -> str:
+    """Run an operator-edited command as an argv list (no shell) and describe what happened.
+    ``prefix``: the incident sandbox's argv (bwrap ... --), so the edit runs inside it too."""
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -166,7 +168,8 @@ def run_edited(command: str, cwd: str, env: dict[str, str], timeout_s: float = 6
     if not argv:
         return "the edited command was empty; nothing ran"
     try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run([*(prefix or ()), *argv], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout_s)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"the operator's command `{command}` failed to run: {exc}"
     output = (proc.stdout + proc.stderr)[-2000:]
