@@ -352,7 +352,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Dict[str, str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ if env is None else env)
-    if env.get(ENV_BROKER):  # a sandboxed terminal: the runner's broker runs it (section below)
+    if env.get(ENV_BROKER) and argv[:1] and argv[0] in BROKER_VERBS:  # sandboxed: see the broker section
         return broker_main(argv, env[ENV_BROKER])
     parser = _parser()
     try:
@@ -396,6 +396,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Dict[str, str]] = N
 # see openhands_driver/sandbox/broker.py for the other end.
 
 ENV_BROKER = "TARGETCTL_BROKER"
+BROKER_VERBS = ("info", "status", "logs", "restart", "exec")  # anything else: parsed (and refused) here
 
 
 def _broker_frame(sock, kind: bytes, payload: bytes = b"") -> None:

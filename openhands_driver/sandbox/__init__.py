@@ -149,12 +149,15 @@ def _open_bwrap(target, workspace: Path, state: Path) -> IncidentSandbox:
     passthrough = " ".join(f'--setenv {name} "${{{name}:-}}"' for name in LAUNCHER_PASSTHROUGH)
     # Not `exec`: bwrap's --die-with-parent fires when the *thread* that forked it ends, and the
     # SDK starts the terminal from a short-lived worker thread. This sh stays as bwrap's parent.
+    # `env -i`: bwrap itself (pid 1 inside, its /proc/1/environ readable) must not hold the host's
+    # environment either; --clearenv only cleans the shell's.
+    env_i = shutil.which("env") or "/usr/bin/env"
     launcher.write_text("#!/bin/sh\n# The agent terminal's shell, inside bubblewrap "
                         "(openhands_driver/sandbox). Generated per incident.\n"
-                        f"{_quote(argv)} {passthrough} -- {_quote([shell])} \"$@\"\n",
+                        f"{_quote([env_i, '-i', *argv])} {passthrough} -- {_quote([shell])} \"$@\"\n",
                         encoding="utf-8")
     launcher.chmod(0o700)
-    exec_prefix = [*argv, "--new-session", "--"]
+    exec_prefix = [env_i, "-i", *argv, "--new-session", "--"]
     return IncidentSandbox(BWRAP, shell_path=str(launcher), editor_roots=roots, exec_prefix=exec_prefix,
                            _broker=broker, _state_dir=state)
 

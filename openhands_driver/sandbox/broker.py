@@ -34,7 +34,6 @@ from typing import Callable
 HEADER = struct.Struct(">cI")
 MAX_REQUEST = 1 << 20
 VERBS = ("info", "status", "logs", "restart", "exec")
-HELP = ("-h", "--help")
 TARGETCTL_PY = Path(__file__).resolve().parents[1] / "targetctl.py"
 
 # argv -> (command, env) for one accepted request
@@ -67,10 +66,10 @@ def recv_frame(sock: socket.socket) -> tuple[bytes, bytes] | None:
 
 
 def accepted(argv: object) -> bool:
-    """Only targetctl's own verbs (and its help) cross the channel."""
+    """Only targetctl's verbs cross the channel (help and usage errors are answered inside)."""
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
         return False
-    return not argv or argv[0] in VERBS or argv[0] in HELP
+    return bool(argv) and argv[0] in VERBS
 
 
 class Broker:
