@@ -98,6 +98,9 @@ class _Recorder:
                 record.exit_code = 1
             text = getattr(observation, "text", "") or ""
             record.output_excerpt = text[-EXCERPT_CHARS:]
+            working_dir = getattr(getattr(observation, "metadata", None), "working_dir", None)
+            if self.gatekeeper is not None and working_dir:  # the next action is judged from here
+                self.gatekeeper.cwd = str(working_dir)
             self._apply_gate(record, event.tool_call_id)
             if record.tool != "finish":
                 shown = text.strip().splitlines()
@@ -313,7 +316,7 @@ def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.E
                 record = gatekeeper.records[action.tool_call_id]
             arguments = {"command": record.command} if record else {}
             proposal = Proposal(action.tool_call_id, action.tool_name, record.command if record else "",
-                                assess(action.tool_name, arguments, gatekeeper.scope),
+                                assess(action.tool_name, arguments, gatekeeper.scope, cwd=gatekeeper.cwd),
                                 record.model_risk if record else None,
                                 record.risk if record else "HIGH")
             decision = gatekeeper.decide(proposal)

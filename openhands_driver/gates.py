@@ -101,6 +101,9 @@ class Gatekeeper:
     approver: Approver = no_approver
     records: dict[str, GateRecord] = field(default_factory=dict)
     violations: list[dict] = field(default_factory=list)
+    # The agent terminal's working directory after its last command (the shell persists between
+    # actions: `cd /etc`, then a relative write), from the terminal observation's metadata.
+    cwd: str | None = None
 
     def __post_init__(self) -> None:
         for label in (self.max_risk, self.confirm_risk):
@@ -109,7 +112,7 @@ class Gatekeeper:
 
     # --- assessment (called by the SDK analyzer before execution) ---------------------------
     def assess(self, tool_call_id: str, tool: str, arguments: dict) -> str:
-        policy = assess(tool, arguments, self.scope)
+        policy = assess(tool, arguments, self.scope, cwd=self.cwd)
         model = arguments.get("security_risk")
         model = str(model).upper() if model else None
         effective = max_risk(policy.risk, model if model in RISK_ORDER else None)
@@ -142,7 +145,7 @@ class Gatekeeper:
             return Decision(REJECT, reason)
         decision = self.approver(proposal)
         if decision.verdict == EDIT and decision.command:
-            edited = assess(proposal.tool, {"command": decision.command}, self.scope)
+            edited = assess(proposal.tool, {"command": decision.command}, self.scope, cwd=self.cwd)
             if risk_rank(edited.risk) > risk_rank(self.max_risk):
                 reason = "the edited command is blocked too: " + explain(edited, self.max_risk)
                 self._mark(record, "rejected", reason)
