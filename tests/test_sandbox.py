@@ -207,6 +207,30 @@ class BrokerAndExecTest(unittest.TestCase):
                               "TARGETCTL_SCENARIO", "TARGETCTL_INSTANCE", "TARGETCTL_BROKER",
                               "TARGETCTL_PYTHON"})
 
+    def test_sdk_terminal_runs_inside_and_ctrl_c_interrupts(self):
+        from openhands_driver.conversation import prepare_sdk_env
+
+        prepare_sdk_env()
+        from openhands.tools.terminal.definition import TerminalAction
+        from openhands.tools.terminal.terminal.subprocess_terminal import SubprocessTerminal
+        from openhands.tools.terminal.terminal.terminal_session import TerminalSession
+
+        session = TerminalSession(SubprocessTerminal(str(self.workspace), shell_path=self.box.shell_path, env={}),
+                                  no_change_timeout_seconds=2)
+        session.initialize()
+        try:
+            first = session.execute(TerminalAction(command="targetctl status; echo rc=$?"))
+            hung = session.execute(TerminalAction(command="sleep 30"))
+            interrupted = session.execute(TerminalAction(command="C-c", is_input=True))
+            after = session.execute(TerminalAction(command="cd /etc && pwd"))
+        finally:
+            session.close()
+        self.assertIn("HTTP 500", first.text)
+        self.assertIn("rc=1", first.text)
+        self.assertEqual(hung.exit_code, -1)
+        self.assertEqual(interrupted.exit_code, 130)
+        self.assertEqual((after.exit_code, after.metadata.working_dir), (0, "/etc"))
+
     def test_broker_refuses_other_requests(self):
         from openhands_driver.sandbox.broker import recv_frame, send_frame
 

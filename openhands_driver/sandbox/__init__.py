@@ -154,10 +154,10 @@ def _open_bwrap(target, workspace: Path, state: Path) -> IncidentSandbox:
     env_i = shutil.which("env") or "/usr/bin/env"
     launcher.write_text("#!/bin/sh\n# The agent terminal's shell, inside bubblewrap "
                         "(openhands_driver/sandbox). Generated per incident.\n"
-                        f"{_quote([env_i, '-i', *argv])} {passthrough} -- {_quote([shell])} \"$@\"\n",
+                        f"{_quote([env_i, '-i', *argv])} {passthrough} -- {_quote(bwrap.shell_argv(shell))} \"$@\"\n",
                         encoding="utf-8")
     launcher.chmod(0o700)
-    exec_prefix = [env_i, "-i", *argv, "--new-session", "--"]
+    exec_prefix = [env_i, "-i", *argv, "--"]
     return IncidentSandbox(BWRAP, shell_path=str(launcher), editor_roots=roots, exec_prefix=exec_prefix,
                            _broker=broker, _state_dir=state)
 

@@ -79,15 +79,27 @@ def terminal_argv(*, writable: list[str], tools_dir: Path, broker_socket: Path, 
                   env: dict[str, str]) -> list[str]:
     """bwrap argv (up to, not including, the shell) for the agent's terminal.
 
-    No ``--new-session``: the SDK drives the shell through a PTY and interrupts commands with
-    Ctrl-C, which needs the shell to keep that PTY as its controlling terminal. The PTY belongs to
-    the runner (no host shell reads it), so TIOCSTI cannot reach anything outside.
+    ``--new-session`` detaches the sandbox from the runner's session; the shell is then started
+    with :func:`shell_argv`, which makes the SDK's PTY its controlling terminal again (the SDK
+    interrupts commands with Ctrl-C). That PTY belongs to the runner, so nothing typed into it
+    (TIOCSTI) reaches a host shell.
     """
-    args = [bwrap_path() or "bwrap", *base_args(), "--ro-bind", str(tools_dir), TOOLS_MOUNT,
+    args = [bwrap_path() or "bwrap", *base_args(), "--new-session", "--ro-bind", str(tools_dir), TOOLS_MOUNT,
             "--bind", str(broker_socket), BROKER_MOUNT]
     for path in writable:
         args += ["--bind", path, path]
     return [*args, "--chdir", str(workspace), *env_args(env)]
+
+
+def shell_argv(shell: str) -> list[str]:
+    """The terminal's shell inside the sandbox, as leader of a session whose controlling terminal
+    is its stdin (the SDK's PTY): without it Ctrl-C cannot interrupt a command."""
+    setsid = shutil.which("setsid", path="/usr/bin:/bin")
+    if not setsid:
+        return [shell]
+    # Only a terminal can become the controlling terminal (`launcher -c CMD` from a pipe is fine).
+    script = f'if [ -t 0 ]; then exec {setsid} -w -c "$0" "$@"; else exec "$0" "$@"; fi'
+    return ["/bin/sh", "-c", script, shell]
 
 
 def exec_argv(*, root: str, tools_dir: Path, env: dict[str, str]) -> list[str]:
