@@ -231,6 +231,14 @@ class BrokerAndExecTest(unittest.TestCase):
         self.assertEqual(interrupted.exit_code, 130)
         self.assertEqual((after.exit_code, after.metadata.working_dir), (0, "/etc"))
 
+    def test_operator_edited_command_runs_inside(self):
+        from openhands_driver.gates import run_edited
+
+        told = run_edited(f"ls {sandbox.REPO_ROOT}", str(self.workspace), {}, prefix=self.box.exec_prefix)
+        self.assertIn("No such file or directory", told)
+        self.assertIn("service root: " + str(self.target.root),
+                      run_edited("targetctl info", str(self.workspace), {}, prefix=self.box.exec_prefix))
+
     def test_broker_refuses_other_requests(self):
         from openhands_driver.sandbox.broker import recv_frame, send_frame
 
