@@ -25,7 +25,8 @@ from openhands_driver.paths import REPO_ROOT
 from openhands_driver.runner import run_incident
 from openhands_driver.sandbox import bwrap
 from tests.support.scripted_llm import ScriptedModel, tool
-from tests.test_sandbox import NEEDS_BWRAP, Listener
+from tests.support.canaries import Listener
+from tests.test_sandbox import NEEDS_BWRAP
 
 BWRAP_PROBLEM = bwrap.unavailable_reason()
 SECRET_NAME, SECRET = "SRE_REDTEAM_TOKEN", f"rt-secret-{uuid.uuid4().hex}"

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
 from pathlib import Path
 from unittest import mock
@@ -27,39 +26,11 @@ from openhands_driver.runner import run_incident
 from openhands_driver.sandbox import bwrap, file_guard
 from openhands_driver.target import create_target
 from openhands_driver.trace import read_rows
+from tests.support.canaries import Listener
 from tests.support.scripted_llm import ScriptedModel, tool
 
 BWRAP_PROBLEM = bwrap.unavailable_reason()
 NEEDS_BWRAP = f"needs bubblewrap with user/net/pid namespaces ({BWRAP_PROBLEM}; apt-get install bubblewrap)"
-
-
-class Listener:
-    """A TCP listener on the host's 127.0.0.1 that counts connections (egress canary)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
 
 
 class ResolveKindTest(unittest.TestCase):

@@ -138,9 +138,14 @@ class Broker:
                                     % ", ".join(VERBS)).encode())
             send_frame(conn, b"x", b"2")
             return
-        command, env = self.planner(argv)
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, start_new_session=True)
+        try:
+            command, env = self.planner(argv)
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env, start_new_session=True)
+        except (OSError, ValueError) as exc:  # e.g. bwrap gone since the run started
+            send_frame(conn, b"2", f"targetctl: the incident broker could not run it: {exc}\n".encode())
+            send_frame(conn, b"x", b"1")
+            return
         with self._lock:
             self._procs.add(proc)
         send_lock = threading.Lock()
