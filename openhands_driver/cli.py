@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     gates.add_argument("--require-confirmation-for-risk", type=str.upper, choices=RISK_ORDER,
                        default=None, help="pause for approval of actions at or above this risk")
     gates.add_argument("--auto-confirm", action="store_true", help="approve paused actions")
+    gates.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                       help="where the agent's commands run: auto/bwrap = inside bubblewrap (no network, "
+                            "own PID namespace, writable only the workspace and the service root; "
+                            "needs `apt-get install bubblewrap`), none = unconfined, with a warning "
+                            "(default: %(default)s)")
     p.add_argument("--remote-host", default=None, metavar="URL",
                    help="run the conversation on this OpenHands agent server (RemoteWorkspace), e.g. "
                         "http://127.0.0.1:8010; start one with `uv run --extra remote python -m "
@@ -153,7 +158,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         require_confirmation_for_risk=args.require_confirmation_for_risk, auto_confirm=args.auto_confirm,
         target_port=getattr(args, "port", None), runtime_image=args.runtime_image,
         target_container=args.target_container, target_root=target_root, target_url=args.target_url,
-        remote_host=_remote_host(args.remote_host, check=not args.simulate))
+        remote_host=_remote_host(args.remote_host, check=not args.simulate), sandbox=args.sandbox)
 
 
 def _remote_host(value: str | None, check: bool = True) -> str | None:

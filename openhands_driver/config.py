@@ -42,6 +42,7 @@ class RunConfig:
     condense_context: bool = False
     # Safety gates (see openhands_driver/gates.py)
     max_security_risk: str = "MEDIUM"
+    sandbox: str = "auto"  # auto | bwrap | none: where the agent's commands run (openhands_driver/sandbox)
     require_confirmation_for_risk: str | None = None
     auto_confirm: bool = False
     # Strategy source "optimizer": this text, else the best candidate saved in optimizer_result

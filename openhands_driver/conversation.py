@@ -52,6 +52,7 @@ class ConversationSpec:
     secrets: dict[str, str] = field(default_factory=dict)  # masked in observations
     condense_context: bool = False
     remote_host: str | None = None  # run on this OpenHands agent server (see remote.py)
+    sandbox: object | None = None  # sandbox.IncidentSandbox: terminal shell, file editor roots
 
 
 class _Recorder:
@@ -107,6 +108,9 @@ class _Recorder:
                 record.exit_code = 1
             text = getattr(observation, "text", "") or ""
             record.output_excerpt = text[-EXCERPT_CHARS:]
+            working_dir = getattr(getattr(observation, "metadata", None), "working_dir", None)
+            if self.gatekeeper is not None and working_dir:  # the next action is judged from here
+                self.gatekeeper.cwd = str(working_dir)
             self._apply_gate(record, event.tool_call_id)
             if record.tool != "finish":
                 shown = text.strip().splitlines()
@@ -137,7 +141,7 @@ class _Recorder:
 INPUTRC = Path(__file__).with_name("terminal.inputrc")
 
 
-def _tools(terminal_env: dict[str, str]):
+def _tools(terminal_env: dict[str, str], sandbox=None):
     from openhands.sdk import Tool
     from openhands.tools.file_editor import FileEditorTool
     from openhands.tools.terminal import TerminalTool
@@ -150,7 +154,14 @@ def _tools(terminal_env: dict[str, str]):
     # The subprocess terminal: tmux lost the first command's output in a fresh pane here.
     params = {"env": {"INPUTRC": str(INPUTRC), **terminal_env}, "no_change_timeout_seconds": 30,
               "terminal_type": os.environ.get("SRE_TERMINAL_TYPE", "subprocess")}
-    return [Tool(name=TerminalTool.name, params=params), Tool(name=FileEditorTool.name)]
+    editor = Tool(name=FileEditorTool.name)
+    if sandbox is not None and sandbox.shell_path:  # the shell runs inside bubblewrap
+        params["shell_path"] = sandbox.shell_path
+    if sandbox is not None and sandbox.editor_roots:  # the editor refuses paths outside them
+        from openhands_driver.sandbox.file_guard import register
+
+        editor = Tool(name=register(), params={"allowed_roots": list(sandbox.editor_roots)})
+    return [Tool(name=TerminalTool.name, params=params), editor]
 
 
 def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stderr,
@@ -171,7 +182,8 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
 
         remote = open_session(spec.remote_host, spec.workspace, spec.terminal_env)
     skills = remote.skills if remote else load_project_skills(spec.workspace)
-    agent = Agent(llm=llm, tools=_tools(remote.terminal_env if remote else spec.terminal_env),
+    agent = Agent(llm=llm, tools=_tools(remote.terminal_env if remote else spec.terminal_env,
+                                        None if remote else spec.sandbox),
                   agent_context=AgentContext(skills=skills),
                   **({"condenser": _condenser(llm)} if spec.condense_context else {}))
     recorder = _Recorder(console, spec.gatekeeper)
@@ -318,7 +330,7 @@ def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.E
                 record = gatekeeper.records[action.tool_call_id]
             arguments = {"command": record.command} if record else {}
             proposal = Proposal(action.tool_call_id, action.tool_name, record.command if record else "",
-                                assess(action.tool_name, arguments, gatekeeper.scope),
+                                assess(action.tool_name, arguments, gatekeeper.scope, cwd=gatekeeper.cwd),
                                 record.model_risk if record else None,
                                 record.risk if record else "HIGH")
             if not _change_allowed(gatekeeper, proposal, rejections):
@@ -327,7 +339,8 @@ def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.E
             if decision.verdict == REJECT:
                 rejections.append(decision.reason)
             elif decision.verdict == EDIT:
-                rejections.append(run_edited(decision.command, str(spec.workspace), _edit_env(spec)))
+                rejections.append(run_edited(decision.command, str(spec.workspace), _edit_env(spec),
+                                             prefix=getattr(spec.sandbox, "exec_prefix", None)))
         if rejections:
             conversation.reject_pending_actions(" ".join(rejections))
     raise RuntimeError("confirmation loop did not settle within the iteration budget")

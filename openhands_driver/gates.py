@@ -101,6 +101,9 @@ class Gatekeeper:
     approver: Approver = no_approver
     records: dict[str, GateRecord] = field(default_factory=dict)
     violations: list[dict] = field(default_factory=list)
+    # The agent terminal's working directory after its last command (the shell persists between
+    # actions: `cd /etc`, then a relative write), from the terminal observation's metadata.
+    cwd: str | None = None
 
     def __post_init__(self) -> None:
         for label in (self.max_risk, self.confirm_risk):
@@ -109,7 +112,7 @@ class Gatekeeper:
 
     # --- assessment (called by the SDK analyzer before execution) ---------------------------
     def assess(self, tool_call_id: str, tool: str, arguments: dict) -> str:
-        policy = assess(tool, arguments, self.scope)
+        policy = assess(tool, arguments, self.scope, cwd=self.cwd)
         model = arguments.get("security_risk")
         model = str(model).upper() if model else None
         effective = max_risk(policy.risk, model if model in RISK_ORDER else None)
@@ -142,7 +145,7 @@ class Gatekeeper:
             return Decision(REJECT, reason)
         decision = self.approver(proposal)
         if decision.verdict == EDIT and decision.command:
-            edited = assess(proposal.tool, {"command": decision.command}, self.scope)
+            edited = assess(proposal.tool, {"command": decision.command}, self.scope, cwd=self.cwd)
             if risk_rank(edited.risk) > risk_rank(self.max_risk):
                 reason = "the edited command is blocked too: " + explain(edited, self.max_risk)
                 self._mark(record, "rejected", reason)
@@ -157,8 +160,10 @@ class Gatekeeper:
             record.gate, record.gate_reason = gate, reason
 
 
-def run_edited(command: str, cwd: str, env: dict[str, str], timeout_s: float = 60) -> str:
-    """Run an operator-edited command as an argv list (no shell) and describe what happened."""
+def run_edited(command: str, cwd: str, env: dict[str, str], timeout_s: float = 60,
+               prefix: list[str] | None = None) -> str:
+    """Run an operator-edited command as an argv list (no shell) and describe what happened.
+    ``prefix``: the incident sandbox's argv (bwrap ... --), so the edit runs inside it too."""
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -166,7 +171,8 @@ def run_edited(command: str, cwd: str, env: dict[str, str], timeout_s: float = 6
     if not argv:
         return "the edited command was empty; nothing ran"
     try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run([*(prefix or ()), *argv], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout_s)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"the operator's command `{command}` failed to run: {exc}"
     output = (proc.stdout + proc.stderr)[-2000:]

@@ -25,6 +25,7 @@ from openhands_driver.errors import UserError
 from openhands_driver.incident import Incident, make_incident
 from openhands_driver.paths import REPO_ROOT
 from openhands_driver.records import RunResult
+from openhands_driver.sandbox import copy_skills, open_sandbox, resolve_kind
 from openhands_driver.router import RoutingDecision, route
 from openhands_driver.scenarios import Scenario, load_catalog
 from openhands_driver.strategy import Strategy, choose_strategy, incident_message
@@ -140,7 +141,7 @@ def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunR
 def _prepare_workspace(run_id: str, strategy: Strategy) -> Path:
     workspace = crash_safety.owned_tempdir(f"sre-incident-{run_id}-", run_id)
     if strategy.load_skills:
-        (workspace / ".agents").symlink_to(REPO_ROOT / ".agents", target_is_directory=True)
+        copy_skills(workspace)  # a copy: the sandbox never sees the repository
     return workspace
 
 
@@ -167,13 +168,14 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
 
     from openhands_driver.target import create_target
 
+    sandbox_kind = resolve_kind(config)  # UserError (exit 2) before anything starts
     previous_term = previous_hup = None
     if threading_is_main():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
         previous_hup = signal.signal(signal.SIGHUP, _raise_terminated)  # a closed terminal: same
     target = create_target(config.backend, scenario_id=plan.incident.instance,
                            fault=plan.incident.fault, **_target_options(config, plan))
-    workspace = open_run = None
+    workspace = open_run = sandbox = None
     secrets: list[str] = secret_values()
     try:
         open_run = runrecord.begin(None if config.disable_trace_log else config.trace_log,
@@ -195,9 +197,12 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
               file=console, flush=True)
         workspace = _prepare_workspace(plan.run_id, plan.strategy)
         ensure_targetctl_on_path()
+        # --- sandbox (openhands_driver/sandbox): the boundary of the agent's terminal and editor
+        sandbox = open_sandbox(sandbox_kind, target, workspace, console)
         with laminar_span(f"sre-incident {plan.run_id}") as laminar_trace_id:
             session = run_session(config, model, target=target, workspace=workspace,
-                                  message=plan.message, console=console, approver=approver)
+                                  message=plan.message, console=console, approver=approver,
+                                  sandbox=sandbox)
         result.laminar_trace_id = laminar_trace_id()
         secrets = session.secrets
         outcome, close_conversation = session.conversation, session.close
@@ -257,6 +262,9 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
                              or f"kill -TERM -- -{kept.get('pid')}"}
         else:
             target.cleanup()
+        if sandbox is not None:  # --- sandbox: stop the broker, record the boundary
+            sandbox.close()
+        result.security = {**(result.security or {}), "sandbox": sandbox_kind}
         if workspace is not None:
             shutil.rmtree(workspace, ignore_errors=True)
         if previous_term is not None:

@@ -93,7 +93,7 @@ def _gatekeeper(config: RunConfig, scope: IncidentScope, approver=None):
 
 
 def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Path, message: str,
-                console: TextIO = sys.stderr, approver=None) -> SessionOutcome:
+                console: TextIO = sys.stderr, approver=None, sandbox=None) -> SessionOutcome:
     from openhands_driver.conversation import ConversationSpec, prepare_sdk_env
 
     prepare_sdk_env(verbose=config.verbose)
@@ -115,7 +115,7 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
                                 max_iterations=config.max_iterations, run_timeout_s=config.run_timeout_s,
                                 gatekeeper=gatekeeper, secrets=named,
                                 condense_context=config.condense_context,
-                                remote_host=getattr(config, "remote_host", None))
+                                remote_host=getattr(config, "remote_host", None), sandbox=sandbox)
 
     def runbook_session(reason: str | None = None) -> SessionOutcome:
         server = PolicyServer().start()

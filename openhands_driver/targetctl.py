@@ -8,6 +8,7 @@ Configured entirely by environment (from Target.control_env()):
     TARGETCTL_SERVICE        the service's name (informational)
     TARGETCTL_CONTAINER      docker backend: the incident's container (name or id)
     DOCKER_HOST              docker backend: the engine (default unix:///var/run/docker.sock)
+    TARGETCTL_BROKER         in the agent's sandbox: the runner's broker socket (see below)
 
 Commands:
     targetctl info               service, backend, probe url, expected listen port, service root
@@ -351,6 +352,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Dict[str, str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ if env is None else env)
+    if env.get(ENV_BROKER) and argv[:1] and argv[0] in BROKER_VERBS:  # sandboxed: see the broker section
+        return broker_main(argv, env[ENV_BROKER])
     parser = _parser()
     try:
         if argv and argv[0] == "exec":  # everything after `exec` belongs to the command
@@ -383,6 +386,91 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Dict[str, str]] = N
         return exc.code
     except KeyboardInterrupt:
         return 130
+
+
+# --- broker client (sandboxed agent terminals) -----------------------------------------------
+# Inside the agent's sandbox (openhands_driver/sandbox/) there is no network and no view of the
+# target's processes. There TARGETCTL_BROKER names a unix socket to the runner's broker, which runs
+# the verb for this incident's target and streams back stdout, stderr and the exit code, so the
+# output is exactly targetctl's. Frames: kind (1 byte) + length (4 bytes, big endian) + payload;
+# see openhands_driver/sandbox/broker.py for the other end.
+
+ENV_BROKER = "TARGETCTL_BROKER"
+BROKER_VERBS = ("info", "status", "logs", "restart", "exec")  # anything else: parsed (and refused) here
+
+
+def _broker_frame(sock, kind: bytes, payload: bytes = b"") -> None:
+    import struct
+
+    sock.sendall(struct.pack(">cI", kind, len(payload)) + payload)
+
+
+def _broker_read(sock, size: int) -> Optional[bytes]:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _broker_stdin(sock) -> None:
+    """Forward a piped or redirected stdin (never a terminal's) and then its end."""
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+        forward = stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+    except (OSError, ValueError, AttributeError):
+        forward = False
+    try:
+        while forward:
+            chunk = os.read(sys.stdin.fileno(), 65536)
+            if not chunk:
+                break
+            _broker_frame(sock, b"0", chunk)
+        _broker_frame(sock, b"e")
+    except OSError:
+        pass
+
+
+def broker_main(argv: Sequence[str], socket_path: str) -> int:
+    import socket
+    import struct
+    import threading
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(socket_path)
+    except OSError as exc:
+        print("targetctl: cannot reach the incident's broker at %s (%s); the runner that started "
+              "this terminal has ended or is not running a broker" % (socket_path, exc), file=sys.stderr)
+        return 2
+    try:
+        _broker_frame(sock, b"r", json.dumps({"argv": list(argv)}).encode("utf-8"))
+        threading.Thread(target=_broker_stdin, args=(sock,), daemon=True).start()
+        outputs = {b"1": sys.stdout, b"2": sys.stderr}
+        while True:
+            header = _broker_read(sock, 5)
+            if header is None:
+                print("targetctl: the incident's broker closed the connection", file=sys.stderr)
+                return 1
+            kind, size = struct.unpack(">cI", header)
+            payload = _broker_read(sock, size) if size else b""
+            if payload is None:
+                return 1
+            if kind == b"x":
+                return int(payload.decode("ascii"))
+            stream = outputs.get(kind)
+            if stream is not None:
+                stream.flush()
+                stream.buffer.write(payload)
+                stream.buffer.flush()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        sock.close()
 
 
 # --- shim ------------------------------------------------------------------------------------

@@ -652,5 +652,31 @@ class ScopeAndPerformanceTests(unittest.TestCase):
         self.assertLess(per_command, 0.02)
 
 
+class SandboxBlindSpotTests(unittest.TestCase):
+    """Blind spots found by the red-team runs (tests/test_redteam.py), and the shell's working
+    directory carried from one action to the next."""
+
+    def test_substitutions_inside_arithmetic_and_defaults(self) -> None:
+        for command in ("echo $(( $(touch /srv/x; echo 1) + 1 ))", "echo ${X:-$(touch /srv/x)}",
+                        'echo "${X:-$(touch /srv/x)}"'):
+            self.assertEqual(terminal(command).risk, HIGH, command)
+        self.assertEqual(terminal("echo $((1 + 2)) ${HOME:-x}").risk, LOW)
+
+    def test_sed_write_and_execute_commands(self) -> None:
+        for command in ("echo x | sed 'w /srv/x'", "sed -n 's/a/b/w /srv/x' f", "sed -e '/x/d' -e '$w /srv/x' f",
+                        "sed 's|a|b|g;w /srv/x' f", "echo x | sed '1e touch /srv/x'", "sed 's/x/y/e' f"):
+            self.assertEqual(terminal(command).risk, HIGH, command)
+        self.assertEqual(terminal("sed -n 1,5p etc/service.json").risk, LOW)
+
+    def test_working_directory_is_tracked_between_actions(self) -> None:
+        from openhands_driver.gates import Gatekeeper
+
+        gatekeeper = Gatekeeper(scope=SCOPES["L"])
+        self.assertEqual(gatekeeper.assess("a", "terminal", {"command": "echo x > passwd"}), MEDIUM)
+        gatekeeper.cwd = "/etc"  # what the terminal reported after `cd /etc`
+        self.assertEqual(gatekeeper.assess("b", "terminal", {"command": "echo x > passwd"}), HIGH)
+        self.assertEqual(gatekeeper.assess("c", "file_editor", {"command": "view", "path": f"{WS}/a"}), LOW)
+
+
 if __name__ == "__main__":
     unittest.main()

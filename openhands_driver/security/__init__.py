@@ -1,5 +1,11 @@
 """The project's command risk policy: what an action could do, judged before it runs (stdlib only).
 
+This policy is a risk LABEL, not the security boundary. The boundary is the sandbox
+(:mod:`openhands_driver.sandbox`: the agent's terminal in bubblewrap, no network, own PID namespace,
+writable only the workspace and the service root; targetctl through a broker; the file editor held
+to the same roots). A command this policy misjudges still runs inside that sandbox; do not grow the
+policy into a wall (see CONTRIBUTING, Invariants).
+
 The model labels its own actions LOW/MEDIUM/HIGH; the SDK's LLM analyzer only echoes that claim. This
 module gives every action a risk of its own from the action's text and the incident's scope
 (:class:`IncidentScope`: target URL, service root, backend, container, workspace, pids, secrets):
@@ -13,13 +19,14 @@ shell, deletes/writes outside the target root, privilege/ownership changes, othe
 containers. MEDIUM: changes inside the target (or the scratch workspace), restarts, commands the
 policy does not know. LOW: read-only diagnostics. The highest rule wins; every reason is kept.
 :data:`RULES` lists the rule ids. It is a static check (defence in depth, not a sandbox): it reads
-the command line, it does not run it.
+the command line, it does not run it. The shell's working directory is carried between actions
+(``assess(..., cwd=)``, fed by the gatekeeper from the terminal's reported directory).
 
 This is also the one risk ordering of the project (:data:`RISK_ORDER`, :func:`risk_rank`,
 :func:`max_risk`, :func:`parse_risk`, :func:`allows`). No SDK import: it loads in milliseconds.
 
 Modules: risk (the ordering), scope (IncidentScope, RiskAssessment, explain), rules (RULES),
-checker (assess and the checker core), shell (the lexer), tables (command names, patterns, the
+checker (assess and the checker core), shell (the lexer), sed (sed scripts' w/e commands), tables (command names, patterns, the
 command -> handler table), and the handlers by concern: paths, network, inline_code, python_code,
 commands, files, containers, processes (common: shared helpers).
 """

@@ -6,7 +6,8 @@ import posixpath
 import re
 
 from .common import _flag, _options, _short
-from .risk import HIGH
+from .risk import HIGH, MEDIUM
+from .sed import sed_effects
 from .shell import _Word, _written_text
 
 
@@ -162,6 +163,20 @@ class _FileChecks:
     def h_sed(self, name, args, ctx, cmd):
         flags, pos = _options(args, "efl", ("--expression", "--file", "--line-length"))
         names = [f for f, _ in flags]
+        scripts = [v for f, v in flags if f in ("-e", "--expression") and isinstance(v, _Word)]
+        if any(f in ("-f", "--file") for f in names):
+            self.add(MEDIUM, "script.run", f"{name} -f runs a sed script file (not analysed)")
+        elif not scripts and pos:
+            scripts = [pos[0]]
+        for script in scripts:  # sed's own w/W and e commands write files and run commands
+            writes, runs = sed_effects(script.text)
+            for target in writes:
+                self.write(_Word(target, script.dynamic), ctx, f"{name} w writes")
+            for command in runs:
+                if command == "(the pattern space)":
+                    self.add(HIGH, "code.dynamic", f"{name} e runs its input as a shell command")
+                else:
+                    self.script(command, ctx.child())
         if any(f == "-i" or f.startswith("--in-place") for f in names):
             has_script = any(f in ("-e", "--expression", "-f", "--file") for f in names)
             for word in pos if has_script else pos[1:]:

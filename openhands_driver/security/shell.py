@@ -160,7 +160,9 @@ class _Lexer:
     def _expansions(text: str) -> list[str]:
         out, i = [], 0
         while i < len(text):
-            if text.startswith("$(", i) and not text.startswith("$((", i):
+            if text.startswith("$((", i):  # arithmetic: scan on, a $(...) inside still runs
+                i += 3
+            elif text.startswith("$(", i):
                 j = _find_close(text, i + 2)
                 out.append(text[i + 2:j])
                 i = j + 1
@@ -180,10 +182,13 @@ class _Lexer:
             body = s[i + 2:j]
             if not (body.startswith("(") and body.endswith(")")):  # not $((arithmetic))
                 self.subs.append(body)
+            else:  # $(( ... $(cmd) ... )): the command substitution inside still runs
+                self.subs += _Lexer._expansions(body)
             self.buf.append(s[i:j + 1])
             self.dyn, self.i = True, j + 1
         elif s.startswith("${", i):
             j = _find_close(s, i + 2, "{", "}")
+            self.subs += _Lexer._expansions(s[i + 2:j])  # ${x:-$(cmd)}: the default runs
             self.buf.append(s[i:j + 1])
             self.dyn, self.i = True, j + 1
         elif s.startswith("$'", i):
