@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping
 
 if __package__:  # imported as target_service.fault_resource_limit (the runner, the tests)
     from . import faults_core as core, faults_workload as wl, root_layout as layout
+    from .supervisor import parse_quantity  # the one reader of memory quantities
 else:  # run flat: python faults.py, or /app in the container
     import faults_core as core
     import faults_workload as wl
     import root_layout as layout
+    from supervisor import parse_quantity
 
 LIMIT_DIRS = ("etc/resources", "etc/{svc}/resources", "etc/deploy/{svc}", "etc/limits.d")
 APP_FILES = ("{svc}.json", "app.json", "server.json", "{svc}-app.json")
@@ -38,21 +39,6 @@ SIDECARS = (("log-shipper", "32Mi"), ("metrics-agent", "24Mi"), ("envoy", "48Mi"
 MIN_OK_MIB = 64.0   # the app's working set is ~40 MiB; a fixed limit leaves headroom
 DEFAULTS = {"limits_file": layout.LIMITS_JSON, "memory": "16Mi", "cpu": "500m",
             "sidecar": "log-shipper", "sidecar_memory": "32Mi", "sidecar_file": "etc/limits.d/log-shipper.json"}
-
-
-def parse_quantity(value: Any) -> Optional[float]:
-    """A memory quantity (256Mi, 0.25Gi, 300M, 262144Ki, bytes) in MiB; None if not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) / (1024 * 1024) if value > 0 else None
-    match = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(Ki|Mi|Gi|Ti|k|K|M|G|T)?\s*$", str(value))
-    if not match:
-        return None
-    scale = {None: 1, "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "k": 1000,
-             "K": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "T": 1000 ** 4}[match.group(2)]
-    mib = float(match.group(1)) * scale / (1024 * 1024)
-    return mib if mib > 0 else None
 
 
 def _load(root: Path, rel: str) -> Any:
