@@ -92,6 +92,7 @@ class _Recorder:
                 return
             observation = event.observation
             record.duration_s = round(time.monotonic() - started, 3)
+            record.ended_mono = time.monotonic()
             record.exit_code = getattr(observation, "exit_code", None)
             if getattr(observation, "is_error", False) and record.exit_code is None:
                 record.exit_code = 1

@@ -23,11 +23,14 @@ class ActionRecord:
     model_risk: str | None = None    # the model's own label (a claim, not a guarantee)
     gate: str = "allowed"            # allowed | rejected | approved | edited
     gate_reason: str = ""
+    ended_s: float | None = None     # when its result came back, seconds after the run started
+    ended_mono: float | None = field(default=None, repr=False)  # (monotonic clock; not recorded)
 
     def public(self) -> dict:
         """The action as shown in the result JSON (the trace row also keeps the excerpt)."""
         data = asdict(self)
         data.pop("output_excerpt")
+        data.pop("ended_mono")
         return data
 
 
@@ -77,11 +80,14 @@ class RunResult:
     collateral: dict | None = None       # decoys and files outside the fix unchanged
     resolved: bool | None = None         # verifier, mitigation, durability and collateral all pass
     skills_used: list[str] = field(default_factory=list)  # skills the agent loaded (invoke_skill)
+    mttd_s: float | None = None          # run start -> a correct diagnosis (see proof/diagnosis.py)
+    mttr_s: float | None = None          # run start -> proven resolution (verifier + proof passed)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, *, with_excerpts: bool = False) -> dict:
         data = asdict(self)
-        data["actions"] = [asdict(a) if with_excerpts else a.public() for a in self.actions]
+        data["actions"] = [{k: v for k, v in asdict(a).items() if k != "ended_mono"} if with_excerpts
+                           else a.public() for a in self.actions]
         extra = data.pop("extra")
         data.update(extra)
         return data

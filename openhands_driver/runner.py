@@ -178,6 +178,9 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.security = session.security
         result.actions = outcome.actions
         result.step_count = len(outcome.actions)
+        for action in outcome.actions:
+            if action.ended_mono is not None:
+                action.ended_s = round(action.ended_mono - started, 3)
         result.skills_used = _skills_used(outcome.actions)
         result.agent_message = outcome.final_message
         result.conversation_status = outcome.status
@@ -198,9 +201,14 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         finally:
             closer.join()
         result.verification = check.to_dict()
+        verified_at = time.monotonic() - check.duration_s + _streak_start_s(check)
         result.service_up = check.verified
         result.status = _status(outcome.status, check.verified)
         _prove(config, plan, target, result, before, after)
+        if result.diagnosis and result.diagnosis.get("correct"):
+            result.mttd_s = proof.time_to_diagnosis(result.actions)
+        if result.resolved:  # the verifier's first passing probe of the streak that proved it
+            result.mttr_s = round(verified_at - started, 3)
     except (KeyboardInterrupt, _Terminated):
         result.status = "interrupted"
         result.error = "interrupted by the user (Ctrl-C / SIGTERM); target cleaned up"
@@ -247,6 +255,15 @@ def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
     result.resolved = bool(result.service_up and result.durability.get("passed")
                            and (result.mitigation or {"passed": True})["passed"]
                            and (result.collateral or {"passed": True})["passed"])
+
+
+def _streak_start_s(check) -> float:
+    """Seconds into the verification at which its final passing streak began."""
+    attempts = check.attempts
+    first = len(attempts)
+    while first > 0 and attempts[first - 1].ok:
+        first -= 1
+    return sum(check.interval_s for _ in range(first))
 
 
 def _skills_used(actions: list) -> list[str]:

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"service registry JSON (default: ${intake.ENV_REGISTRY})")
     p.add_argument("--demo-targets", action="store_true",
                    help="an alert's 'scenario' label/field starts a fresh local target with that fault")
+    p.add_argument("--blind-demo-targets", action="store_true",
+                   help="with --demo-targets: each demo target is a blind incident (a variant drawn "
+                        "from a random seed; the agent sees only the alert as it arrived)")
     p.add_argument("--insecure-no-auth", action="store_true",
                    help=f"serve without ${intake.ENV_TOKEN} (local demos only)")
     p.add_argument("--concurrency", type=int, default=2, help="runs at once (default: %(default)s)")
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         config = intake.from_environment(
             host=args.host, port=args.port, db=args.db, reports_dir=args.reports_dir,
             services_file=args.services, demo_targets=args.demo_targets,
+            blind_demo_targets=args.blind_demo_targets,
             insecure_no_auth=args.insecure_no_auth, concurrency=args.concurrency, ttl_s=args.ttl_s,
             incident_token_budget=args.incident_token_budget,
             hourly_token_budget=args.hourly_token_budget, token_estimate=args.token_estimate,

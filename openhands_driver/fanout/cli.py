@@ -62,6 +62,14 @@ def build_parser(variant: str = "fanout", prog: str | None = None, description: 
         if variant == "isolated":
             r.add_argument("--local-servers", type=int, default=0, metavar="N",
                            help="start N agent servers on 127.0.0.1 for this run (stopped at the end)")
+    b = p.add_argument_group("blind incidents (see README, Blind incidents)")
+    b.add_argument("--blind", action="store_true",
+                   help="symptom-level alerts only; each incident's variant drawn from a seed")
+    b.add_argument("--variant-seeds", default=None, metavar="A-B|N,...",
+                   help="with --blind: run every incident once per seed (default: one seed each, "
+                        "derived from --seed)")
+    b.add_argument("--soak-s", type=float, default=3.0,
+                   help="durability soak after the runner's restart (default: %(default)s)")
     if variant != "sample":
         a = p.add_argument_group("agent")
         a.add_argument("--mode", choices=MODES, default="optimized")
@@ -93,7 +101,17 @@ def config_from_args(args: argparse.Namespace, variant: str = "fanout") -> Fanou
         verify_interval_s=getattr(args, "verify_interval_s", verifier.DEFAULT_INTERVAL_S),
         run_timeout_s=getattr(args, "run_timeout_s", None),
         trace_log=getattr(args, "trace_log", DEFAULT_TRACE_LOG),
-        disable_trace_log=getattr(args, "disable_trace_log", False) or simulate)
+        disable_trace_log=getattr(args, "disable_trace_log", False) or simulate,
+        blind=args.blind, soak_s=args.soak_s)
+    if args.soak_s < 0:
+        raise UserError(f"--soak-s must be >= 0, got {args.soak_s}")
+    if args.variant_seeds and not args.blind:
+        raise UserError("--variant-seeds goes with --blind")
+    if args.variant_seeds and not args.scenarios:
+        raise UserError("--variant-seeds runs each of --scenarios once per seed: give --scenarios too")
+    from openhands_driver.fanout.blind import parse_seeds
+
+    variant_seeds = parse_seeds(args.variant_seeds) if args.variant_seeds else None
     concurrency = 1 if variant == "sequential" else getattr(args, "concurrency", 1)
     if concurrency < 1:
         raise UserError(f"--concurrency must be >= 1 (got {concurrency})")
@@ -104,6 +122,7 @@ def config_from_args(args: argparse.Namespace, variant: str = "fanout") -> Fanou
         raise UserError("fanout_isolated.py needs --remote-host URL (repeatable) or --local-servers N")
     scenario_ids = [s.strip() for s in args.scenarios.split(",") if s.strip()] if args.scenarios else None
     return FanoutConfig(run=run, scenario_ids=scenario_ids, sample_size=args.sample_size, seed=args.seed,
+                        variant_seeds=variant_seeds,
                         concurrency=concurrency, remote_hosts=hosts,
                         continuous=getattr(args, "continuous", False),
                         duration_s=getattr(args, "duration_s", 60.0),

@@ -231,7 +231,8 @@ class FanoutEngine:
     def _incident_config(self, incident: Incident):
         return dataclasses.replace(self.config.run, scenario=incident.scenario.scenario_id,
                                    run_id=f"{self.fanout_id}-{incident.index:03d}",
-                                   remote_host=self._host(incident))
+                                   remote_host=self._host(incident),
+                                   variant_seed=incident.variant_seed)
 
     def _host(self, incident: Incident) -> str | None:
         """Round-robin over the agent servers, by arrival order."""
@@ -254,7 +255,12 @@ class FanoutEngine:
             finished_s=round(time.monotonic() - self._t0, 3),
             remote_host=self._host(incident) if run_id else None,
             harness_overhead_s=harness_overhead(data) if data else None, error=error,
-            log=str(log_path) if log_path else None)
+            log=str(log_path) if log_path else None, variant_seed=incident.variant_seed,
+            resolved=data.get("resolved"), ground_truth=data.get("ground_truth"),
+            diagnosis=data.get("diagnosis"), mitigation=data.get("mitigation"),
+            durability=data.get("durability"), collateral=data.get("collateral"),
+            tokens=data.get("tokens"), cost_usd=data.get("cost_usd"),
+            mttd_s=data.get("mttd_s"), mttr_s=data.get("mttr_s"))
 
     def _unsupported_row(self, incident: Incident) -> FanoutRow:
         row = self._row(incident, "unsupported", time.monotonic(), None, None,

@@ -16,8 +16,12 @@ from openhands_driver.scenarios import Catalog, load_catalog
 def batch(config: FanoutConfig, catalog: Catalog | None = None) -> list[Incident]:
     """Every incident arrives at t=0: the explicit ``scenario_ids`` or a seeded sample."""
     catalog = catalog or load_catalog(config.run.training_data)
+    if config.scenario_ids and config.variant_seeds is not None:  # every scenario x every seed
+        pairs = [(catalog.get(sid), seed) for sid in config.scenario_ids for seed in config.variant_seeds]
+        return [Incident(i, scenario, 0.0, seed) for i, (scenario, seed) in enumerate(pairs)]
     if config.scenario_ids:
-        return [Incident(i, catalog.get(sid)) for i, sid in enumerate(config.scenario_ids)]
+        return [Incident(i, catalog.get(sid), 0.0, _seed(config, i))
+                for i, sid in enumerate(config.scenario_ids)]
     pool = list(catalog.scenarios)
     if config.sample_size is None or config.sample_size >= len(pool):
         chosen = pool
@@ -25,7 +29,12 @@ def batch(config: FanoutConfig, catalog: Catalog | None = None) -> list[Incident
         if config.sample_size < 1:
             raise UserError(f"--sample-size must be >= 1 (got {config.sample_size})")
         chosen = random.Random(config.seed).sample(pool, config.sample_size)
-    return [Incident(i, scenario) for i, scenario in enumerate(chosen)]
+    return [Incident(i, scenario, 0.0, _seed(config, i)) for i, scenario in enumerate(chosen)]
+
+
+def _seed(config: FanoutConfig, index: int) -> int | None:
+    """Blind runs without an explicit seed list: a reproducible seed per incident."""
+    return config.seed * 1000 + index if config.run.blind else None
 
 
 def arrivals(config: FanoutConfig, catalog: Catalog | None = None) -> list[Incident]:
@@ -39,7 +48,8 @@ def arrivals(config: FanoutConfig, catalog: Catalog | None = None) -> list[Incid
     incidents: list[Incident] = []
     clock = rng.expovariate(rate_per_s)
     while clock < config.duration_s:
-        incidents.append(Incident(len(incidents), rng.choice(pool), round(clock, 3)))
+        index = len(incidents)
+        incidents.append(Incident(index, rng.choice(pool), round(clock, 3), _seed(config, index)))
         clock += rng.expovariate(rate_per_s)
     return incidents
 

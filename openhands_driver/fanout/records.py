@@ -48,6 +48,7 @@ class FanoutConfig:
     scenario_ids: list[str] | None = None  # an explicit incident set (repeats allowed), else a sample
     sample_size: int | None = None          # None: every incident of the training data
     seed: int = 0
+    variant_seeds: list[int] | None = None  # blind: each incident runs once per seed (else one seed each)
     concurrency: int = 3
     remote_hosts: list[str] = field(default_factory=list)  # agent servers, round-robin per incident
     continuous: bool = False                # Poisson intake instead of a batch
@@ -68,6 +69,7 @@ class Incident:
     index: int
     scenario: Scenario
     arrival_s: float = 0.0
+    variant_seed: int | None = None   # blind/variant runs: the incident's seed
 
     @property
     def source(self) -> dict:
@@ -99,6 +101,18 @@ class FanoutRow:
     harness_overhead_s: float | None = None  # duration minus tool time and verifier time
     error: str | None = None
     log: str | None = None
+    # Blind incidents: the proof of the fix (see openhands_driver/proof/)
+    variant_seed: int | None = None
+    resolved: bool | None = None
+    ground_truth: dict | None = None
+    diagnosis: dict | None = None
+    mitigation: dict | None = None
+    durability: dict | None = None
+    collateral: dict | None = None
+    tokens: dict | None = None
+    cost_usd: float | None = None
+    mttd_s: float | None = None   # run start -> correct diagnosis (RunResult.mttd_s)
+    mttr_s: float | None = None   # run start -> proven resolution (RunResult.mttr_s)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -145,3 +159,4 @@ def harness_overhead(result_dict: dict) -> float | None:
     tools = sum(a.get("duration_s") or 0.0 for a in result_dict.get("actions") or [])
     verify = (result_dict.get("verification") or {}).get("duration_s") or 0.0
     return round(max(0.0, duration - tools - verify), 3)
+

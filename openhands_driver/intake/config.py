@@ -26,6 +26,7 @@ class IntakeConfig:
     insecure_no_auth: bool = False
     services_file: Path | None = None         # service registry JSON (name -> {url, backend, ...})
     demo_targets: bool = False                # alert field/label `scenario` -> fresh target
+    blind_demo_targets: bool = False          # demo targets are blind incidents (a drawn variant)
     concurrency: int = 2                      # global limit of runs at once
     ttl_s: float = 3600.0                     # a queued alert expires after this long
     max_attempts: int = 2                     # a run interrupted by a restart is retried this often

@@ -94,6 +94,8 @@ class IntakeQueue:
                          "max_iterations": config.max_iterations}
         if config.verify_interval_s is not None:
             self.run_base["verify_interval_s"] = config.verify_interval_s
+        if config.blind_demo_targets:  # demo plans only; registry.run_config drops it for attach
+            self.run_base["blind"] = True
 
     # --- lifecycle -------------------------------------------------------------------------------
 

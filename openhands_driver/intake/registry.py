@@ -175,5 +175,5 @@ def run_config(plan: TargetPlan, *, run_id: str, base: dict, incident_text: str 
         handle_field = ATTACH_FIELDS[service.backend][0]
         handle = Path(service.handle) if handle_field == "target_root" else service.handle
         options.update({"backend": service.backend, handle_field: handle, "target_url": service.url,
-                        "skill_id": service.skill_id})
+                        "skill_id": service.skill_id, "blind": False})  # a real service: as it is
     return RunConfig(**options)

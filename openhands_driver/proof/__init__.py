@@ -10,9 +10,9 @@ After the agent stops, the runner judges the outcome itself:
 """
 
 from openhands_driver.proof.collateral import compare_snapshots, take_snapshot
-from openhands_driver.proof.diagnosis import parse_diagnosis, score_diagnosis
+from openhands_driver.proof.diagnosis import parse_diagnosis, score_diagnosis, time_to_diagnosis
 from openhands_driver.proof.durability import check_durability
 from openhands_driver.proof.mitigation import check_mitigation
 
 __all__ = ["check_durability", "check_mitigation", "compare_snapshots", "parse_diagnosis",
-           "score_diagnosis", "take_snapshot"]
+           "score_diagnosis", "take_snapshot", "time_to_diagnosis"]

@@ -71,3 +71,18 @@ def score_diagnosis(message: str, truth: GroundTruth) -> dict:
     entity_ok = entity_matches(reported["entity"], truth.entity)
     return {"reported": reported, "class_correct": class_ok, "entity_correct": entity_ok,
             "correct": class_ok and entity_ok}
+
+
+def time_to_diagnosis(actions: list) -> float | None:
+    """MTTD: seconds from the run's start to the end of the agent's last read-only step before its
+    first change (the first action the command policy rated MEDIUM or higher), or to its last step
+    when it changed nothing. Only meaningful when the diagnosis is correct (the caller checks)."""
+    last = None
+    for action in actions:
+        if action.tool == "finish":
+            break
+        if (action.policy_risk or action.risk) in ("MEDIUM", "HIGH"):
+            break
+        if action.ended_s is not None:
+            last = action.ended_s
+    return last
