@@ -31,6 +31,7 @@ from openhands_driver.scenarios import Scenario, load_catalog
 from openhands_driver.strategy import Strategy, choose_strategy, incident_message
 from openhands_driver.model import resolve_model, secret_values
 from openhands_driver.session import laminar_span, run_session
+from openhands_driver.skill_overrides import apply_skill_overrides
 from openhands_driver.trace import append_row, redact, trace_row, utc_now
 
 BRAIN_RUNBOOK = "runbook"
@@ -166,6 +167,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
               f"({injected if owned else 'attached'}); routing: {plan.routing.reason}",
               file=console, flush=True)
         workspace = _prepare_workspace(plan.run_id, plan.strategy)
+        apply_skill_overrides(workspace, config.skill_overrides)  # optimizer skill candidates
         ensure_targetctl_on_path()
         with laminar_span(f"sre-incident {plan.run_id}") as laminar_trace_id:
             session = run_session(config, model, target=target, workspace=workspace,

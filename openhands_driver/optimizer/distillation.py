@@ -39,7 +39,7 @@ def _sequence(row: dict) -> tuple[str, ...]:
 
 def _notes(skill: str, followed: list[dict], triage: list[dict], trace_log: Path) -> tuple[str, dict] | None:
     fixed = [r for r in followed if r.get("service_up")]
-    found = Counter(a.needed for a in map(attribute, triage) if a.fix and a.needed)
+    found = Counter(a.needed for a in map(attribute, triage) if a.fixed and a.needed)
     if not fixed and not found:
         return None
     stats = {"skill_runs": len(followed), "skill_fixed": len(fixed),
