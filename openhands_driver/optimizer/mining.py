@@ -177,8 +177,8 @@ def attribute(row: dict, catalog: dict[str, str] | None = None) -> Attribution:
     wasted = tuple(dict.fromkeys(c for c, _ in checks if c not in needed and c not in HEALTH_CHECKS)) \
         if needed else ()
     kind = None
-    if not resolved:
-        if not any(skills for _, skills in matched) and not tried:
+    if not resolved:  # (skills the SDK injected on an alert keyword do not count as signals)
+        if not any(skills for _, skills in matched):
             kind = "no_signals"
         elif tried and all(present is False for _, present in tried):
             kind = "skills_absent"

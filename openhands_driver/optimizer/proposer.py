@@ -81,6 +81,13 @@ def skill_order(evidence: Evidence) -> list[str]:
     return sorted(right, key=lambda s: (-score[s], -right[s], s))
 
 
+def _family(command: str) -> str:
+    """Checks that show the same thing: ``targetctl logs -n 40`` and ``-n 60`` are one family; an
+    ``exec`` is its whole command line."""
+    words = command.split()
+    return command if words[1:2] == ["exec"] else " ".join(words[:2])
+
+
 def _health_first(commands: list[str]) -> list[str]:
     return [c for c in HEALTH_CHECKS if c in commands] + [c for c in commands if c not in HEALTH_CHECKS]
 
@@ -103,8 +110,10 @@ class Proposer:
                 and a.kind in ("no_signals", "skills_absent", "not_resolved")]
         if not mine:
             return None
-        contributed = [c for c, _ in self.evidence.contributions().most_common() if c not in checks]
-        added = contributed + [c for c in self.vocabulary if c not in checks and c not in contributed]
+        added: list[str] = []
+        for command in [c for c, _ in self.evidence.contributions().most_common()] + self.vocabulary:
+            if all(_family(command) != _family(c) for c in checks + added):
+                added.append(command)
         if not added:
             return None
         kinds = Counter(a.kind for a in mine)

@@ -118,7 +118,7 @@ def plan(config: OptimizerConfig) -> dict:
             "validation_planned": f"the seed and the best candidate on {len(val)} held-out incidents "
                                   f"(up to {2 * len(val)} runs, outside the search budget)",
             "max_metric_calls": budget, "planned": work, "seed_strategy": str(config.seed_strategy),
-            "seed_candidate": seed, "components": sorted(seed), "seed_diagnose": diagnose_commands(seed[COMPONENT]),
+            "seed_candidate": seed, "components": list(seed), "seed_diagnose": diagnose_commands(seed[COMPONENT]),
             "mined_trace_log": str(config.trace_log), "mined_runs": evidence.mined_rows,
             "mined_evidence": evidence.summary(), "trace_log": str(config.eval_trace_log),
             "output": str(config.output_path), "output_written": False, "reflection_base_url": base_url}
@@ -198,7 +198,7 @@ def build_result(config: OptimizerConfig, faults: list[str], train: list[str], o
     return {
         "schema_version": RESULT_SCHEMA_VERSION, "simulate": False,
         "optimizer": config.optimizer, "engine": outcome.engine, "proposer": outcome.proposer,
-        "gepa_version": gepa_version(), "component": COMPONENT, "components": sorted(outcome.seed_candidate),
+        "gepa_version": gepa_version(), "component": COMPONENT, "components": list(outcome.seed_candidate),
         "seed_strategy": str(config.seed_strategy), "training_data": str(config.training_data or ""),
         "blind": True, "faults": faults, "scenarios": faults, "incidents": train,
         "train_seeds": list(config.train_seeds), "val_seeds": list(config.val_seeds),
