@@ -85,7 +85,7 @@ def incident_message(title: str, alert: str, strategy: Strategy, routing: Routin
         parts += [f"Runbook skill: {strategy.skill_id}",
                   f"(Routing: {routing.reason}. Load it with invoke_skill if it is not shown below.)"]
     else:
-        if strategy.load_skills and blind:
+        if strategy.load_skills and (blind or strategy.source in ("manual", "optimizer")):
             parts += ["Runbook skills are available (see the skill list; load one with invoke_skill "
                       "once the evidence points to it).", ""]
         elif strategy.load_skills:

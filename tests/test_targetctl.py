@@ -38,7 +38,7 @@ class TargetctlShimTests(unittest.TestCase):
         out = self.run_ctl("info")
         self.assertEqual(out.returncode, 0, out.stderr)
         t = self.target
-        for line in ("backend: local", "scenario: ctl", f"probe url: {t.url}",
+        for line in ("service: checkout", "backend: local", f"probe url: {t.url}",
                      f"expected listen port: {t.port}", f"service root: {t.root}"):
             self.assertIn(line, out.stdout)
 
@@ -46,16 +46,18 @@ class TargetctlShimTests(unittest.TestCase):
         # one test, because the fix changes the shared target's health
         bad = self.run_ctl("status")
         self.assertEqual(bad.returncode, 1, bad.stdout + bad.stderr)
-        self.assertIn("HTTP 500", bad.stdout)
-        self.assertIn("stale lock file var/lock/service.lock", bad.stdout)
+        self.assertIn("HTTP 503", bad.stdout)
+        self.assertNotIn("lock", bad.stdout)  # the body is generic; the cause is in the log
+        self.assertIn("cannot acquire lock var/lock/service.lock", self.run_ctl("logs").stdout)
         listing = self.run_ctl("exec", "ls", "var/lock")
-        self.assertEqual((listing.returncode, listing.stdout), (0, "service.lock\n"))
+        self.assertEqual((listing.returncode, listing.stdout), (0, "service.lock\nsupervisor.lock\n"))
         fix = self.run_ctl("exec", "rm", "-f", "var/lock/service.lock")
         self.assertEqual(fix.returncode, 0, fix.stderr)
         good = self.run_ctl("status", shim=self.baked, env={})
         self.assertEqual(good.returncode, 0, good.stdout + good.stderr)
         self.assertIn("HTTP 200", good.stdout)
         self.assertIn('"status": "ok"', good.stdout)
+        self.assertNotIn("ctl", good.stdout.replace("targetctl", ""))  # no scenario id shown
 
     def test_exec_passes_through_output_and_exit_code(self) -> None:
         out = self.run_ctl("exec", "sh", "-c", "pwd; echo err >&2; exit 7")
