@@ -1,7 +1,7 @@
 """Skill distillation: SKILL.md update *proposals* from successful traces, never applied silently.
 
 For each skill in ``.agents/skills``: the verified runs that followed it (the command sequence most
-often seen in fixed runs, with step and duration stats), and what generic-triage runs of the same
+often seen in fixed runs, with step and duration stats), and what triage runs of the same
 scenario learned (the checks that found the fault, from :mod:`.mining`). The proposal replaces or
 appends a ``## Field notes`` section (not a Diagnose/Remediate/Verify heading, so the runbook brain's
 procedure is unchanged) and is written with a unified diff under ``artifacts/skill_proposals/<stamp>/``
