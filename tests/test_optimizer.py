@@ -29,7 +29,6 @@ from openhands_driver.optimizer.proposer import Proposer, skill_order, vocabular
 from openhands_driver.optimizer.result import REQUIRED_KEYS, load, load_best_strategy, save, validate
 from openhands_driver.optimizer.score import score_row
 from openhands_driver.router import RoutingDecision
-from openhands_driver.skill_overrides import apply_skill_overrides, merged_text
 from openhands_driver.strategy import choose_strategy
 from openhands_driver.trace import read_rows
 from tests.support.runs import NullConsole as _Quiet
@@ -187,6 +186,17 @@ class MiningTest(unittest.TestCase):
                                     correct=False), CATALOG)
         self.assertIsNone(wrong.right_skill)
 
+    def test_a_cut_excerpt_still_tells_what_the_diagnosis_found(self):
+        row = blind_row("cut", GOOD_CHECKS, [("flag-skill", False), ("lock-skill", True)], resolved=True)
+        for item in row["actions"]:  # excerpts keep the tail: the object's first lines are gone
+            if item["command"].endswith("flag-skill/diagnose.py"):
+                item["output_excerpt"] = '  "fault_present": false\n}'
+            if item["command"].endswith("lock-skill/diagnose.py"):
+                item["output_excerpt"] = '"evidence": ["pid 4242 not running"]}\n}'  # no verdict left
+        a = attribute(row, CATALOG)
+        self.assertEqual(a.skills_tried, (("flag-skill", False), ("lock-skill", True)))  # it was remediated
+        self.assertEqual(a.right_skill, "lock-skill")
+
     def test_an_injected_skill_tried_in_vain_is_not_a_signal(self):
         row = blind_row("inj", POOR_CHECKS, resolved=False)
         row["actions"].insert(0, diagnose("flag-skill", False))  # injected on an alert keyword
@@ -275,39 +285,37 @@ class ProposerTest(unittest.TestCase):
         self.assertEqual(proposer.proposed[0]["variant"], "explore")
 
 
-class SkillOverrideTest(unittest.TestCase):
-    def setUp(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        self.repo_skills = Path(tmp.name) / "repo" / ".agents"
-        skill = self.repo_skills / "skills" / "lock-skill"
-        skill.mkdir(parents=True)
-        self.original = "---\nname: lock-skill\ndescription: \"Locks. Signals: held by pid\"\n---\n# Old body\n"
-        (skill / "SKILL.md").write_text(self.original)
-        self.workspace = Path(tmp.name) / "ws"
-        self.workspace.mkdir()
-        (self.workspace / ".agents").symlink_to(self.repo_skills, target_is_directory=True)
+class AdapterTest(unittest.TestCase):
+    def test_a_pair_measured_before_is_reused_not_run_again(self):
+        from openhands_driver.optimizer.adapter import IncidentAdapter
+        from openhands_driver.optimizer.evaluation import Evaluation, Evaluator
 
-    def test_the_workspace_copy_gets_the_body_the_repository_is_untouched(self):
-        self.assertEqual(apply_skill_overrides(self.workspace, {"lock-skill": "# New body\n"}), ["lock-skill"])
-        agents = self.workspace / ".agents"
-        self.assertFalse(agents.is_symlink())
-        text = (agents / "skills" / "lock-skill" / "SKILL.md").read_text()
-        self.assertTrue(text.startswith("---\nname: lock-skill\ndescription: \"Locks. Signals: held by pid\"\n---\n"))
-        self.assertTrue(text.endswith("# New body\n"))
-        self.assertNotIn("Old body", text)
-        self.assertEqual((self.repo_skills / "skills" / "lock-skill" / "SKILL.md").read_text(), self.original)
+        runs = []
 
-    def test_a_text_with_frontmatter_replaces_the_whole_file(self):
-        whole = "---\nname: lock-skill\ndescription: other\n---\nbody\n"
-        self.assertEqual(merged_text(self.original, whole), whole)
+        class Fake(Evaluator):
+            def evaluate(self, candidate, incident, *, phase="search"):
+                runs.append(incident)
+                row = blind_row(f"r{len(runs)}", GOOD_CHECKS, [("lock-skill", True)], resolved=True)
+                a = attribute(row, CATALOG)
+                e = Evaluation(len(runs), candidate_id(candidate), "stale_lockfile", a.run_id, score_row(row), a,
+                               feedback(a, 0.9, "LOW", "fixed"), 1.0, incident=incident)
+                self.ledger.append(e)
+                return e
 
-    def test_unknown_skill_and_no_overrides(self):
-        self.assertEqual(apply_skill_overrides(self.workspace, None), [])
-        self.assertTrue((self.workspace / ".agents").is_symlink())
-        with self.assertRaises(UserError) as caught:
-            apply_skill_overrides(self.workspace, {"nope": "x"})
-        self.assertIn("lock-skill", str(caught.exception))
+        evaluator = Fake(trace_log=Path("/tmp/unused.jsonl"), evidence=Evidence())
+        adapter = IncidentAdapter(evaluator)
+        seed = as_candidate(POOR_SEED)
+        first = adapter.evaluate(["stale_lockfile@0", "stale_lockfile@1"], seed)
+        again = adapter.evaluate(["stale_lockfile@1", "stale_lockfile@2"], seed, capture_traces=True)
+        self.assertEqual(runs, ["stale_lockfile@0", "stale_lockfile@1", "stale_lockfile@2"])
+        self.assertEqual((first.num_metric_calls, again.num_metric_calls), (2, 1))
+        self.assertEqual(again.scores[0], first.scores[1])
+        records = adapter.make_reflective_dataset(seed, again, [COMPONENT])[COMPONENT]
+        self.assertIn("evidence", records[0])
+        self.assertNotIn("evidence", IncidentAdapter(evaluator, structured=False).make_reflective_dataset(
+            seed, again, [COMPONENT])[COMPONENT][0])
+        bad = adapter.evaluate(["stale_lockfile@0"], as_candidate("# no checks"))
+        self.assertEqual((bad.scores, bad.num_metric_calls), ([0.0], 0))
 
 
 class ResultFileTest(unittest.TestCase):
@@ -563,8 +571,13 @@ class ReflectionModelTest(unittest.TestCase):
                 reflection_base_url=stub.base_url), console=_Quiet())
             self.assertEqual(result["proposer"], "reflection_lm:openai/reflection-stub")
             self.assertEqual(len(stub.prompts), 1)
-            self.assertIn("No check gathered evidence any skill recognises", stub.prompts[0])
-            self.assertIn("targetctl exec cat etc/service.json", stub.prompts[0])
+            prompt = stub.prompts[0]
+            self.assertIn("Triage checks run (4): `targetctl status`", prompt)
+            self.assertIn("Signals seen:", prompt)
+            self.assertRegex(prompt, "No check gathered evidence any skill recognises|"
+                                     "The skills the signals pointed to found no fault")
+            self.assertIn("NOT RESOLVED", prompt)
+            self.assertNotIn("### skills_tried", prompt)  # the structured record is for the proposer
             self.assertEqual(result["metric_calls"], 3)
             self.assertGreater(result["best_score"], result["seed_score"])
             self.assertEqual(diagnose_commands(result["best_candidate"][COMPONENT]), [STATUS, LOGS])

@@ -148,6 +148,10 @@ class Evaluator:
               file=self.console or sys.stderr, flush=True)
         return evaluation
 
+    def measured(self, cid: str, incident: str) -> Evaluation | None:
+        """The search's earlier evaluation of this candidate on this incident, if any."""
+        return next((e for e in self.ledger if e.candidate_id == cid and e.incident == incident), None)
+
     def evaluate_all(self, candidate: dict[str, str] | str, incidents: list[str], *,
                      phase: str = "search") -> list[Evaluation]:
         return [self.evaluate(candidate, incident, phase=phase) for incident in incidents]

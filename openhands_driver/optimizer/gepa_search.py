@@ -124,7 +124,8 @@ def run_gepa(seed: dict[str, str] | str, scenarios: list[str], evaluator: Evalua
     # validation incidents are run by the session after the search.
     result = gepa.optimize(
         seed_candidate=seed_candidate, trainset=list(scenarios), valset=list(scenarios),
-        adapter=IncidentAdapter(evaluator, incident_texts), max_metric_calls=max_metric_calls,
+        adapter=IncidentAdapter(evaluator, incident_texts, structured=not lm_model),
+        max_metric_calls=max_metric_calls,
         stop_callbacks=stoppers, reflection_minibatch_size=minibatch, candidate_selection_strategy="pareto",
         module_selector="all" if len(seed_candidate) > 1 else "round_robin",
         skip_perfect_score=True, perfect_score=1.0, cache_evaluation=True, seed=rng_seed, logger=log,

@@ -34,6 +34,7 @@ from openhands_driver.brain.policy import signals
 _READ_ONLY = re.compile(r"^targetctl\s+(status|logs|info)\b|^targetctl\s+exec\s+(ls|cat|head|tail|grep|stat|ps|find|wc)\b")
 _SKILL_SCRIPT = re.compile(r"\.agents/skills/([a-z0-9-]+)/(diagnose|remediate)\.py\b")
 _SKIPPED_TOOLS = {"invoke_skill", "think", "task_tracker", "finish"}
+_PRESENT = re.compile(r'"fault_present"\s*:\s*(true|false)')
 HEALTH_CHECKS = ("targetctl status",)  # never wasted: the brain's healthy exit reads it
 
 
@@ -103,7 +104,8 @@ def _present(output: str) -> bool | None:
         if isinstance(value, dict) and isinstance(value.get("fault_present"), bool):
             return value["fault_present"]
         start = output.find("{", start + 1)
-    return None
+    found = _PRESENT.findall(output)  # an excerpt may have lost the object's opening brace
+    return found[-1] == "true" if found else None
 
 
 def _walk(actions: list[dict]) -> tuple[list[tuple[str, str]], list[tuple[str, bool | None]]]:
@@ -129,6 +131,8 @@ def _walk(actions: list[dict]) -> tuple[list[tuple[str, str]], list[tuple[str, b
         if script and script.group(2) == "diagnose":
             tried[script.group(1)] = _present(output)
             continue
+        if script and tried.get(script.group(1)) is None:  # the brain remediates only a found fault
+            tried[script.group(1)] = True
         if not is_check(command):
             changed = True
             continue
@@ -249,7 +253,7 @@ class Evidence:
             for name, present in a.skills_tried:
                 if name == a.right_skill:
                     break
-                if present is False:
+                if present is not True:  # the brain moves on only when a diagnosis found nothing
                     pairs[(a.right_skill, name)] += 1
         return pairs
 
