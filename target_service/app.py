@@ -84,8 +84,13 @@ def health(root: Path, cfg: ServiceConfig,
 
 
 def readiness_problem(root: Path, cfg: ServiceConfig) -> Optional[str]:
+    """The readiness flag, as a probe sees it: the warm-up at start (app_service.load_config)
+    clears it and sets it again only when the warm-up data loaded."""
     if not (root / READY_FLAG).exists():
-        return "readiness check failed: %s not present; not accepting traffic" % READY_FLAG
+        why = ("warm-up at start failed: %s" % cfg.warmup_error if cfg.warmup_error
+               else "warm-up did not complete")
+        return "readiness check failed: %s not present (%s); not accepting traffic" % (
+            READY_FLAG, why)
     return None
 
 

@@ -1,17 +1,25 @@
-"""The service's own config and files: etc/service.json, etc/service.env, the lock file.
+"""The service's own config and files: etc/service.json, etc/service.env, the lock, warm-up data.
 
-`load_config` reads the config once at start (and the database dependency, app_dependency.py);
-`lock_problem` is checked on every request. Faults of these files: faults_service.py.
+`load_config` reads the config once at start (and the database dependency, app_dependency.py),
+then runs the warm-up: it clears the readiness flag (var/run/ready), checks the warm-up data file
+named in etc/service.json (`warmup.data_file`) and sets the flag again only when that file is
+usable. `lock_problem` and `readiness_problem` (app.py) are checked on every request. The healthy
+files of this family: faults_service.py.
+
+The listen port is `listen_port` in etc/service.json, overridden (in this order) by
+`server.port` in the same file, by drop-in files etc/service.d/*.json (`listen_port`, sorted by
+name, the last wins) and by `PORT` in etc/service.env; the start log names where it came from.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 if __package__:  # imported as target_service.app_service (the runner, the tests)
     from . import root_layout as layout
@@ -20,8 +28,47 @@ else:  # run flat: python app.py, or /app in the container
     import root_layout as layout
     from app_dependency import database_problem
 
-REQUIRED_SETTINGS = ("DATABASE_URL", "CACHE_TTL_S")
-INT_SETTINGS = ("CACHE_TTL_S",)
+log = logging.getLogger("app")
+DROPIN_DIR = "etc/service.d"
+WARMUP_FORMAT = "warmup/2"
+
+
+def _int_between(low: int, high: int) -> Callable[[str], Optional[str]]:
+    def check(value: str) -> Optional[str]:
+        if not re.fullmatch(r"\d+", value):
+            return "is not a whole number"
+        if not low <= int(value) <= high:
+            return "is out of range (%d-%d)" % (low, high)
+        return None
+    return check
+
+
+def _one_of(*choices: str) -> Callable[[str], Optional[str]]:
+    def check(value: str) -> Optional[str]:
+        return None if value in choices else "must be one of %s" % ", ".join(choices)
+    return check
+
+
+def _url(*schemes: str) -> Callable[[str], Optional[str]]:
+    def check(value: str) -> Optional[str]:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in schemes or not rest.split("/")[0]:
+            return "is not a %s URL" % "/".join(schemes)
+        return None
+    return check
+
+
+# Required settings of etc/service.env and how each value is validated at start.
+SETTING_RULES: Dict[str, Callable[[str], Optional[str]]] = {
+    "DATABASE_URL": _url("postgresql", "postgres"),
+    "CACHE_TTL_S": _int_between(0, 86400),
+    "REQUEST_TIMEOUT_MS": _int_between(100, 60000),
+    "WORKER_THREADS": _int_between(1, 64),
+    "LOG_LEVEL": _one_of("DEBUG", "INFO", "WARNING", "ERROR"),
+    "UPSTREAM_URL": _url("http", "https"),
+}
+REQUIRED_SETTINGS = tuple(SETTING_RULES)
+INT_SETTINGS = ("CACHE_TTL_S", "REQUEST_TIMEOUT_MS", "WORKER_THREADS")
 
 
 @dataclass
@@ -32,10 +79,13 @@ class ServiceConfig:
     service: str = "service"
     listen_host: str = "127.0.0.1"
     listen_port: Optional[int] = None
+    port_source: str = "listen_port in %s" % layout.SERVICE_JSON
     settings: Dict[str, str] = field(default_factory=dict)
     error: Optional[str] = None
     dependency_error: Optional[str] = None  # database unreachable (name resolution, login)
     lock_file: str = layout.LOCK_FILE        # the exclusive lock this instance must hold
+    warmup_file: Optional[str] = None        # data file the warm-up loads (None: no warm-up)
+    warmup_error: Optional[str] = None       # why the warm-up failed (the instance stays unready)
 
 
 def _parse_env(text: str) -> Dict[str, str]:
@@ -48,9 +98,60 @@ def _parse_env(text: str) -> Dict[str, str]:
     return values
 
 
+def _valid_port(port: object) -> bool:
+    return isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
+
+
+def _safe_rel(rel: object) -> bool:
+    return (isinstance(rel, str) and bool(rel.strip()) and not rel.startswith("/")
+            and ".." not in rel.split("/"))
+
+
+def resolve_port(root: Path, raw: dict, settings: Optional[Dict[str, str]]) -> Tuple[object, str]:
+    """(port value, where it came from) by the precedence in the module docstring. The value is
+    returned as found (may be invalid); `settings` None = etc/service.env not readable."""
+    port: object = raw.get("listen_port")
+    source = "listen_port in %s" % layout.SERVICE_JSON
+    server = raw.get("server")
+    if isinstance(server, dict) and "port" in server:
+        port, source = server["port"], "server.port in %s" % layout.SERVICE_JSON
+    dropins = root / DROPIN_DIR
+    if dropins.is_dir():
+        for path in sorted(dropins.glob("*.json")):
+            rel = "%s/%s" % (DROPIN_DIR, path.name)
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                return None, "%s (not valid JSON: %s)" % (rel, exc)
+            if isinstance(data, dict) and "listen_port" in data:
+                port, source = data["listen_port"], "listen_port in %s" % rel
+    if settings and "PORT" in settings:
+        value = settings["PORT"]
+        port = int(value) if re.fullmatch(r"\d+", value) else value
+        source = "PORT in %s" % layout.SERVICE_ENV
+    return port, source
+
+
+def setting_problem(key: str, settings: Dict[str, str]) -> Optional[str]:
+    """Why required setting `key` is unusable in `settings` (None = fine)."""
+    if key not in settings:
+        return "required setting %s missing from %s (see %s)" % (
+            key, layout.SERVICE_ENV, layout.SERVICE_ENV_EXAMPLE)
+    if not settings[key]:
+        return "required setting %s is empty in %s (see %s)" % (
+            key, layout.SERVICE_ENV, layout.SERVICE_ENV_EXAMPLE)
+    why = SETTING_RULES[key](settings[key])
+    if why:
+        return "setting %s=%s in %s %s (see %s)" % (
+            key, settings[key], layout.SERVICE_ENV, why, layout.SERVICE_ENV_EXAMPLE)
+    return None
+
+
 def load_config(root: Path) -> ServiceConfig:
-    """Read etc/service.json and etc/service.env; never raises, records the first error."""
+    """Read etc/service.json and etc/service.env, then warm up; never raises, records the first
+    error."""
     cfg = ServiceConfig()
+    _clear_ready(root)
     try:
         raw = json.loads((root / layout.SERVICE_JSON).read_text(encoding="utf-8"))
         if not isinstance(raw, dict):
@@ -66,38 +167,82 @@ def load_config(root: Path) -> ServiceConfig:
     cfg.listen_host = str(raw.get("listen_host") or "127.0.0.1")
     if isinstance(raw.get("lock_file"), str) and raw["lock_file"].strip():
         cfg.lock_file = raw["lock_file"].strip()
-    port = raw.get("listen_port")
-    if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
-        cfg.listen_port = port
-    else:
-        cfg.error = "listen_port in %s must be an integer 1-65535 (got %r)" % (
-            layout.SERVICE_JSON, port)
-        return cfg
+    settings: Optional[Dict[str, str]] = None
+    settings_error: Optional[str] = None
     try:
-        cfg.settings = _parse_env((root / layout.SERVICE_ENV).read_text(encoding="utf-8"))
+        settings = _parse_env((root / layout.SERVICE_ENV).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        cfg.error = "settings file %s is missing (see %s)" % (
+        settings_error = "settings file %s is missing (see %s)" % (
             layout.SERVICE_ENV, layout.SERVICE_ENV_EXAMPLE)
-        return cfg
     except OSError as exc:
-        cfg.error = "cannot read settings file %s: %s" % (layout.SERVICE_ENV, exc)
+        settings_error = "cannot read settings file %s: %s" % (layout.SERVICE_ENV, exc)
+    port, cfg.port_source = resolve_port(root, raw, settings)
+    if _valid_port(port):
+        cfg.listen_port = port  # type: ignore[assignment]
+        log.info("listen port %d (from %s)", port, cfg.port_source)
+    else:
+        cfg.error = "listen port (%s) must be an integer 1-65535 (got %r)" % (cfg.port_source, port)
         return cfg
+    if settings is None:
+        cfg.error = settings_error
+        return cfg
+    cfg.settings = settings
     for key in REQUIRED_SETTINGS:
-        if key not in cfg.settings:
-            cfg.error = "required setting %s missing from %s (see %s)" % (
-                key, layout.SERVICE_ENV, layout.SERVICE_ENV_EXAMPLE)
+        cfg.error = setting_problem(key, settings)
+        if cfg.error:
             return cfg
-        if not cfg.settings[key]:
-            cfg.error = "required setting %s is empty in %s (see %s)" % (
-                key, layout.SERVICE_ENV, layout.SERVICE_ENV_EXAMPLE)
+    cfg.dependency_error = database_problem(root, settings["DATABASE_URL"])
+    warmup = raw.get("warmup")
+    if isinstance(warmup, dict) and _safe_rel(warmup.get("data_file")):
+        cfg.warmup_file = warmup["data_file"].strip()
+        cfg.warmup_error = warmup_problem(root, cfg.warmup_file)
+        if cfg.warmup_error:
+            log.error("warm-up failed: %s; instance stays not ready", cfg.warmup_error)
             return cfg
-    for key in INT_SETTINGS:
-        if not re.fullmatch(r"\d+", cfg.settings[key]):
-            cfg.error = "setting %s=%s in %s is not a whole number of seconds" % (
-                key, cfg.settings[key], layout.SERVICE_ENV)
-            return cfg
-    cfg.dependency_error = database_problem(root, cfg.settings["DATABASE_URL"])
+        log.info("warm-up complete: loaded %s", cfg.warmup_file)
+    _set_ready(root)
     return cfg
+
+
+def warmup_problem(root: Path, rel: str) -> Optional[str]:
+    """Whether the warm-up data file loads: a header `format=warmup/2 records=N`, then N records
+    (`key<TAB>value`). None = usable."""
+    try:
+        text = (root / rel).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return "data file %s not found" % rel
+    except OSError as exc:
+        return "cannot read data file %s: %s" % (rel, exc)
+    lines = text.splitlines()
+    if not lines:
+        return "data file %s is empty (0 records)" % rel
+    header = dict(part.partition("=")[::2] for part in lines[0].split() if "=" in part)
+    if "format" not in header or not header.get("records", "").isdigit():
+        return "data file %s has no valid header (expected 'format=%s records=N')" % (
+            rel, WARMUP_FORMAT)
+    if header["format"] != WARMUP_FORMAT:
+        return "data file %s has format %s, this release reads %s" % (
+            rel, header["format"], WARMUP_FORMAT)
+    records = [line for line in lines[1:] if "\t" in line]
+    if len(records) != int(header["records"]):
+        return "data file %s is truncated: %d of %s records" % (rel, len(records), header["records"])
+    return None
+
+
+def _clear_ready(root: Path) -> None:
+    try:
+        (root / layout.READY_FLAG).unlink()
+    except OSError:
+        pass
+
+
+def _set_ready(root: Path) -> None:
+    path = root / layout.READY_FLAG
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("ready\n", encoding="utf-8")
+    except OSError as exc:
+        log.error("cannot write readiness flag %s: %s", layout.READY_FLAG, exc)
 
 
 def lock_problem(root: Path, cfg: Optional[ServiceConfig] = None) -> Optional[str]:
@@ -117,4 +262,3 @@ def lock_problem(root: Path, cfg: Optional[ServiceConfig] = None) -> Optional[st
     if pid == os.getpid():
         return None  # our own lock
     return "cannot acquire lock %s: already held by pid %d; refusing requests" % (rel, pid)
-

@@ -159,3 +159,30 @@ class StandaloneBrainTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DockerBlindBenchmark(unittest.TestCase):
+    """Every fault class blind on the Docker backend, through the blind benchmark (fan-out engine):
+    the same variants, provisioned in containers, proven from outside. Needs a Docker engine."""
+
+    def test_every_class_resolved_blind_in_containers(self) -> None:
+        from tests.test_target_docker import require_engine
+
+        require_engine()
+        from openhands_driver.fanout.blind import run_benchmark
+
+        with tempfile.TemporaryDirectory() as tmp:
+            run = RunConfig(backend="docker", trace_log=Path(tmp) / "trace.jsonl",
+                            verify_interval_s=0.3, soak_s=1.0)
+            report = run_benchmark(run, classes=ALL_CLASSES, seeds=[SEEDS[0] + 1], concurrency=3,
+                                   progress=False, out_dir=Path(tmp) / "bench")
+        summary = report["summary"]
+        failed = {r["scenario_id"]: (r.get("error") or r.get("diagnosis"), r.get("mitigation"),
+                                     r.get("collateral"))
+                  for r in report["rows"] if not r.get("resolved")}
+        self.assertEqual(failed, {})
+        self.assertEqual(summary["runs"], len(ALL_CLASSES))
+        self.assertEqual(summary["mitigation_pass_at_1"], 1.0)
+        self.assertEqual(summary["diagnosis_pass_at_1"], 1.0)
+        self.assertEqual(summary["collateral_incidents"], 0)
+        self.assertIn("| **all** |", report["markdown"])

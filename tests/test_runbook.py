@@ -278,6 +278,10 @@ class ShippedRunbookTests(unittest.TestCase):
             "diagnose": ["python3 .agents/skills/stale-lockfile/diagnose.py"],
             "remediate": ["python3 .agents/skills/stale-lockfile/remediate.py"],
             "verify": ["targetctl status"], "skills": []})
+        port = parse_runbook(skills["port-mismatch"].body)
+        self.assertEqual(port.diagnose, ("python3 .agents/skills/port-mismatch/diagnose.py",))
+        self.assertEqual(port.remediate, ("python3 .agents/skills/port-mismatch/remediate.py",
+                                          "targetctl restart"))
 
     def test_skills_with_signals_follow_the_brain_contract(self) -> None:
         # The blind-incident contract: a skill the brain can rank (``Signals:`` in its description)

@@ -56,23 +56,28 @@ class ScriptsOnRealTargetTest(unittest.TestCase):
             code, found = self.run_script(target, skill / "diagnose.py")
             self.assertEqual(code, 0)
             self.assertTrue(found["fault_present"])
-            self.assertEqual([lock["path"] for lock in found["locks"]], ["var/lock/service.lock"])
+            self.assertEqual(found["diagnosis"]["entity"], "var/lock/service.lock")
+            by_path = {lock["path"]: lock for lock in found["locks"]}
+            self.assertTrue(by_path["var/lock/supervisor.lock"]["owner_alive"])  # the supervisor's own
             code, fixed = self.run_script(target, skill / "remediate.py")
             self.assertEqual((code, fixed["removed"]), (0, ["var/lock/service.lock"]))
             self.assertFalse((target.root / "var/lock/service.lock").exists())
+            self.assertTrue((target.root / "var/lock/supervisor.lock").exists())
             code, again = self.run_script(target, skill / "diagnose.py")
             self.assertFalse(again["fault_present"])
 
-    def test_readiness_flag_diagnose_then_remediate(self):
+    def test_readiness_diagnose_then_remediate(self):
         skill = SKILLS / "readiness-probe-fail"
         with create_target("local", scenario_id="readiness_probe_fail", fault="readiness_probe_fail") as target:
             code, found = self.run_script(target, skill / "diagnose.py")
             self.assertTrue(found["fault_present"])
-            self.assertFalse(found["flag_exists"])
+            self.assertEqual(found["diagnosis"]["entity"], "var/lib/checkout/cache/warmup.dat")
             code, fixed = self.run_script(target, skill / "remediate.py")
             self.assertEqual(code, 0)
-            self.assertTrue(fixed["created"])
+            self.assertIsNone(fixed["data_problem_after"])
+            target.restart()
             self.assertTrue((target.root / "var/run/ready").exists())
+            self.assertTrue((target.root / "opt/checkout/share/warmup.dat").exists())
 
     def test_arguments_are_data_not_shell(self):
         skill = SKILLS / "readiness-probe-fail"
@@ -81,10 +86,10 @@ class ScriptsOnRealTargetTest(unittest.TestCase):
             canary = Path(tmp) / "canary"
             code, out = self.run_script(target, skill / "remediate.py", f"var/run/x; touch {canary}")
             self.assertFalse(canary.exists())
+            self.assertEqual((code, out["ok"]), (1, False))  # nothing to fix on a healthy target
             code, out = self.run_script(target, skill / "diagnose.py", "../../etc/passwd")
-            self.assertEqual(code, 2)
-            self.assertIn("relative", out["error"])
-
+            self.assertEqual(code, 0)
+            self.assertFalse(out["fault_present"])
 
 if __name__ == "__main__":
     unittest.main()

@@ -155,13 +155,19 @@ class DockerTargetTest(unittest.TestCase):
         self.assertGreater(self.target.startup_s, 0)
         self.assertEqual(self.target.describe()["startup_s"], self.target.startup_s)
         config = json.loads(self.target.exec(["cat", "etc/service.json"]).stdout)
-        self.assertEqual(config["scenario"], "stale_lockfile")
+        self.assertEqual(config["instance"], "stale_lockfile")
         self.assertEqual(config["listen_port"], self.target.inner_port)
-        self.assertEqual(self.target.exec(["cat", "var/lib/fault_injected"]).stdout.strip(),
-                         "stale_lockfile")
+        self.assertEqual(self.target.exec(["cat", "var/lib/provisioned"]).stdout.strip(),
+                         "provisioned")  # the marker names nothing
+        # Nothing the agent can read names the fault: the environment, the provisioning file.
+        env = self.target.exec(["env"]).stdout
+        self.assertNotIn("stale", env.lower())
+        self.assertNotIn("FAULT", env)
+        self.assertFalse(self.target.exec(["test", "-e", "/run/provision.json"]).ok)
         probe = verifier.probe(self.target.url, "stale_lockfile")
         self.assertFalse(probe.ok)
-        self.assertIn("stale lock file", probe.reason)
+        self.assertIn("HTTP 503", probe.reason)
+        self.assertIn("cannot acquire lock", self.target.logs(20))
 
     def test_exec_runs_in_root_with_argv_and_timeout(self):
         result = self.target.exec(["sh", "-c", "pwd; echo oops >&2; exit 3"])
@@ -193,7 +199,7 @@ class DockerTargetTest(unittest.TestCase):
         info = run("info")
         self.assertIn(f"container: {self.target.container_name}", info.stdout)
         listing = run("exec", "ls", "-1", "var/lock")
-        self.assertEqual((listing.returncode, listing.stdout), (0, "service.lock\n"))
+        self.assertEqual((listing.returncode, listing.stdout), (0, "service.lock\nsupervisor.lock\n"))
         self.assertEqual(run("exec", "sh", "-c", "exit 7").returncode, 7)
         self.assertEqual(run("exec", "test", "-d", "/proc/4242").returncode, 1)  # the dead owner
         old_pid = self.target.status()["app_pid"]

@@ -199,14 +199,14 @@ class DockerTarget(Target):
         self.startup_s = round(time.monotonic() - began, 3)
 
     def _ensure_image(self):
+        if self._build and self._image == IMAGE_TAG:  # ours: (re)built when its sources changed
+            build_image(self.client, self._image)
+            return self.client.images.get(self._image)
         try:
             return self.client.images.get(self._image)
         except ImageNotFound:
-            if not self._build or self._image != IMAGE_TAG:
-                raise TargetError(f"image {self._image} not found in the engine at {docker_host()}; "
-                                  f"build it: docker build -t {self._image} target_service") from None
-        build_image(self.client, self._image)
-        return self.client.images.get(self._image)
+            raise TargetError(f"image {self._image} not found in the engine at {docker_host()}; "
+                              f"build it: docker build -t {self._image} target_service") from None
 
     def _attach_existing(self) -> None:
         try:

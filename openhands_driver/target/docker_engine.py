@@ -10,6 +10,7 @@ target image from target_service/, on $TARGET_BASE_IMAGE or a local base when pr
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -77,21 +78,47 @@ def default_base_image(client: docker.DockerClient) -> str | None:
         return None
 
 
+LABEL_SOURCE = "org.openhands-gepa-sre.source-hash"
+_BUILD_LOCK = threading.Lock()
+
+
+def source_hash() -> str:
+    """sha256 of what the image is built from (target_service/: code, start.sh, Dockerfile)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(TARGET_SERVICE_DIR.iterdir()):
+        if path.is_file() and (path.suffix in (".py", ".sh") or path.name == "Dockerfile"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def build_image(client: docker.DockerClient | None = None, tag: str = IMAGE_TAG, *,
                 base_image: str | None = None, force: bool = False) -> dict[str, Any]:
-    """Build target_service/ as `tag` (only when missing unless force). Returns what happened."""
+    """Build target_service/ as `tag` when missing, or built from other sources than these
+    (a source-hash label), or when forced. Returns what happened."""
     client = client or connect()
+    wanted = source_hash()
+    with _BUILD_LOCK:  # concurrent incidents of one fan-out build it once
+        return _build_locked(client, tag, wanted, base_image, force)
+
+
+def _build_locked(client: docker.DockerClient, tag: str, wanted: str, base_image: str | None,
+                  force: bool) -> dict[str, Any]:
     if not force:
         try:
             image = client.images.get(tag)
-            return {"tag": tag, "id": image.id, "built": False, "base_image": None, "duration_s": 0.0}
+            if (image.labels or {}).get(LABEL_SOURCE) == wanted:
+                return {"tag": tag, "id": image.id, "built": False, "base_image": None,
+                        "duration_s": 0.0}
         except ImageNotFound:
             pass
     base = base_image or default_base_image(client)
     began = time.monotonic()
     try:
         image, _ = client.images.build(path=str(TARGET_SERVICE_DIR), tag=tag, rm=True, forcerm=True,
-                                       pull=False, buildargs={"BASE_IMAGE": base} if base else None)
+                                       pull=False, buildargs={"BASE_IMAGE": base} if base else None,
+                                       labels={LABEL_SOURCE: wanted})
     except BuildError as exc:
         tail = "".join(str(line.get("stream") or line.get("error") or "")
                        for line in list(exc.build_log)[-8:])

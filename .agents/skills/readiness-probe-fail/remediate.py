@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Recreate the readiness flag on this incident's target; JSON on stdout.
+"""Restore the warm-up data file from the copy shipped with the package; JSON on stdout.
 
-Acts only through `targetctl` with list arguments. Importable: `remediate(flag) -> dict`.
+Re-diagnoses first; copies `warmup.seed_file` over `warmup.data_file` only when the shipped copy
+itself loads (it is copied, never moved; nothing else in the data directory is touched). The app
+warms up at start: run `targetctl restart` afterwards. Creating var/run/ready by hand is NOT a
+fix (the next start clears it). Acts only through `targetctl` with list arguments.
+Importable: `remediate() -> dict`.
 """
 from __future__ import annotations
 
@@ -20,21 +24,27 @@ def _load_diagnose():
     return module
 
 
-def remediate(flag: str = "var/run/ready") -> dict:
+def remediate() -> dict:
     diag = _load_diagnose()
-    if not diag.valid_flag(flag):
-        return {"action": "create-readiness-flag", "flag": flag, "ok": False,
-                "error": "flag must be relative to the service root"}
-    parent = posixpath.dirname(flag) or "."
-    mkdir = diag.targetctl("exec", "mkdir", "-p", "--", parent)
-    touch = diag.targetctl("exec", "touch", "--", flag)
-    exists = diag.targetctl("exec", "test", "-e", flag).returncode == 0
-    return {"action": "create-readiness-flag", "flag": flag, "created": exists,
-            "ok": mkdir.returncode == 0 and touch.returncode == 0 and exists}
+    found = diag.diagnose()
+    result = {"action": "restore-warmup-data", "ok": False}
+    if not found["fault_present"]:
+        return dict(result, error="the warm-up data file loads; nothing to restore", diagnose=found)
+    data_file, seed_file = found["data_file"], found["seed_file"]
+    if not diag.safe_rel(seed_file) or found.get("seed_problem"):
+        return dict(result, error="no usable shipped copy (%s)" % found.get("seed_problem"))
+    mkdir = diag.targetctl("exec", "mkdir", "-p", "--", posixpath.dirname(data_file) or ".")
+    copy = diag.targetctl("exec", "cp", "-f", "--", seed_file, data_file)
+    seed_text = diag.read(seed_file)
+    fmt = diag.header_of(seed_text).get("format") if seed_text else None
+    problem = diag.data_problem(diag.read(data_file), data_file, fmt)
+    return dict(result, restored=data_file, source=seed_file, data_problem_after=problem,
+                next_step="targetctl restart",
+                ok=mkdir.returncode == 0 and copy.returncode == 0 and problem is None)
 
 
 def main(argv: list[str]) -> int:
-    result = remediate(argv[0] if argv else "var/run/ready")
+    result = remediate()
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 

@@ -1,21 +1,32 @@
 #!/usr/bin/env python3
-"""Diagnose a stale lock file on this incident's target (JSON on stdout).
+"""Diagnose a lock file left behind by a dead process on this incident's target (JSON on stdout).
 
-Acts only through `targetctl` (list arguments, never a shell), so it works on every backend.
-Importable: `diagnose(lock_dir="var/lock") -> dict`.
+Searches: the lock the service takes (`lock_file` in etc/service.json), the locks its log says it
+cannot acquire, and the other *.lock files beside them; reads each owner pid and whether that pid
+runs in the target's context. Only a lock that blocks the service and whose owner is dead is the
+cause; a lock held by a live process (e.g. the supervisor's own) is reported and never touched.
+Acts only through `targetctl` (list arguments, never a shell). Importable: `diagnose() -> dict`.
 """
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import subprocess
 import sys
 
+CLASS_ID = "stale_lockfile"
+DEFAULT_LOCK = "var/lock/service.lock"
 LOCK_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.lock$")
+BLOCKED = re.compile(r"cannot acquire lock (\S+): already held by pid (\d+)")
 
 
 def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
     return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def safe_rel(path: str) -> bool:
+    return bool(path) and not path.startswith("/") and ".." not in path.split("/")
 
 
 def owner_alive(pid: int) -> bool:
@@ -23,33 +34,63 @@ def owner_alive(pid: int) -> bool:
     return targetctl("exec", "test", "-d", f"/proc/{pid}").returncode == 0
 
 
-def diagnose(lock_dir: str = "var/lock") -> dict:
+def read_config() -> dict:
+    try:
+        data = json.loads(targetctl("exec", "cat", "etc/service.json").stdout)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def inspect_lock(path: str) -> dict | None:
+    done = targetctl("exec", "cat", "--", path)
+    if done.returncode != 0:
+        return None
+    match = re.search(r"\d+", done.stdout)
+    pid = int(match.group()) if match else None
+    alive = owner_alive(pid) if pid else False
+    return {"path": path, "owner_pid": pid, "owner_alive": alive, "stale": not alive}
+
+
+def diagnose() -> dict:
     health = targetctl("status")
-    listing = targetctl("exec", "ls", "-1", lock_dir)
+    config = read_config()
+    logs = targetctl("logs", "-n", "200").stdout.splitlines()
+    blocking = [config.get("lock_file") if isinstance(config.get("lock_file"), str) else DEFAULT_LOCK]
+    evidence_lines = {}
+    for line in logs:
+        match = BLOCKED.search(line)
+        if match:
+            evidence_lines[match.group(1)] = line.strip()
+            blocking.append(match.group(1))
+    blocking = [p for p in dict.fromkeys(blocking) if safe_rel(p)]
+    others = []
+    for directory in dict.fromkeys(posixpath.dirname(p) for p in blocking):
+        listing = targetctl("exec", "ls", "-1", "--", directory)
+        others += [f"{directory}/{n}" for n in listing.stdout.split() if LOCK_NAME.match(n)]
     locks = []
-    for name in listing.stdout.split():
-        if not LOCK_NAME.match(name):
-            continue
-        path = f"{lock_dir}/{name}"
-        content = targetctl("exec", "cat", path).stdout.strip()
-        pid = int(content) if content.isdigit() else None
-        alive = owner_alive(pid) if pid else False
-        locks.append({"path": path, "owner_pid": pid, "owner_alive": alive, "stale": not alive})
-    return {
-        "check": "stale-lockfile",
-        "healthy": health.returncode == 0,
-        "health": health.stdout.strip()[-400:],
-        "locks": locks,
-        "fault_present": health.returncode != 0 and any(lock["stale"] for lock in locks),
-    }
+    for path in dict.fromkeys(blocking + others):
+        found = inspect_lock(path)
+        if found:
+            found["blocks_service"] = path in blocking
+            locks.append(found)
+    culprit = next((lock for lock in locks if lock["blocks_service"] and lock["stale"]), None)
+    present = health.returncode != 0 and culprit is not None
+    out = {"check": "stale-lockfile", "healthy": health.returncode == 0,
+           "health": health.stdout.strip()[-300:], "lock_file": blocking[0] if blocking else None,
+           "locks": locks, "fault_present": present}
+    if present:
+        evidence = [evidence_lines[culprit["path"]]] if culprit["path"] in evidence_lines else []
+        evidence.append(f"{culprit['path']} names pid {culprit['owner_pid']}, which is not running")
+        kept = [lock["path"] for lock in locks if not lock["stale"]]
+        if kept:
+            evidence.append("held by live processes (keep): " + ", ".join(kept))
+        out["diagnosis"] = {"fault_class": CLASS_ID, "entity": culprit["path"], "evidence": evidence}
+    return out
 
 
 def main(argv: list[str]) -> int:
-    lock_dir = argv[0] if argv else "var/lock"
-    if ".." in lock_dir.split("/") or lock_dir.startswith("/"):
-        print(json.dumps({"error": f"lock dir must be relative to the service root: {lock_dir}"}))
-        return 2
-    print(json.dumps(diagnose(lock_dir), indent=2))
+    print(json.dumps(diagnose(), indent=2))
     return 0
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Remove stale lock files (owner process dead) on this incident's target; JSON on stdout.
+"""Remove the lock file that blocks the service when its owner is dead; JSON on stdout.
 
-A lock whose owner still runs is kept and reported. Acts only through `targetctl` with list
-arguments. Importable: `remediate(lock_dir="var/lock") -> dict`.
+Re-diagnoses first and removes only that one file (never a lock held by a live process, never
+other *.lock files). The service checks its lock per request: no restart needed. Acts only
+through `targetctl` with list arguments. Importable: `remediate() -> dict`.
 """
 from __future__ import annotations
 
@@ -20,22 +21,26 @@ def _load_diagnose():
     return module
 
 
-def remediate(lock_dir: str = "var/lock") -> dict:
+def remediate() -> dict:
     diag = _load_diagnose()
-    found = diag.diagnose(lock_dir)
-    removed, kept, errors = [], [], []
-    for lock in found["locks"]:
-        if not lock["stale"]:
-            kept.append(lock["path"])
-            continue
-        result = diag.targetctl("exec", "rm", "-f", "--", lock["path"])
-        (removed if result.returncode == 0 else errors).append(lock["path"])
-    return {"action": "remove-stale-locks", "removed": removed, "kept_live_owner": kept,
-            "errors": errors, "ok": not errors}
+    found = diag.diagnose()
+    if not found["fault_present"]:
+        return {"action": "remove-stale-lock", "removed": [], "ok": False,
+                "error": "no lock held by a dead process blocks the service", "diagnose": found}
+    path = found["diagnosis"]["entity"]
+    again = diag.inspect_lock(path)  # the owner may have come back meanwhile
+    if again is None or not again["stale"]:
+        return {"action": "remove-stale-lock", "removed": [], "ok": False,
+                "error": f"{path} is gone or held by a live process now"}
+    done = diag.targetctl("exec", "rm", "-f", "--", path)
+    health = diag.targetctl("status")
+    return {"action": "remove-stale-lock", "removed": [path] if done.returncode == 0 else [],
+            "kept_live_owner": [lock["path"] for lock in found["locks"] if not lock["stale"]],
+            "healthy_after": health.returncode == 0, "ok": done.returncode == 0}
 
 
 def main(argv: list[str]) -> int:
-    result = remediate(argv[0] if argv else "var/lock")
+    result = remediate()
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 
