@@ -578,7 +578,7 @@ class ReflectionModelTest(unittest.TestCase):
                                      "The skills the signals pointed to found no fault")
             self.assertIn("NOT RESOLVED", prompt)
             self.assertNotIn("### skills_tried", prompt)  # the structured record is for the proposer
-            self.assertEqual(result["metric_calls"], 3)
+            self.assertEqual(result["metric_calls"], 2)  # seed, child (the parent's minibatch is reused)
             self.assertGreater(result["best_score"], result["seed_score"])
             self.assertEqual(diagnose_commands(result["best_candidate"][COMPONENT]), [STATUS, LOGS])
             self.assertIsNone(result["validation"])
