@@ -258,6 +258,10 @@ class ProposerTest(unittest.TestCase):
         self.assertEqual(diagnose_commands(variants["evidence-first"]), [STATUS, LOGS, INFO, LS])
         self.assertEqual(diagnose_commands(variants["lean"]), [STATUS, LOGS])
         self.assertNotIn("prefer-skills", variants)  # no skill was tried in vain
+        self.assertIn("# led to the fix in 2 training incident(s)", variants["lean"])
+        for text in variants.values():  # sent with every incident: it never names one
+            self.assertNotIn("stale_lockfile", text)
+            self.assertNotIn("@0", text)
 
     def test_skills_tried_in_vain_first_make_a_preference_list(self):
         rows = [blind_row("w", GOOD_CHECKS, [("flag-skill", False), ("lock-skill", True)], resolved=True)]

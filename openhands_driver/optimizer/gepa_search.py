@@ -48,7 +48,8 @@ Write the improved text. For a triage runbook keep the markdown structure: a '##
 one ```bash block of read-only targetctl commands (one per line; keep `targetctl status` first), an \
 optional '## Skills' list of skill names ('- name' lines) and the '## Verify' section; add checks that \
 show the causes the feedback says were missed, drop checks that never contributed, add no '## Remediate' \
-section and no <runbook> tags. For a skill text keep its '## Diagnose', '## Remediate' and '## Verify' \
+section and no <runbook> tags. Never name an incident or a fault class in the text: it is sent with \
+every incident, and words in it can trigger skills. For a skill text keep its '## Diagnose', '## Remediate' and '## Verify' \
 sections. Return the complete text inside one ``` block."""
 
 

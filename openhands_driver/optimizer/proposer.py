@@ -136,8 +136,9 @@ class Proposer:
         ordered, found_in = evidence_order(checks, self.evidence, self.scenarios)
         if not ordered:
             return out
-        notes = {c: "led to the fix in: " + ", ".join(found_in[c][:6])
-                 + (f" (+{len(found_in[c]) - 6})" if len(found_in[c]) > 6 else "") for c in ordered}
+        # Counts only: the runbook travels in every incident's message, so it must never name an
+        # incident or its fault (skill triggers fire on words in the message).
+        notes = {c: f"led to the fix in {len(found_in[c])} training incident(s)" for c in ordered}
         rest = [c for c in checks if c not in ordered]
         first = _health_first(ordered + rest)
         tail_notes = dict(notes)
