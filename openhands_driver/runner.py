@@ -65,7 +65,7 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
         raise UserError("target_root (--target-root DIR) attaches to a running local service: it needs "
                         "backend local and target_url (--target-url URL, the service's health URL)")
     catalog = load_catalog(config.training_data)
-    scenario = catalog.get(config.scenario or _attached_scenario(config))
+    scenario = _scenario(catalog, config.scenario or _attached_scenario(config), config)
     if not scenario.runnable:
         raise UserError(f"scenario {scenario.scenario_id!r} has no local analogue: "
                         f"{scenario.unsupported_reason}")
@@ -88,6 +88,21 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
                                strategy_text=config.strategy_text, optimizer_result=config.optimizer_result)
     message = incident_message(incident.title, incident.alert, strategy, chosen, blind=config.blind)
     return IncidentPlan(run_id, scenario, routing, strategy, message, incident)
+
+
+def _scenario(catalog, scenario_id: str, config: RunConfig) -> Scenario:
+    """The catalog's scenario; for blind or seeded runs a fault class's name works too (the
+    incident then comes from its generator alone)."""
+    if scenario_id in catalog.ids() or not (config.blind or config.variant_seed is not None):
+        return catalog.get(scenario_id)
+    from target_service import faults
+
+    if scenario_id in faults.FAULT_CLASSES:
+        return Scenario(scenario_id=scenario_id, local_fault=scenario_id,
+                        error_report="(drawn from the variant seed)", title=scenario_id)
+    raise UserError(f"unknown scenario {scenario_id!r} in {catalog.path}. Valid scenarios: "
+                    f"{', '.join(catalog.ids())}; with --blind or --variant-seed also a fault class: "
+                    f"{', '.join(sorted(faults.FAULT_CLASSES))}")
 
 
 def _attached_scenario(config: RunConfig) -> str:

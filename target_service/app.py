@@ -4,7 +4,7 @@ Runs with only the stdlib + flask (also under Debian's python3 + python3-flask i
 where the root is "/" and these files live flat in /app). Config is read once at start: settings,
 the resolver (etc/dns/resolv.conf) used to find the database host, and the database credential
 (etc/secrets/db_password, checked against var/lib/db/auth). At start the app also enforces the
-memory limit the supervisor passes (SERVICE_MEMORY_LIMIT_MB from etc/limits.json) against its
+memory limit the supervisor passes (SERVICE_MEMORY_LIMIT_MB, from its limits file) against its
 real peak RSS. Checked on every request: the lock file, the readiness flag, feature flags
 (etc/flags.json, flagd format) and chaos schedules (etc/chaos/*.json), which may delay requests
 for real or make them fail. `GET /` always answers JSON, generic like a real service's:
@@ -140,18 +140,23 @@ def create_app(root: Path, config: Optional[ServiceConfig] = None) -> Flask:
 # --- serving ---------------------------------------------------------------------------------
 
 def memory_problem() -> Optional[str]:
-    """The memory limit the supervisor passes (from etc/limits.json) against our real peak RSS."""
-    limit = os.environ.get("SERVICE_MEMORY_LIMIT_MB", "")
-    if not limit.isdigit():
+    """The memory limit the supervisor passes (SERVICE_MEMORY_LIMIT_MB, from the limits file
+    named in etc/service.json) against our real peak RSS; SERVICE_MEMORY_LIMIT_SOURCE says
+    where it was set, for the log."""
+    try:
+        limit = float(os.environ.get("SERVICE_MEMORY_LIMIT_MB", ""))
+    except ValueError:
+        return None
+    if limit <= 0:
         return None
     import resource
 
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
     peak_mb = peak_kb / (1024.0 * 1024.0) if sys.platform == "darwin" else peak_kb / 1024.0
-    if peak_mb <= int(limit):
+    if peak_mb <= limit:
         return None
-    return ("OOMKilled: working set %.0f MB exceeds the memory limit of %s MB (memory_mb in "
-            "etc/limits.json)" % (peak_mb, limit))
+    source = os.environ.get("SERVICE_MEMORY_LIMIT_SOURCE") or "%g MB" % limit
+    return "OOMKilled: working set %.0f MiB exceeds the memory limit of %s" % (peak_mb, source)
 
 
 def _setup_logging(root: Path) -> None:

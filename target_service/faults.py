@@ -197,13 +197,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         params = json.loads(args.params) if args.params.strip() else None
+    except ValueError as exc:
+        print("faults.py: --params is not valid JSON: %s" % exc, file=sys.stderr)
+        return 2
+    try:
         if args.provision_file:
             with open(args.provision_file, encoding="utf-8") as handle:
                 provision = json.load(handle)
             args.scenario, args.fault = provision["instance"], provision.get("fault") or HEALTHY
             params = provision.get("params") or None
     except (ValueError, OSError, KeyError, TypeError) as exc:
-        print("faults.py: bad --params / --provision-file: %s" % exc, file=sys.stderr)
+        print("faults.py: bad --provision-file %s: %s" % (args.provision_file, exc), file=sys.stderr)
         return 2
     if not args.scenario:
         print("faults.py: give --scenario ID (or --provision-file)", file=sys.stderr)

@@ -1,14 +1,14 @@
-"""Faults that degrade every request while they are configured: feature flags, chaos schedules.
+"""The healthy per-request traffic layout: flagd flags and the schedules directory.
 
 Healthy state: etc/flags.json with every OpenTelemetry Demo failure flag off, an empty etc/chaos/.
-The app re-reads both on every request (app_traffic.py), so deleting or turning off the cause
-heals the service without a restart. ITBench analogues; openhands_driver/itbench/mapping.py maps to them.
+The app re-reads both on every request (app_traffic.py). The fault classes that break them are
+fault_feature_flag.py and fault_chaos_schedule.py (ITBench analogues; openhands_driver/itbench/
+mapping.py maps to them); they use the constants here.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
@@ -54,37 +54,3 @@ def _healthy_traffic(root: Path, scenario_id: str) -> None:
                     json.dumps({"$schema": "https://flagd.dev/schema/v0/flags.json",
                                 "flags": flags}, indent=2) + "\n")
     (root / layout.CHAOS_DIR).mkdir(parents=True, exist_ok=True)
-
-
-@core.register_fault("feature_flag")
-def _feature_flag(ctx: core.FaultContext) -> None:
-    """A failure-mode feature flag is on in etc/flags.json (flagd format, read per request).
-    params: flag (default adFailure), variant (the flag state to select, default "on")."""
-    name, variant = str(core.param(ctx, "flag", "adFailure")), str(core.param(ctx, "variant", "on"))
-    path = ctx.root / layout.FLAGS_FILE
-    config = core.read_json(path)
-    flag = config["flags"].setdefault(name, {"description": "failure mode %s" % name,
-                                             "state": "ENABLED", "variants": dict(_ON_OFF),
-                                             "defaultVariant": "off"})
-    if not flag["variants"].get(variant):  # a state the flag does not define (or "off")
-        on = [key for key, value in flag["variants"].items() if value]
-        variant = on[0] if on else variant
-        flag["variants"].setdefault(variant, True)
-    flag["defaultVariant"], flag["state"] = variant, "ENABLED"
-    core.write_json(path, config)
-
-
-@core.register_fault("chaos_schedule")
-def _chaos_schedule(ctx: core.FaultContext) -> None:
-    """A Chaos Mesh-style Schedule in etc/chaos/<name>.json keeps injecting an experiment
-    (delay, loss/partition, HTTP abort/patch, stress) until the schedule is deleted.
-    params: name (the Schedule's name), schedule_spec (Chaos Mesh scheduleSpec: type + body)."""
-    name = re.sub(r"[^a-z0-9.-]+", "-", str(core.param(ctx, "name", DEFAULT_CHAOS_NAME)).lower())
-    name = name.strip("-.") or DEFAULT_CHAOS_NAME
-    spec = dict(core.param(ctx, "schedule_spec", DEFAULT_CHAOS_SPEC))
-    spec.setdefault("schedule", "@every 1m")
-    spec.setdefault("historyLimit", 1)
-    spec.setdefault("concurrencyPolicy", "Forbid")
-    core.write_json(ctx.root / layout.CHAOS_DIR / ("%s.json" % name),
-                    {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "Schedule",
-                     "metadata": {"name": name, "namespace": "chaos-mesh"}, "spec": spec})

@@ -4,10 +4,16 @@
 
 Runs `sh etc/entrypoint.sh <this python> app.py --root DIR` (or app.py directly when the root has
 no entrypoint) as a child and keeps it running, like a tiny kubelet for one workload:
-  * etc/deployment.json replicas 0 -> no app is started (until the next SIGHUP);
-  * etc/release.json names a release that is not installed under opt/releases, or is built for
-    another CPU architecture -> not started, retried with backoff (ImagePullBackOff);
-  * etc/limits.json memory_mb    -> passed to the app (SERVICE_MEMORY_LIMIT_MB), which enforces it;
+  * the deployment (etc/deployment.json, or `deployment` in etc/service.json) wants 0 replicas,
+    alone or through its autoscaler's bounds (`autoscaler`) -> no app is started (until the
+    next SIGHUP);
+  * the current release (etc/release.json / `release_file`) is not installed under opt/releases
+    (`releases_dir`), or is built for another CPU architecture -> not started, retried with
+    backoff (ImagePullBackOff);
+  * the memory limit (etc/limits.json / `limits_file`: memory_mb, or resources.limits.memory
+    like 256Mi) -> passed to the app (SERVICE_MEMORY_LIMIT_MB), which enforces it;
+  * the start command is `sh <entrypoint>` (etc/entrypoint.sh / `entrypoint`) + the app command;
+    a child that has not opened its port INIT_SLOW_S after start is reported once;
   * child exits on its own  -> logged, restarted after a short backoff (0.5 s doubling to 5 s);
   * SIGHUP                  -> THE restart: stop the child (SIGTERM, SIGKILL after a grace
                                period) and start it again at once (the app re-reads its config);
@@ -46,6 +52,8 @@ STOP_GRACE_S = 3.0
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 5.0
 STABLE_AFTER_S = 10.0
+INIT_SLOW_S = 5.0
+APP_PID = "var/run/app.pid"
 SUPERVISOR_STATE = "var/run/supervisor.state"
 DEPLOYMENT_JSON = "etc/deployment.json"
 RELEASE_JSON = "etc/release.json"
@@ -81,54 +89,142 @@ def _load_json(root: Path, rel: str, default: Any) -> Any:
         raise WorkloadError("config_error", "%s is not valid JSON: %s" % (rel, exc), False)
 
 
-def _check_release(root: Path) -> Optional[str]:
-    """The release to run (None when the root has no etc/release.json)."""
-    data = _load_json(root, RELEASE_JSON, None)
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _location(config: Dict[str, Any], key: str, default: Optional[str]) -> Optional[str]:
+    """A root-relative path configured in etc/service.json under `key` (else `default`)."""
+    rel = config.get(key, default)
+    if rel is None:
+        return None
+    if not isinstance(rel, str) or not rel.strip() or rel.startswith("/") or ".." in rel.split("/"):
+        raise WorkloadError("config_error", "%s in %s must be a path relative to the service root, "
+                            "got %r" % (key, SERVICE_JSON, rel), False)
+    return rel
+
+
+def _service_config(root: Path) -> Dict[str, Any]:
+    config = _load_json(root, SERVICE_JSON, {})
+    return config if isinstance(config, dict) else {}
+
+
+def _desired_replicas(root: Path, config: Dict[str, Any]) -> None:
+    """Raise when the deployment (after its autoscaler's bounds) wants no instance."""
+    rel = _location(config, "deployment", DEPLOYMENT_JSON)
+    deployment = _load_json(root, rel, {})
+    if not isinstance(deployment, dict):
+        deployment = {}
+    spec = deployment.get("spec") if isinstance(deployment.get("spec"), dict) else None
+    field, replicas = ("spec.replicas", spec.get("replicas", 1)) if spec is not None else \
+        ("replicas", deployment.get("replicas", 1))
+    if not _whole(replicas):
+        raise WorkloadError("config_error", "%s in %s must be a whole number >= 0, got %r"
+                            % (field, rel, replicas), False)
+    name = ((deployment.get("metadata") or {}).get("name") if isinstance(deployment.get("metadata"), dict)
+            else None) or config.get("service") or "app"
+    why = "%s: %d in %s" % (field, replicas, rel)
+    desired = replicas
+    scaler_rel = _location(config, "autoscaler", None)
+    scaler = _load_json(root, scaler_rel, None) if scaler_rel else None
+    if isinstance(scaler, dict):
+        bounds = scaler.get("spec") if isinstance(scaler.get("spec"), dict) else scaler
+        low, high = bounds.get("minReplicas"), bounds.get("maxReplicas")
+        for key, value in (("minReplicas", low), ("maxReplicas", high)):
+            if value is not None and not _whole(value):
+                raise WorkloadError("config_error", "spec.%s in %s must be a whole number >= 0, got %r"
+                                    % (key, scaler_rel, value), False)
+        if low is not None and desired < low:
+            desired, why = low, why + ", raised by minReplicas: %d in %s" % (low, scaler_rel)
+        if high is not None and desired > high:
+            desired, why = high, why + ", capped by maxReplicas: %d in %s" % (high, scaler_rel)
+    if desired == 0:
+        raise WorkloadError("config_error", "deployment %s has 0 desired replicas (%s); "
+                            "0/0 instances ready, no app instance is started" % (name, why), False)
+
+
+def _check_release(root: Path, config: Dict[str, Any]) -> Optional[str]:
+    """The release to run (None when the root has no release file)."""
+    rel = _location(config, "release_file", RELEASE_JSON)
+    releases = _location(config, "releases_dir", RELEASES_DIR)
+    data = _load_json(root, rel, None)
     if data is None:
         return None
     current = data.get("current") if isinstance(data, dict) else None
     if not isinstance(current, str) or not RELEASE_NAME.match(current):
         raise WorkloadError("config_error", "current release in %s must be a release name, got %r"
-                            % (RELEASE_JSON, current), False)
+                            % (rel, current), False)
     images = [h.get("image") for h in data.get("history") or []
               if isinstance(h, dict) and h.get("release") == current]
     image = images[-1] if images and images[-1] else current
-    manifest_path = root / RELEASES_DIR / current / "manifest.json"
-    if not manifest_path.exists():
-        raise WorkloadError("release_error", "release %s not found: %s/%s is not installed (pulling "
-                            "image %s failed: manifest unknown); ImagePullBackOff"
-                            % (current, RELEASES_DIR, current, image), True)
-    manifest = _load_json(root, "%s/%s/manifest.json" % (RELEASES_DIR, current), {})
+    manifest_rel = "%s/%s/manifest.json" % (releases, current)
+    if not (root / manifest_rel).exists():
+        raise WorkloadError("release_error", "release %s (current in %s) is not runnable: image %s "
+                            "not found (manifest unknown; %s/%s is not installed); ImagePullBackOff"
+                            % (current, rel, image, releases, current), True)
+    manifest = _load_json(root, manifest_rel, {})
     built_for = manifest.get("platform") if isinstance(manifest, dict) else None
     if built_for != host_platform():
-        raise WorkloadError("release_error", "release %s (image %s) is built for %s but this host is "
-                            "%s: exec format error" % (current, image, built_for, host_platform()), True)
+        raise WorkloadError("release_error", "release %s (current in %s) is not runnable: image %s is "
+                            "built for %s but this host is %s: exec format error"
+                            % (current, rel, image, built_for, host_platform()), True)
     return current
 
 
-def read_workload(root: Path) -> Tuple[List[str], Dict[str, str]]:
-    """(argv, extra environment) of the next app start; WorkloadError when it must not start."""
-    deployment = _load_json(root, DEPLOYMENT_JSON, {})
-    replicas = deployment.get("replicas", 1) if isinstance(deployment, dict) else None
-    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        raise WorkloadError("config_error", "replicas in %s must be a whole number >= 0, got %r"
-                            % (DEPLOYMENT_JSON, replicas), False)
-    if replicas == 0:
-        raise WorkloadError("scaled_to_zero", "deployment scaled to 0 replicas (%s): no app "
-                            "instance is started" % DEPLOYMENT_JSON, False)
-    env = {}
-    release = _check_release(root)
-    if release:
-        env["SERVICE_RELEASE"] = release
-    limits = _load_json(root, LIMITS_JSON, {})
-    memory = limits.get("memory_mb") if isinstance(limits, dict) else None
-    if memory is not None:
+def parse_quantity(value: Any) -> Optional[float]:
+    """A memory quantity (Kubernetes style: 256Mi, 0.25Gi, 300M, 262144Ki, bytes) in MiB."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) / (1024 * 1024) if value > 0 else None
+    match = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(Ki|Mi|Gi|Ti|k|K|M|G|T)?\s*$", str(value))
+    if not match:
+        return None
+    scale = {None: 1, "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "k": 1000,
+             "K": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "T": 1000 ** 4}[match.group(2)]
+    mib = float(match.group(1)) * scale / (1024 * 1024)
+    return mib if mib > 0 else None
+
+
+def _memory_limit(root: Path, config: Dict[str, Any]) -> Dict[str, str]:
+    """Environment for the app's memory limit from the limits file (empty when none is set)."""
+    rel = _location(config, "limits_file", LIMITS_JSON)
+    limits = _load_json(root, rel, {})
+    if not isinstance(limits, dict):
+        return {}
+    if "memory_mb" in limits:  # flat form: {"memory_mb": 256}
+        memory = limits.get("memory_mb")
         if not isinstance(memory, int) or isinstance(memory, bool) or memory <= 0:
             raise WorkloadError("config_error", "memory_mb in %s must be a whole number > 0, got %r"
-                                % (LIMITS_JSON, memory), False)
-        env["SERVICE_MEMORY_LIMIT_MB"] = str(memory)
+                                % (rel, memory), False)
+        return {"SERVICE_MEMORY_LIMIT_MB": str(memory),
+                "SERVICE_MEMORY_LIMIT_SOURCE": "%d MB (memory_mb in %s)" % (memory, rel)}
+    resources = limits.get("resources") if isinstance(limits.get("resources"), dict) else {}
+    raw = (resources.get("limits") or {}).get("memory") if isinstance(resources.get("limits"), dict) else None
+    if raw is None:
+        return {}
+    mib = parse_quantity(raw)
+    if mib is None:
+        raise WorkloadError("config_error", "resources.limits.memory in %s must be a quantity like "
+                            "256Mi, got %r" % (rel, raw), False)
+    return {"SERVICE_MEMORY_LIMIT_MB": "%.3f" % mib,
+            "SERVICE_MEMORY_LIMIT_SOURCE": "%s (resources.limits.memory in %s)" % (raw, rel)}
+
+
+def read_workload(root: Path) -> Tuple[List[str], Dict[str, str]]:
+    """(argv, extra environment) of the next app start; WorkloadError when it must not start.
+    Locations come from etc/service.json (deployment, autoscaler, release_file, releases_dir,
+    entrypoint, limits_file), with the root layout's paths as defaults."""
+    config = _service_config(root)
+    _desired_replicas(root, config)
+    env = {}
+    release = _check_release(root, config)
+    if release:
+        env["SERVICE_RELEASE"] = release
+    env.update(_memory_limit(root, config))
     app = [sys.executable, str(APP_SCRIPT), "--root", str(root)]
-    return (["sh", ENTRYPOINT] + app if (root / ENTRYPOINT).exists() else app), env
+    entrypoint = _location(config, "entrypoint", ENTRYPOINT)
+    return (["sh", entrypoint] + app if (root / entrypoint).exists() else app), env
 
 
 class Supervisor:
@@ -139,6 +235,9 @@ class Supervisor:
         self.log_file = open(str(self.log_path), "ab", buffering=0)
         self.child: Optional[subprocess.Popen] = None
         self.child_started = 0.0
+        self.child_env: Dict[str, str] = {}
+        self.child_argv: List[str] = []
+        self.slow_reported = False
         self.restart_at: Optional[float] = None  # when to start the child again (backoff)
         self.backoff = BACKOFF_START_S
         self.restarts = 0  # SIGHUPs handled (recorded in the state file)
@@ -219,6 +318,7 @@ class Supervisor:
             self.write_state("backoff", "cannot start app: %s" % exc)
             return
         self.child_started = time.monotonic()
+        self.child_env, self.child_argv, self.slow_reported = extra_env, argv, False
         self.restart_at = None
         self.log("started app pid %d" % self.child.pid)
         self.write_state("started", "app pid %d started" % self.child.pid, self.child.pid)
@@ -240,13 +340,32 @@ class Supervisor:
 
     def on_child_exit(self, pid: int, code: int) -> None:
         how = "killed by signal %d" % -code if code < 0 else "exited with code %d" % code
-        if code in EXIT_HINTS:
+        if code == 137 and self.child_env.get("SERVICE_MEMORY_LIMIT_SOURCE"):
+            how += " (OOMKilled; memory limit %s)" % self.child_env["SERVICE_MEMORY_LIMIT_SOURCE"]
+        elif code in EXIT_HINTS:
             how += " (%s)" % EXIT_HINTS[code]
         if time.monotonic() - self.child_started > STABLE_AFTER_S:
             self.backoff = BACKOFF_START_S
         self.log("app pid %d %s; restarting in %.1fs" % (pid, how, self.backoff))
         self._schedule_restart()
-        self.write_state("backoff", "app pid %d %s; crash loop back-off" % (pid, how))
+        self.write_state("backoff", "app pid %d %s; back-off restarting failed container" % (pid, how))
+
+    def check_slow_start(self) -> None:
+        """Report once a child that runs but has not opened its port (no app pid file) after
+        INIT_SLOW_S: typically a start command still busy before it hands over to the app."""
+        child = self.child
+        if child is None or self.slow_reported or time.monotonic() - self.child_started < INIT_SLOW_S:
+            return
+        try:
+            written = (self.root / APP_PID).read_text(encoding="utf-8").strip()
+        except OSError:
+            written = ""
+        if written == str(child.pid):
+            return
+        self.slow_reported = True
+        command = " ".join(self.child_argv[:2]) if self.child_argv[:1] == ["sh"] else "app.py"
+        self.log("app pid %d is not listening %.0fs after start; still running %s (init not "
+                 "finished)" % (child.pid, INIT_SLOW_S, command))
 
     def _schedule_restart(self) -> None:
         self.restart_at = time.monotonic() + self.backoff
@@ -327,6 +446,7 @@ class Supervisor:
                     self.backoff = BACKOFF_START_S
                     self.start_child()
             self.reap()
+            self.check_slow_start()
             if self.child is None and self.restart_at is not None:
                 if time.monotonic() >= self.restart_at:
                     self.start_child()

@@ -70,7 +70,7 @@ class DockerAppDownStartTest(unittest.TestCase):
 
     def test_app_down_faults_start_without_an_app_and_params_reach_the_container(self):
         for fault, params, state, needle in (
-                ("scaled_to_zero", None, "scaled_to_zero", "deployment scaled to 0 replicas"),
+                ("scaled_to_zero", None, "config_error", "0 desired replicas"),
                 ("bad_release", {"variant": "arch"}, "release_error", "exec format error")):
             with self.subTest(fault=fault):
                 target = dt.DockerTarget(scenario_id="down", fault=fault, run_id=self.run_id,
@@ -130,7 +130,7 @@ class DockerItbenchEndToEndTest(unittest.TestCase):
         return " ".join(a.output_excerpt for a in result.actions)
 
     def test_feature_flag(self):
-        self.assertIn("feature flag cartFailure is on", self.run_fault("feature_flag"))
+        self.assertIn("flag 'cartFailure' evaluated to variant 'on'", self.run_fault("feature_flag"))
 
     def test_chaos_schedule(self):
         self.assertIn("fraud-detection-kafka-network-partition", self.run_fault("chaos_schedule"))

@@ -1,7 +1,10 @@
 """The richer fault library (ITBench analogues): injection, symptom, and which fixes heal.
 
-For each of feature_flag, chaos_schedule, scaled_to_zero, bad_release, crash_loop, bad_credential,
-resource_limit and dns_misconfig: the injection happens once and is deterministic, the service
+The workload classes (scaled_to_zero, bad_release, crash_loop, resource_limit) have their own
+modules, tests/test_fault_<name>.py (generator, decoys, oracle, live symptom and skill); here only
+their registration, the healthy workload files and the ITBench-style params.
+For each of feature_flag, chaos_schedule, bad_credential and dns_misconfig: the injection
+happens once and is deterministic, the service
 reports a clear symptom, restarting alone does not fix it, and the real fix (the file edit the
 fault's skill makes, + a restart where the service reads the file at start) heals it and survives
 a further restart. Fast checks use the Flask test client; the live checks run real LocalTarget
@@ -92,38 +95,11 @@ class InjectionTests(RootCase):
         self.assertEqual(list((root / faults.CHAOS_DIR).iterdir()), [])
         self.assertEqual(self.read_json(root, faults.DEPLOYMENT_JSON), {"replicas": 1})
         self.assertEqual(self.read_json(root, faults.RELEASE_JSON)["current"], faults.GOOD_RELEASES[-1])
-        for a, b in ((faults.ENTRYPOINT, faults.ENTRYPOINT_DEFAULT), (faults.LIMITS_JSON, faults.LIMITS_DEFAULT),
+        self.assertEqual(self.read_json(root, faults.LIMITS_JSON)["resources"]["limits"]["memory"], "256Mi")
+        for a, b in ((faults.ENTRYPOINT, faults.ENTRYPOINT_DEFAULT),
                      (faults.SECRET_FILE, faults.VAULT_SECRET), (faults.RESOLV_CONF, faults.RESOLV_DEFAULT)):
             self.assertEqual((root / a).read_text(), (root / b).read_text(), a)
         self.assertEqual((root / faults.SECRET_FILE).stat().st_mode & 0o777, 0o600)
-
-    def test_each_fault_changes_only_its_files_once(self) -> None:
-        changed = {
-            "feature_flag": {faults.FLAGS_FILE},
-            "chaos_schedule": {f"{faults.CHAOS_DIR}/{faults.DEFAULT_CHAOS_NAME}.json"},
-            "scaled_to_zero": {faults.DEPLOYMENT_JSON},
-            "bad_release": {faults.RELEASE_JSON},
-            "crash_loop": {faults.ENTRYPOINT, "etc/features.json"},
-            "bad_credential": {faults.SECRET_FILE},
-            "resource_limit": {faults.LIMITS_JSON},
-            "dns_misconfig": {faults.RESOLV_CONF},
-        }
-
-        def files(root: Path) -> dict[str, str]:
-            return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*")
-                    if p.is_file() and p.name != "fault_injected"}
-
-        for fault, expected in changed.items():
-            with self.subTest(fault=fault):
-                baseline = files(self.inject(None, name=f"{fault}-healthy", scenario_id=f"sc-{fault}"))
-                root = self.inject(fault, name=fault)
-                now = files(root)
-                diff = {rel for rel in set(now) | set(baseline) if now.get(rel) != baseline.get(rel)}
-                self.assertEqual(diff, expected)
-                self.assertFalse(faults.inject(root, "healthy", scenario_id="x", listen_port=1))
-                self.assertEqual(files(root), now)  # the second inject is a no-op
-                again = self.inject(fault, name=fault + "-again")
-                self.assertEqual(files(again), now)  # deterministic
 
     def test_params_select_the_incident_details(self) -> None:
         root = self.inject("feature_flag", {"flag": "paymentFailure", "variant": "100%"}, "ff")
@@ -162,25 +138,6 @@ class InjectionTests(RootCase):
 class SymptomTests(RootCase):
     """Health reasons (and real delays) without processes: the Flask app and its helpers."""
 
-    def test_feature_flags(self) -> None:
-        cases = {
-            ("adFailure", "on"): "feature flag adFailure is on (variant 'on' in etc/flags.json): ad requests fail",
-            ("cartFailure", "on"): "cart requests fail",
-            ("paymentFailure", "50%"): "50% of payment requests fail",
-            ("loadGeneratorFloodHomepage", "on"): "overloaded by a request flood",
-        }
-        for (flag, variant), needle in cases.items():
-            with self.subTest(flag=flag):
-                root = self.inject("feature_flag", {"flag": flag, "variant": variant}, flag)
-                self.assertIn(needle, self.reason(root))
-        for flag, delay_ms in (("imageSlowLoad", 10000), ("adHighCpu", 3000)):
-            with self.subTest(flag=flag):
-                root = self.inject("feature_flag", {"flag": flag, "variant": "10sec" if delay_ms > 3000 else "on"}, flag)
-                self.assertIsNone(self.reason(root))  # latency only: the answer is late, not wrong
-                [effect] = service_app.flag_disruptions(root)
-                self.assertEqual(effect.delay_ms, delay_ms)
-                self.assertIn(f"feature flag {flag} is on", effect.source)
-
     def test_feature_flag_fix_needs_no_restart(self) -> None:
         root = self.inject("feature_flag")
         client = service_app.create_app(root).test_client()
@@ -189,25 +146,6 @@ class SymptomTests(RootCase):
         config["flags"]["adFailure"]["defaultVariant"] = "off"
         (root / faults.FLAGS_FILE).write_text(json.dumps(config))
         self.assertEqual(client.get("/").status_code, 200)  # flagd semantics: re-read per request
-
-    def test_chaos_experiments(self) -> None:
-        cases = {
-            "partition": (PARTITION, "requests to dependency quote fail: network unreachable", 0),
-            "stress": (MEMORY_STRESS, "memory pressure", 0),
-            "patch": (HTTP_PATCH, "incoming POST requests arrive with tampered bodies", 0),
-            "abort": (HTTP_ABORT, "incoming POST requests are aborted before a response", 0),
-            "delay": (DELAY, None, 20000),
-        }
-        for name, (spec, reason, delay_ms) in cases.items():
-            with self.subTest(experiment=name):
-                root = self.inject("chaos_schedule", {"name": name, "schedule_spec": spec}, name)
-                [effect] = service_app.chaos_disruptions(root)
-                self.assertEqual(effect.delay_ms, delay_ms)
-                if reason is None:
-                    self.assertIsNone(effect.reason)
-                else:
-                    self.assertIn(reason, self.reason(root))
-                self.assertIn(f"from chaos schedule etc/chaos/{name}.json", effect.source)
 
     def test_chaos_schedule_paused_or_deleted_injects_nothing(self) -> None:
         root = self.inject("chaos_schedule", {"name": "abort", "schedule_spec": HTTP_ABORT})
@@ -219,36 +157,14 @@ class SymptomTests(RootCase):
         path.unlink()
         self.assertEqual(service_app.chaos_disruptions(root), [])
 
-    def test_credential_and_name_resolution_are_read_at_start(self) -> None:
-        for fault, needle, fix in (
-                ("bad_credential", "database authentication failed for user app: password rejected "
-                                   "(credential from etc/secrets/db_password)", (faults.VAULT_SECRET, faults.SECRET_FILE)),
-                ("dns_misconfig", "name resolution failed for db: no answer from nameserver 192.0.2.53",
-                 (faults.RESOLV_DEFAULT, faults.RESOLV_CONF))):
-            with self.subTest(fault=fault):
-                root = self.inject(fault, name=fault)
-                client = service_app.create_app(root).test_client()
-                body = client.get("/").get_json()
-                self.assertIn(needle, body["reason"])
-                secret = (root / faults.SECRET_FILE).read_text().strip()
-                self.assertNotIn(secret, json.dumps(body))  # never a secret value in a reason
-                shutil.copyfile(root / fix[0], root / fix[1])
-                self.assertEqual(client.get("/").status_code, 500)  # the running app keeps its config
-                self.assertEqual(service_app.create_app(root).test_client().get("/").status_code, 200)
-
-    def test_unknown_name_is_nxdomain(self) -> None:
-        root = self.inject(None)
-        text = (root / faults.RESOLV_CONF).read_text().replace("search svc.cluster.local cluster.local", "search example.org")
-        (root / faults.RESOLV_CONF).write_text(text)
-        self.assertIn("name resolution failed for db: NXDOMAIN (tried db.example.org, db via nameserver 10.96.0.10",
-                      self.reason(root))
-
     def test_supervisor_refuses_what_cannot_run(self) -> None:
         from target_service import supervisor
 
         for fault, params, state, needle in (
-                ("scaled_to_zero", None, "scaled_to_zero", "deployment scaled to 0 replicas"),
-                ("bad_release", None, "release_error", "release v1.5.0 not found"),
+                ("scaled_to_zero", None, "config_error", "deployment checkout has 0 desired replicas "
+                 "(spec.replicas: 0 in etc/deployment.json)"),
+                ("bad_release", None, "release_error", "release v1.5.0 (current in etc/release.json) is "
+                 "not runnable: image registry.local/target-service:v1.5.0 not found"),
                 ("bad_release", {"variant": "arch"}, "release_error", "exec format error")):
             with self.subTest(fault=fault, params=params):
                 root = self.inject(fault, params, name=f"{fault}-{bool(params)}")
@@ -258,156 +174,8 @@ class SymptomTests(RootCase):
                 self.assertIn(needle, str(caught.exception))
         argv, env = supervisor.read_workload(self.inject(None, name="ok"))
         self.assertEqual(argv[:2], ["sh", faults.ENTRYPOINT])
-        self.assertEqual(env, {"SERVICE_RELEASE": "v1.4.2", "SERVICE_MEMORY_LIMIT_MB": "256"})
-
-
-# What the fault's skill does to fix it (file edits through `targetctl exec`), and whether the
-# service must be restarted to pick the fix up.
-def _flag_off(root: Path) -> None:
-    config = json.loads((root / faults.FLAGS_FILE).read_text())
-    for flag in config["flags"].values():
-        flag["defaultVariant"] = "off"
-    (root / faults.FLAGS_FILE).write_text(json.dumps(config))
-
-
-def _rollback(root: Path) -> None:
-    data = json.loads((root / faults.RELEASE_JSON).read_text())
-    data["current"] = faults.GOOD_RELEASES[-1]
-    (root / faults.RELEASE_JSON).write_text(json.dumps(data))
-
-
-# Faults whose fix is only read at (re)start. The others are re-read per request, or picked up by
-# the supervisor's next automatic retry (crash loop, image pull back-off) as well as by a restart.
-READ_AT_START_ONLY = {"bad_credential", "dns_misconfig", "scaled_to_zero"}
-LIVE = {  # fault: (params, symptom (None = nothing answers), fix, restart needed)
-    "feature_flag": ({"flag": "cartFailure", "variant": "on"}, "cart requests fail", _flag_off, False),
-    "chaos_schedule": ({"name": "quote-http-chaos-abort", "schedule_spec": HTTP_ABORT}, "aborted",
-                       lambda root: (root / "etc/chaos/quote-http-chaos-abort.json").unlink(), False),
-    "scaled_to_zero": ({}, None, lambda root: (root / faults.DEPLOYMENT_JSON).write_text('{"replicas": 1}\n'), True),
-    "bad_release": ({"variant": "arch"}, None, _rollback, True),
-    "crash_loop": ({"variant": "crash"}, None,
-                   lambda root: shutil.copyfile(root / faults.ENTRYPOINT_DEFAULT, root / faults.ENTRYPOINT), True),
-    "bad_credential": ({}, "database authentication failed",
-                       lambda root: shutil.copyfile(root / faults.VAULT_SECRET, root / faults.SECRET_FILE), True),
-    "resource_limit": ({}, None,
-                       lambda root: shutil.copyfile(root / faults.LIMITS_DEFAULT, root / faults.LIMITS_JSON), True),
-    "dns_misconfig": ({}, "name resolution failed for db",
-                      lambda root: shutil.copyfile(root / faults.RESOLV_DEFAULT, root / faults.RESOLV_CONF), True),
-}
-
-
-class LiveFaultTests(unittest.TestCase):
-    """Real supervisor + app per fault: start returns promptly, restart alone does not heal, the
-    real fix does and survives a further restart."""
-
-    targets: dict[str, LocalTarget] = {}
-    started: dict[str, float] = {}
-    after_restart: dict[str, tuple] = {}
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.targets = {}
-        for fault, (params, *_rest) in LIVE.items():
-            target = LocalTarget(scenario_id=f"live-{fault}", fault=fault, fault_params=params)
-            cls.addClassCleanup(target.cleanup)
-            cls.targets[fault] = target
-
-        def start_and_restart(target: LocalTarget) -> tuple:
-            began = time.monotonic()
-            target.start()
-            took = time.monotonic() - began
-            time.sleep(0.3)  # let a crashing app crash at least once
-            try:
-                target.restart(timeout_s=8)
-                error = None
-            except TargetError as exc:
-                error = str(exc)
-            return took, error, http_get(target.url)
-
-        with ThreadPoolExecutor(len(cls.targets)) as pool:
-            results = dict(zip(cls.targets, pool.map(start_and_restart, cls.targets.values())))
-        cls.started = {fault: r[0] for fault, r in results.items()}
-        cls.after_restart = {fault: r[1:] for fault, r in results.items()}
-
-    def check(self, fault: str) -> None:
-        params, symptom, fix, needs_restart = LIVE[fault]
-        target = self.targets[fault]
-        self.assertLess(self.started[fault], 5.0, "start() must return promptly")
-        error, (code, body) = self.after_restart[fault]
-        if symptom is None:  # nothing answers, and the restart says why at once
-            self.assertIsNone(code, body)
-            self.assertIsNotNone(error)
-            self.assertRegex(error, r"did not come back after restart: .* \(supervisor state: (%s)\)"
-                             % "|".join(targetctl.APP_DOWN_STATES))
-        else:
-            self.assertIsNone(error)
-            self.assertEqual(code, 500, body)
-            self.assertIn(symptom, json.loads(body)["reason"])
-        fix(target.root)
-        if fault in READ_AT_START_ONLY:
-            self.assertNotEqual(http_get(target.url)[0], 200)
-        if needs_restart:
-            target.restart()
-        self.assertEqual(http_get(target.url), (200, json.dumps({"status": "ok", "scenario": target.scenario_id}) + "\n"))
-        target.restart()  # the fix persists
-        self.assertEqual(http_get(target.url)[0], 200)
-
-    def test_feature_flag(self) -> None:
-        self.check("feature_flag")
-
-    def test_chaos_schedule(self) -> None:
-        self.check("chaos_schedule")
-
-    def test_scaled_to_zero(self) -> None:
-        self.check("scaled_to_zero")
-        self.assertIn("not starting app: deployment scaled to 0 replicas", self.targets["scaled_to_zero"].logs(50))
-
-    def test_bad_release(self) -> None:
-        self.check("bad_release")
-        self.assertIn("exec format error", self.targets["bad_release"].logs(50))
-
-    def test_crash_loop(self) -> None:
-        self.check("crash_loop")
-        logs = self.targets["crash_loop"].logs(80)
-        self.assertIn("JSONDecodeError", logs)
-        self.assertRegex(logs, r"app pid \d+ exited with code 1; restarting in")
-
-    def test_bad_credential(self) -> None:
-        self.check("bad_credential")
-
-    def test_resource_limit(self) -> None:
-        self.check("resource_limit")
-        logs = self.targets["resource_limit"].logs(80)
-        self.assertRegex(logs, r"OOMKilled: working set \d+ MB exceeds the memory limit of 16 MB")
-        self.assertIn("exited with code 137 (OOMKilled)", logs)
-
-    def test_dns_misconfig(self) -> None:
-        self.check("dns_misconfig")
-
-
-class LiveDelayAndHangTests(unittest.TestCase):
-    def test_chaos_delay_is_a_real_delay_until_the_schedule_is_deleted(self) -> None:
-        spec = {"type": "NetworkChaos", "networkChaos": {"action": "delay", "delay": {"latency": "1500ms"}}}
-        with LocalTarget(scenario_id="delay", fault="chaos_schedule",
-                         fault_params={"name": "slow", "schedule_spec": spec}) as target:
-            began = time.monotonic()
-            self.assertEqual(http_get(target.url, timeout=5)[0], 200)  # late, but right
-            self.assertGreaterEqual(time.monotonic() - began, 1.5)
-            self.assertIsNone(http_get(target.url, timeout=1.0)[0])  # a 1 s probe times out
-            self.assertIn("request affected by NetworkChaos delay from chaos schedule etc/chaos/slow.json",
-                          target.logs(20))
-            (target.root / "etc/chaos/slow.json").unlink()
-            began = time.monotonic()
-            self.assertEqual(http_get(target.url, timeout=1.0)[0], 200)
-            self.assertLess(time.monotonic() - began, 1.0)
-
-    def test_hanging_init_step(self) -> None:
-        with LocalTarget(scenario_id="hang", fault="crash_loop", fault_params={"variant": "hang"}) as target:
-            self.assertIsNone(http_get(target.url)[0])
-            self.assertEqual(targetctl.read_state(target.root)["state"], "started")  # stuck in init
-            shutil.copyfile(target.root / faults.ENTRYPOINT_DEFAULT, target.root / faults.ENTRYPOINT)
-            target.restart()
-            self.assertEqual(http_get(target.url)[0], 200)
+        self.assertEqual(env, {"SERVICE_RELEASE": "v1.4.2", "SERVICE_MEMORY_LIMIT_MB": "256.000",
+                               "SERVICE_MEMORY_LIMIT_SOURCE": "256Mi (resources.limits.memory in etc/limits.json)"})
 
 
 if __name__ == "__main__":

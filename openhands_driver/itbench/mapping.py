@@ -79,7 +79,7 @@ def local_fault_params(inj: Injection) -> dict[str, Any]:
         return {"flag": str(args["flag"].get("name") or ""), "variant": str(args["flag"].get("state") or "on")}
     if isinstance(args.get("scheduleSpec"), dict):
         name = ((args.get("kubernetesObject") or {}).get("metadata") or {}).get("name")
-        return {"name": str(name or "chaos-schedule"), "schedule_spec": args["scheduleSpec"]}
+        return {"name": str(name or "recurring-experiment"), "schedule_spec": args["scheduleSpec"]}
     if fault_id in _CRASH_VARIANT:
         return {"variant": _CRASH_VARIANT[fault_id]}
     if fault_id == "unsupported-architecture-kubernetes-workload-container-image":

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Diagnose a corrupted credential: does the mounted secret match the credential store?
+"""Is the database password file the service presents different from the vault copy? (JSON)
 
-Compares sha256 checksums computed inside the target (`targetctl exec sha256sum`), so no secret
-value is ever printed. JSON on stdout. Importable: `diagnose() -> dict`.
+Searches instead of assuming: the password file comes from the log line of the failed login
+(`password authentication failed for user ... (password file <path>)`) or etc/service.json
+(`db_password_file`), the vault copy from etc/service.json (`db_password_vault_path`) or, failing
+that, from the files under var/lib/vault. Compares sha256 checksums computed inside the target
+(`targetctl exec sha256sum`), so no secret value is ever printed. Backups beside the password
+file (`*.old`, `*.bak`) are reported as NOT a source. Importable: `diagnose() -> dict`.
 """
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
-SECRET = "etc/secrets/db_password"
-STORE = "var/lib/vault/db_password"
+DEFAULT_SECRET = "etc/secrets/db_password"
+VAULT_DIR = "var/lib/vault"
+AUTH_FAILED = re.compile(r"password authentication failed for user \S+ \(password file ([^)\s]+)\)")
 
 
 def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -19,28 +25,63 @@ def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
 
 
 def checksum(path: str) -> str | None:
-    result = targetctl("exec", "sha256sum", path)
+    result = targetctl("exec", "sha256sum", "--", path)
     words = result.stdout.split()
     return words[0] if result.returncode == 0 and words else None
 
 
+def files_under(path: str) -> list[str]:
+    return sorted(targetctl("exec", "find", path, "-type", "f").stdout.split())
+
+
 def diagnose() -> dict:
     health = targetctl("status")
-    secret, store = checksum(SECRET), checksum(STORE)
-    auth_error = "authentication failed" in health.stdout
-    return {
+    try:
+        config = json.loads(targetctl("exec", "cat", "etc/service.json").stdout)
+    except ValueError:
+        config = {}
+    logs = targetctl("logs", "-n", "200").stdout
+    failures = [line.strip() for line in logs.splitlines() if AUTH_FAILED.search(line)]
+    logged = AUTH_FAILED.search(failures[-1]).group(1) if failures else None
+    secret = logged or config.get("db_password_file") or DEFAULT_SECRET
+    vault = config.get("db_password_vault_path")
+    secret_sum = checksum(secret)
+    candidates = [vault] if vault else files_under(VAULT_DIR)
+    store_sums = {path: checksum(path) for path in candidates}
+    store = vault if vault else next(iter(candidates), None)
+    store_sum = store_sums.get(store) if store else None
+    folder = secret.rsplit("/", 1)[0] if "/" in secret else "."
+    backups = [p for p in files_under(folder) if p != secret and p.startswith(secret + ".")]
+    unhealthy = health.returncode != 0
+    result = {
         "check": "bad-credential",
-        "healthy": health.returncode == 0,
+        "healthy": not unhealthy,
         "health": health.stdout.strip()[-400:],
-        "secret": SECRET,
-        "secret_present": secret is not None,
-        "credential_store": STORE if store else None,
-        "secret_matches_store": secret is not None and secret == store,
-        "health_reports_auth_failure": auth_error,
-        "fault_present": health.returncode != 0 and store is not None and secret != store,
+        "password_file": secret,
+        "password_file_present": secret_sum is not None,
+        "credential_store": store,
+        "password_matches_store": secret_sum is not None and secret_sum == store_sum,
+        "backups_not_a_source": [{"path": p, "matches_store": checksum(p) == store_sum}
+                                 for p in backups],
+        "login_failures_in_log": len(failures),
+        "fault_present": unhealthy and bool(failures) and store_sum is not None
+                         and secret_sum != store_sum,
     }
+    if result["fault_present"]:
+        result["diagnosis"] = {
+            "fault_class": "bad_credential",
+            "entity": secret,
+            "evidence": [failures[-1],
+                         f"sha256({secret}) != sha256({store}) (vault copy, source of truth)",
+                         health.stdout.strip().splitlines()[0] if health.stdout.strip() else "no answer"],
+        }
+    return result
+
+
+def main(argv: list) -> int:
+    print(json.dumps(diagnose(), indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    print(json.dumps(diagnose(), indent=2))
-    sys.exit(0)
+    sys.exit(main(sys.argv[1:]))

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Diagnose a current release that cannot run, and pick the rollback target (JSON on stdout).
+"""Diagnose a current release that cannot run, and pick the last known good one (JSON on stdout).
 
-Acts only through `targetctl` (list arguments, never a shell), so it works on every backend.
+Finds the release file and the releases dir from etc/service.json, checks every release in the
+rollout history (installed? built for this host?), and picks the newest earlier revision that
+can run - skipping other broken rollouts. Installed releases that were never rolled out
+(staged) are reported, never chosen. Acts only through `targetctl` (list arguments, no shell).
 Importable: `diagnose() -> dict`.
 """
 from __future__ import annotations
@@ -11,14 +14,30 @@ import re
 import subprocess
 import sys
 
-RELEASE_JSON = "etc/release.json"
-RELEASES_DIR = "opt/releases"
+SERVICE_JSON = "etc/service.json"
+DEFAULT_RELEASE_FILE = "etc/release.json"
+DEFAULT_RELEASES_DIR = "opt/releases"
 RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+EVIDENCE = re.compile(r"is not runnable|ImagePullBackOff|exec format error|manifest unknown")
 
 
 def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
     return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def read_json(rel: str):
+    shown = targetctl("exec", "cat", rel)
+    if shown.returncode != 0:
+        return None
+    try:
+        return json.loads(shown.stdout)
+    except ValueError:
+        return None
+
+
+def safe(rel) -> bool:
+    return isinstance(rel, str) and bool(rel) and not rel.startswith("/") and ".." not in rel.split("/")
 
 
 def host_platform() -> str:
@@ -26,51 +45,59 @@ def host_platform() -> str:
     return "linux/%s" % ARCH.get(machine, machine)
 
 
-def release_problem(release: str, platform: str) -> str | None:
+def release_problem(releases_dir: str, release: str, platform: str):
     """None when the release is installed and built for this platform."""
     if not RELEASE_NAME.match(release or ""):
-        return f"invalid release name {release!r}"
-    shown = targetctl("exec", "cat", f"{RELEASES_DIR}/{release}/manifest.json")
+        return "invalid release name %r" % release
+    shown = targetctl("exec", "cat", "%s/%s/manifest.json" % (releases_dir, release))
     if shown.returncode != 0:
-        return f"not installed ({RELEASES_DIR}/{release}/manifest.json missing)"
+        return "not installed (%s/%s/manifest.json missing)" % (releases_dir, release)
     try:
         built_for = json.loads(shown.stdout).get("platform")
     except (ValueError, AttributeError):
         return "manifest is not valid JSON"
     if built_for != platform:
-        return f"built for {built_for}, host is {platform}"
+        return "built for %s, host is %s" % (built_for, platform)
     return None
 
 
 def diagnose() -> dict:
     health = targetctl("status")
-    try:
-        data = json.loads(targetctl("exec", "cat", RELEASE_JSON).stdout)
-        current, history = str(data.get("current")), list(data.get("history") or [])
-    except (ValueError, AttributeError, TypeError):
-        return {"check": "bad-release", "healthy": health.returncode == 0,
-                "health": health.stdout.strip()[-400:], "error": f"cannot read {RELEASE_JSON}",
-                "fault_present": False}
+    out = {"check": "release", "healthy": health.returncode == 0, "health": health.stdout.strip()[-300:]}
+    config = read_json(SERVICE_JSON) or {}
+    release_file = config.get("release_file") or DEFAULT_RELEASE_FILE
+    releases_dir = config.get("releases_dir") or DEFAULT_RELEASES_DIR
+    if not safe(release_file) or not safe(releases_dir):
+        return {**out, "error": "unsafe path in %s" % SERVICE_JSON, "fault_present": False}
+    data = read_json(release_file)
+    if not isinstance(data, dict):
+        return {**out, "error": "cannot read %s" % release_file, "fault_present": False}
+    current, history = str(data.get("current")), [h for h in data.get("history") or [] if isinstance(h, dict)]
     platform = host_platform()
-    problem = release_problem(current, platform)
-    rollback = None
-    if problem:  # rollout undo: the newest earlier revision that can run
-        earlier = [h for h in history if isinstance(h, dict) and h.get("release") != current]
-        for entry in sorted(earlier, key=lambda h: h.get("revision", 0), reverse=True):
-            if release_problem(str(entry.get("release")), platform) is None:
-                rollback = str(entry["release"])
-                break
-    return {
-        "check": "bad-release",
-        "healthy": health.returncode == 0,
-        "health": health.stdout.strip()[-400:],
-        "current": current,
-        "host_platform": platform,
-        "current_problem": problem,
-        "installed": targetctl("exec", "ls", "-1", RELEASES_DIR).stdout.split(),
-        "rollback_to": rollback,
-        "fault_present": health.returncode != 0 and problem is not None,
-    }
+    problem = release_problem(releases_dir, current, platform)
+    checked, rollback = [], None
+    for entry in sorted(history, key=lambda h: h.get("revision", 0), reverse=True):
+        release = str(entry.get("release"))
+        if release == current or any(c["release"] == release for c in checked):
+            continue
+        why = release_problem(releases_dir, release, platform)
+        checked.append({"revision": entry.get("revision"), "release": release, "problem": why})
+        if why is None and rollback is None and problem:
+            rollback = release
+    installed = targetctl("exec", "ls", "-1", releases_dir).stdout.split()
+    in_history = {str(h.get("release")) for h in history}
+    log = targetctl("logs", "-n", "200").stdout.splitlines()
+    evidence = [line.strip() for line in log if EVIDENCE.search(line)][-2:]
+    present = health.returncode != 0 and problem is not None
+    out.update({"release_file": release_file, "releases_dir": releases_dir, "current": current,
+                "host_platform": platform, "current_problem": problem, "earlier_revisions": checked,
+                "installed": installed,
+                "installed_never_rolled_out": [r for r in installed if r not in in_history],
+                "rollback_to": rollback, "fault_present": present})
+    if present:
+        out["diagnosis"] = {"fault_class": "bad_release", "entity": current,
+                            "evidence": evidence + ["%s: current %s is %s" % (release_file, current, problem)]}
+    return out
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Roll etc/release.json back to the previous runnable release (JSON on stdout).
+"""Roll the release file back to the last known good release (JSON on stdout).
 
-Like `kubectl rollout undo`: the rollback becomes a new history revision. The edit runs inside the
-target with its python3, atomically. The caller restarts the service afterwards.
+The target is the newest earlier revision that can run (not blindly the previous entry, which
+may be another broken rollout; never a staged release that was not rolled out). Like `kubectl
+rollout undo --to-revision`: the rollback becomes a new history revision. The edit runs inside
+the target with its python3, atomically. The caller restarts the service afterwards.
 """
 from __future__ import annotations
 
@@ -46,9 +48,10 @@ def remediate() -> dict:
                else "no earlier runnable release in the history")
         return {"action": "rollback-release", "ok": False, "from": found.get("current"),
                 "error": found.get("error") or why}
-    result = diag.targetctl("exec", "python3", "-c", ROLL_BACK, diag.RELEASE_JSON, target)
-    return {"action": "rollback-release", "from": found["current"], "to": target,
-            "ok": result.returncode == 0, "error": result.stderr.strip()[-400:] or None}
+    result = diag.targetctl("exec", "python3", "-c", ROLL_BACK, found["release_file"], target)
+    return {"action": "rollback-release", "file": found["release_file"], "from": found["current"],
+            "to": target, "ok": result.returncode == 0, "error": result.stderr.strip()[-400:] or None,
+            "next": "targetctl restart"}
 
 
 def main() -> int:

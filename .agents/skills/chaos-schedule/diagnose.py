@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Diagnose active chaos schedules under etc/chaos (JSON on stdout).
+"""Find the recurring experiment schedule that degrades this service (JSON on stdout).
 
-Acts only through `targetctl` (list arguments, never a shell), so it works on every backend.
-Importable: `diagnose(chaos_dir="etc/chaos") -> dict`.
+Searches instead of assuming: the schedules directory comes from etc/service.json (`chaos_dir`,
+default etc/chaos), every manifest below it (any namespace subdirectory) is read, and each is
+classified: paused, selecting another service, or active on this one. The service log names the
+schedule on every affected request (`... from experiment schedule '<name>' (<file>)`); the culprit
+is an active schedule selecting this service, preferring the one the log names.
+Acts only through `targetctl` (list arguments, never a shell). Importable: `diagnose() -> dict`.
 """
 from __future__ import annotations
 
@@ -11,56 +15,91 @@ import re
 import subprocess
 import sys
 
-CHAOS_DIR = "etc/chaos"
-SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.json$")
+DEFAULT_DIR = "etc/chaos"
 PAUSE = "experiment.chaos-mesh.org/pause"
+NAMED = re.compile(r"from experiment schedule '([^']+)' \(([^)\s]+)\)")
 
 
 def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
     return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def describe(path: str, manifest: dict) -> dict:
+def read_json(rel: str):
+    shown = targetctl("exec", "cat", rel)
+    if shown.returncode != 0:
+        return None
+    try:
+        return json.loads(shown.stdout)
+    except ValueError:
+        return None
+
+
+def describe(path: str, manifest: dict, service: str) -> dict:
+    metadata = manifest.get("metadata") or {}
     spec = manifest.get("spec") or {}
     kind = str(spec.get("type") or "")  # e.g. HTTPChaos, with its body under "httpChaos"
     body = next((v for k, v in spec.items() if k.lower() == kind.lower() and isinstance(v, dict)), {})
     action = body.get("action") or next((k for k in ("abort", "patch", "replace", "delay")
                                          if body.get(k)), None) or ",".join(body.get("stressors") or {})
-    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
-    return {"path": path, "name": (manifest.get("metadata") or {}).get("name"), "type": kind,
-            "action": action, "schedule": spec.get("schedule"),
-            "paused": str(annotations.get(PAUSE)).lower() == "true"}
+    labels = (body.get("selector") or {}).get("labelSelectors") or {}
+    selects = not labels or any(str(v) in (service, "service") for v in labels.values())
+    return {"path": path, "name": metadata.get("name"), "namespace": metadata.get("namespace"),
+            "type": kind, "action": action, "schedule": spec.get("schedule"),
+            "selector": labels, "selects_this_service": selects,
+            "paused": str((metadata.get("annotations") or {}).get(PAUSE)).lower() == "true"}
 
 
-def diagnose(chaos_dir: str = CHAOS_DIR) -> dict:
+def diagnose() -> dict:
     health = targetctl("status")
-    listing = targetctl("exec", "ls", "-1", chaos_dir)
+    config = read_json("etc/service.json") or {}
+    service = str(config.get("service") or "service")
+    chaos_dir = str(config.get("chaos_dir") or DEFAULT_DIR).strip("/")
+    logs = targetctl("logs", "-n", "200").stdout
+    named: dict[str, str] = {}  # file -> last log line naming it
+    for line in logs.splitlines():
+        match = NAMED.search(line)
+        if match:
+            named[match.group(2)] = line.strip()
+    listing = targetctl("exec", "find", chaos_dir, "-type", "f", "-name", "*.json")
     schedules, unreadable = [], []
-    for name in listing.stdout.split():
-        if not SCHEDULE_NAME.match(name):
-            continue
-        path = f"{chaos_dir}/{name}"
-        try:
-            schedules.append(describe(path, json.loads(targetctl("exec", "cat", path).stdout)))
-        except (ValueError, AttributeError):
+    for path in sorted(listing.stdout.split()):
+        manifest = read_json(path)
+        if isinstance(manifest, dict) and isinstance(manifest.get("spec"), dict):
+            item = describe(path, manifest, service)
+            item["in_log"] = path in named
+            schedules.append(item)
+        else:
             unreadable.append(path)
-    active = [s for s in schedules if not s["paused"]]
-    return {
+    active = [s for s in schedules if not s["paused"] and s["selects_this_service"]]
+    culprits = [s for s in active if s["in_log"]] or active
+    unhealthy = health.returncode != 0
+    result = {
         "check": "chaos-schedule",
-        "healthy": health.returncode == 0,
+        "healthy": not unhealthy,
         "health": health.stdout.strip()[-400:],
+        "service": service,
+        "schedules_dir": chaos_dir,
         "schedules": schedules,
+        "keep": [s["path"] for s in schedules if s not in active],
         "unreadable": unreadable,
-        "fault_present": health.returncode != 0 and bool(active),
+        "fault_present": unhealthy and bool(culprits),
     }
+    if result["fault_present"]:
+        result["culprits"] = culprits
+        first = culprits[0]
+        result["diagnosis"] = {
+            "fault_class": "chaos_schedule",
+            "entity": first["name"],
+            "evidence": [named.get(first["path"]) or f"{first['path']}: active, selects {service}",
+                         f"{first['path']}: {first['type']} {first['action']} every "
+                         f"{first['schedule']}, not paused, selector {first['selector'] or 'all'}",
+                         health.stdout.strip().splitlines()[0] if health.stdout.strip() else "no answer"],
+        }
+    return result
 
 
 def main(argv: list) -> int:
-    chaos_dir = argv[0] if argv else CHAOS_DIR
-    if ".." in chaos_dir.split("/") or chaos_dir.startswith("/"):
-        print(json.dumps({"error": f"chaos dir must be relative to the service root: {chaos_dir}"}))
-        return 2
-    print(json.dumps(diagnose(chaos_dir), indent=2))
+    print(json.dumps(diagnose(), indent=2))
     return 0
 
 

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Delete the active chaos schedules under etc/chaos (JSON on stdout).
+"""Delete the schedule(s) degrading this service (JSON on stdout).
 
-Paused schedules inject nothing and are kept. Acts only through `targetctl` with list arguments.
+Re-diagnoses first; deletes only active schedules that select this service (the ones the log
+names when it names any). Paused schedules and schedules of other services are kept. Schedules
+are re-read per request, so no restart is needed. Acts only through `targetctl` (list arguments).
 """
 from __future__ import annotations
 
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -19,22 +22,29 @@ def _load_diagnose():
     return module
 
 
-def remediate(chaos_dir: str = "etc/chaos") -> dict:
+def remediate() -> dict:
     diag = _load_diagnose()
-    found = diag.diagnose(chaos_dir)
-    deleted, kept, errors = [], [], []
-    for schedule in found["schedules"]:
-        if schedule["paused"]:
-            kept.append(schedule["path"])
-            continue
+    found = diag.diagnose()
+    if not found["fault_present"]:
+        return {"action": "delete-schedule", "ok": False, "diagnosis": found,
+                "error": "no active schedule selects this unhealthy service; nothing changed"}
+    deleted, errors = [], []
+    for schedule in found["culprits"]:
         result = diag.targetctl("exec", "rm", "-f", "--", schedule["path"])
         (deleted if result.returncode == 0 else errors).append(schedule["path"])
-    return {"action": "delete-chaos-schedules", "deleted": deleted, "kept_paused": kept,
-            "errors": errors, "ok": bool(deleted) and not errors}
+    healthy = False
+    for _ in range(10):  # schedules are re-read per request: the next probe must pass
+        if diag.targetctl("status").returncode == 0:
+            healthy = True
+            break
+        time.sleep(0.5)
+    return {"action": "delete-schedule", "deleted": deleted, "kept": found["keep"],
+            "errors": errors, "healthy_after": healthy,
+            "ok": bool(deleted) and not errors and healthy}
 
 
 def main(argv: list) -> int:
-    result = remediate(argv[0] if argv else "etc/chaos")
+    result = remediate()
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 

@@ -1,55 +1,103 @@
 #!/usr/bin/env python3
-"""Diagnose failure-mode feature flags that are on (JSON on stdout).
+"""Find the flag whose evaluation is breaking requests (JSON on stdout).
 
-Acts only through `targetctl` (list arguments, never a shell), so it works on every backend.
-Importable: `diagnose(flags_file="etc/flags.json") -> dict`.
+Searches instead of assuming: the flag sources come from etc/service.json (`flag_sources`,
+default etc/flags.json), the culprit from the service log (`flag '<name>' evaluated to variant
+'<v>' (flag source <file>)` on the affected requests) cross-checked against the source file.
+Flags that are on but never show up in the log (product experiments) are reported, not blamed.
+Acts only through `targetctl` (list arguments, never a shell). Importable: `diagnose() -> dict`.
 """
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
-FLAGS_FILE = "etc/flags.json"
+DEFAULT_SOURCE = "etc/flags.json"
+EVALUATED = re.compile(r"flag '([^']+)' evaluated to variant '([^']*)' \(flag source ([^)\s]+)\)")
 
 
 def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
     return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def flags_on(config: dict) -> list:
-    """Flags whose selected variant is truthy (flagd semantics), with that variant."""
-    found = []
-    for name, flag in sorted((config.get("flags") or {}).items()):
-        if not isinstance(flag, dict) or flag.get("state") != "ENABLED":
-            continue
-        variant = flag.get("defaultVariant")
-        if variant != "off" and (flag.get("variants") or {}).get(variant):
-            found.append({"flag": name, "variant": variant})
-    return found
-
-
-def diagnose(flags_file: str = FLAGS_FILE) -> dict:
-    health = targetctl("status")
-    shown = targetctl("exec", "cat", flags_file)
+def read_json(rel: str):
+    shown = targetctl("exec", "cat", rel)
+    if shown.returncode != 0:
+        return None
     try:
-        on = flags_on(json.loads(shown.stdout))
-        error = None
-    except (ValueError, AttributeError) as exc:
-        on, error = [], f"cannot read {flags_file}: {exc} {shown.stderr.strip()}".strip()
-    return {
+        return json.loads(shown.stdout)
+    except ValueError:
+        return None
+
+
+def evaluate(flag) -> tuple[bool, str]:
+    """flagd semantics: on when ENABLED and the default variant is not 'off' and truthy."""
+    if not isinstance(flag, dict) or flag.get("state") != "ENABLED":
+        return False, "off"
+    variant = str(flag.get("defaultVariant"))
+    return variant != "off" and bool((flag.get("variants") or {}).get(variant)), variant
+
+
+def flag_sources() -> list[str]:
+    config = read_json("etc/service.json") or {}
+    raw = config.get("flag_sources") if isinstance(config, dict) else None
+    found = [s for s in raw if isinstance(s, str) and s.strip()] if isinstance(raw, list) else []
+    return found or [DEFAULT_SOURCE]
+
+
+def diagnose() -> dict:
+    health = targetctl("status")
+    logs = targetctl("logs", "-n", "200").stdout
+    named: dict[tuple[str, str], str] = {}  # (flag, source) -> last log line naming it
+    for line in logs.splitlines():
+        match = EVALUATED.search(line)
+        if match:
+            named[(match.group(1), match.group(3))] = line.strip()
+    sources = flag_sources()
+    for _flag, source in named:
+        if source not in sources:
+            sources.append(source)
+    flags_on, errors = [], []
+    for source in sources:
+        data = read_json(source)
+        if not isinstance(data, dict):
+            errors.append(f"cannot read flag source {source}")
+            continue
+        for name, flag in sorted((data.get("flags") or {}).items()):
+            on, variant = evaluate(flag)
+            if on:
+                flags_on.append({"flag": name, "variant": variant, "source": source,
+                                 "in_log": (name, source) in named})
+    culprits = [f for f in flags_on if f["in_log"]]
+    unhealthy = health.returncode != 0
+    result = {
         "check": "feature-flag",
-        "healthy": health.returncode == 0,
+        "healthy": not unhealthy,
         "health": health.stdout.strip()[-400:],
-        "flags_file": flags_file,
-        "flags_on": on,
-        "error": error,
-        "fault_present": health.returncode != 0 and bool(on),
+        "flag_sources": sources,
+        "flags_on": flags_on,
+        "not_implicated": [f["flag"] for f in flags_on if not f["in_log"]],
+        "errors": errors,
+        "fault_present": unhealthy and bool(culprits),
     }
+    if result["fault_present"]:
+        culprit = culprits[0]
+        result["culprit"] = culprit
+        result["diagnosis"] = {
+            "fault_class": "feature_flag",
+            "entity": culprit["flag"],
+            "evidence": [named[(culprit["flag"], culprit["source"])],
+                         f"{culprit['source']}: flag {culprit['flag']} state ENABLED, "
+                         f"defaultVariant {culprit['variant']!r}",
+                         health.stdout.strip().splitlines()[0] if health.stdout.strip() else "no answer"],
+        }
+    return result
 
 
 def main(argv: list) -> int:
-    print(json.dumps(diagnose(argv[0] if argv else FLAGS_FILE), indent=2))
+    print(json.dumps(diagnose(), indent=2))
     return 0
 
 

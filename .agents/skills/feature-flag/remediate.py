@@ -1,28 +1,32 @@
 #!/usr/bin/env python3
-"""Turn off every failure-mode feature flag that is on (JSON on stdout).
+"""Turn off the one flag the log implicates, in the source file that defines it (JSON on stdout).
 
-The edit runs inside the target with its python3 (`targetctl exec python3 -c ...`), so the
-flags file is rewritten atomically on every backend. Only flags that are on are touched.
+Re-diagnoses first; sets that flag's `defaultVariant` to "off" (adding an "off" variant if the
+flag has none) and leaves every other flag and every other flag source untouched (product flags
+that are on stay on). The edit runs inside the target with its python3 (`targetctl exec python3
+-c ...`), written atomically; flags are re-read per request, so no restart is needed.
 """
 from __future__ import annotations
 
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 
-# Runs in the service root: set defaultVariant "off" for the named flags, write atomically.
+# Runs in the service root: set defaultVariant "off" for one flag, write atomically.
 TURN_OFF = (
     "import json, os, sys\n"
-    "path, names = sys.argv[1], sys.argv[2:]\n"
+    "path, name = sys.argv[1], sys.argv[2]\n"
     "data = json.load(open(path))\n"
-    "for name in names:\n"
-    "    flag = data['flags'][name]\n"
-    "    flag.setdefault('variants', {}).setdefault('off', False)\n"
-    "    flag['defaultVariant'] = 'off'\n"
+    "flag = data['flags'][name]\n"
+    "variants = flag.setdefault('variants', {})\n"
+    "variants['off'] = False if isinstance(variants.get('off', False), bool) else variants['off']\n"
+    "flag['defaultVariant'] = 'off'\n"
     "tmp = path + '.tmp'\n"
     "with open(tmp, 'w') as out:\n"
     "    out.write(json.dumps(data, indent=2) + '\\n')\n"
+    "os.chmod(tmp, os.stat(path).st_mode & 0o777)\n"
     "os.replace(tmp, path)\n"
 )
 
@@ -35,20 +39,28 @@ def _load_diagnose():
     return module
 
 
-def remediate(flags_file: str = "etc/flags.json") -> dict:
+def remediate() -> dict:
     diag = _load_diagnose()
-    found = diag.diagnose(flags_file)
-    names = [item["flag"] for item in found["flags_on"]]
-    if not names:
-        return {"action": "turn-off-flags", "turned_off": [], "ok": False,
-                "error": found.get("error") or "no feature flag is on"}
-    result = diag.targetctl("exec", "python3", "-c", TURN_OFF, flags_file, *names)
-    return {"action": "turn-off-flags", "turned_off": names if result.returncode == 0 else [],
-            "ok": result.returncode == 0, "error": result.stderr.strip()[-400:] or None}
+    found = diag.diagnose()
+    if not found["fault_present"]:
+        return {"action": "turn-off-flag", "ok": False, "diagnosis": found,
+                "error": "no flag is implicated by the log on an unhealthy service; nothing changed"}
+    culprit = found["culprit"]
+    result = diag.targetctl("exec", "python3", "-c", TURN_OFF, culprit["source"], culprit["flag"])
+    healthy = False
+    for _ in range(10):  # flags are re-read per request: the next probe must pass
+        if diag.targetctl("status").returncode == 0:
+            healthy = True
+            break
+        time.sleep(0.5)
+    return {"action": "turn-off-flag", "flag": culprit["flag"], "source": culprit["source"],
+            "left_on": found["not_implicated"], "edited": result.returncode == 0,
+            "healthy_after": healthy, "ok": result.returncode == 0 and healthy,
+            "error": result.stderr.strip()[-400:] or None}
 
 
 def main(argv: list) -> int:
-    result = remediate(argv[0] if argv else "etc/flags.json")
+    result = remediate()
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 
