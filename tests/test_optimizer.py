@@ -254,7 +254,9 @@ class ProposerTest(unittest.TestCase):
     def test_lean_keeps_the_health_check_and_the_checks_that_led_to_fixes(self):
         rows = [blind_row(f"g{i}", GOOD_CHECKS, [("lock-skill", True)], resolved=True, seed=i) for i in range(2)]
         text = with_diagnose(POOR_SEED, [c for c, _ in GOOD_CHECKS])
-        variants = dict(Proposer(self.evidence(*rows), ["stale_lockfile@0", "stale_lockfile@1"]).variants(text))
+        ordered = Proposer(self.evidence(*rows), ["stale_lockfile@0", "stale_lockfile@1"]).variants(text)
+        self.assertEqual([name for name, _ in ordered], ["lean", "evidence-first"])  # dropping saves steps
+        variants = dict(ordered)
         self.assertEqual(diagnose_commands(variants["evidence-first"]), [STATUS, LOGS, INFO, LS])
         self.assertEqual(diagnose_commands(variants["lean"]), [STATUS, LOGS])
         self.assertNotIn("prefer-skills", variants)  # no skill was tried in vain
@@ -570,7 +572,7 @@ class ReflectionModelTest(unittest.TestCase):
             root = Path(tmp)
             result = optimize(OptimizerConfig(
                 optimizer="gepa", faults=(LIVE_FAULT,), train_seeds=(0,), val_seeds=(),
-                trace_log=root / "none.jsonl", eval_trace_log=root / "eval.jsonl", max_metric_calls=3,
+                trace_log=root / "none.jsonl", eval_trace_log=root / "eval.jsonl", max_metric_calls=2,
                 minibatch_size=1, output=root / "lm.json", reflection_lm="openai/reflection-stub",
                 reflection_base_url=stub.base_url), console=_Quiet())
             self.assertEqual(result["proposer"], "reflection_lm:openai/reflection-stub")

@@ -68,13 +68,15 @@ class _Log:
 
 
 class _NextIterationFits:
-    """Stop when one more iteration (parent + child on a minibatch) would overrun the budget."""
+    """Stop when one more iteration could overrun the budget: the parent's minibatch is reused (every
+    parent was scored on all incidents), the child runs on the minibatch and, when accepted, on the
+    remaining incidents: at most ``max(minibatch, incidents)`` runs."""
 
-    def __init__(self, max_metric_calls: int, minibatch: int):
-        self.max_metric_calls, self.minibatch, self.fired = max_metric_calls, minibatch, False
+    def __init__(self, max_metric_calls: int, minibatch: int, incidents: int):
+        self.max_metric_calls, self.cost, self.fired = max_metric_calls, max(minibatch, incidents), False
 
     def __call__(self, state) -> bool:
-        self.fired = state.total_num_evals + 2 * self.minibatch > self.max_metric_calls
+        self.fired = state.total_num_evals + self.cost > self.max_metric_calls
         return self.fired
 
 
@@ -108,7 +110,7 @@ def run_gepa(seed: dict[str, str] | str, scenarios: list[str], evaluator: Evalua
              lm_base_url: str | None = None, lm_api_key: str | None = None,
              console: TextIO | None = None, verbose: bool = False) -> SearchOutcome:
     minibatch = max(1, min(minibatch_size or 3, len(scenarios)))
-    fits = _NextIterationFits(max_metric_calls, minibatch)
+    fits = _NextIterationFits(max_metric_calls, minibatch, len(scenarios))
     stoppers: list = [fits]
     kwargs: dict = {}
     if lm_model:
@@ -142,7 +144,7 @@ def run_gepa(seed: dict[str, str] | str, scenarios: list[str], evaluator: Evalua
     if exhausted is not None and exhausted.fired:
         stop = "the proposer had nothing new for any candidate in the pool"
     elif fits.fired:
-        stop = f"budget: another iteration ({2 * minibatch} runs) would exceed {max_metric_calls} metric calls"
+        stop = f"budget: another iteration (up to {fits.cost} runs) would exceed {max_metric_calls} metric calls"
     else:
         stop = f"budget: {result.total_metric_calls} of {max_metric_calls} metric calls used"
     return SearchOutcome(

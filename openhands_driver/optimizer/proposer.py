@@ -8,12 +8,12 @@ signals, and which skills were tried in vain before the right one. Variants, in 
 - ``explore``: runs of this very checklist failed without a signal (or with only wrong skills): add
   the checks other runs showed to carry signals, then the project's other triage checks (the Diagnose
   commands of ``training_data/strategies/*.md``) that the text lacks;
-- ``evidence-first``: the checks that led to fixes first (shared ones before specific ones), the
-  rest after them as fallbacks;
 - ``lean``: only the health check and the checks that ever led to a fix (drops checks observed to
-  contribute nothing);
+  contribute nothing: the brain runs every check before it ranks, so each one is a step);
 - ``prefer-skills``: the lean checks plus a ``## Skills`` list ordering the skills that resolved
-  incidents ahead of the ones tried in vain before them.
+  incidents ahead of the ones tried in vain before them;
+- ``evidence-first``: the checks that led to fixes first (shared ones before specific ones), the
+  rest after them as fallbacks (for a reader or a model: the brain's steps do not change).
 Proposals are only proposals: the search (GEPA or the iterative loop) measures each one with real
 runs and keeps the best. Only the triage runbook is rewritten; skill components (``skill:<name>``)
 are left to a reflection model.
@@ -31,7 +31,7 @@ from openhands_driver.optimizer.candidate import (COMPONENT, candidate_id, diagn
                                                   preferred_skills, with_diagnose, with_skills)
 from openhands_driver.optimizer.mining import HEALTH_CHECKS, Attribution, Evidence
 
-VARIANTS = ("explore", "evidence-first", "lean", "prefer-skills")
+VARIANTS = ("explore", "lean", "prefer-skills", "evidence-first")
 
 
 def vocabulary() -> list[str]:
@@ -145,7 +145,8 @@ class Proposer:
         if rest and [c for c in rest if c not in HEALTH_CHECKS]:
             tail_notes[next(c for c in rest if c not in HEALTH_CHECKS)] = \
                 "fallback checks: no recorded run needed them"
-        add("evidence-first", with_diagnose(text, first, tail_notes))
+        # The brain runs every Diagnose check before it ranks the skills: dropping checks saves steps,
+        # reordering them does not, so lean comes before evidence-first.
         useful, wasted = self.evidence.ever_needed(), self.evidence.ever_wasted()
         lean = _health_first([c for c in ordered + rest
                               if c in HEALTH_CHECKS or c in useful or c not in wasted])
@@ -154,6 +155,7 @@ class Proposer:
         skills = skill_order(self.evidence)
         if self.evidence.skill_precedence() and skills and skills != preferred_skills(text):
             add("prefer-skills", with_skills(lean_text, skills))
+        add("evidence-first", with_diagnose(text, first, tail_notes))
         return out
 
     def next_proposal(self, text: str) -> tuple[str, str] | None:

@@ -104,8 +104,9 @@ def plan(config: OptimizerConfig) -> dict:
     n, budget = len(train), config.max_metric_calls
     if config.optimizer == "gepa":
         m = max(1, min(config.minibatch_size or 3, n))
-        work = (f"gepa.optimize: the seed on {n} training incidents ({n} runs), then up to "
-                f"{(budget - n) // (2 * m)} iterations of 2 x {m} runs (parent and child on a minibatch of {m})")
+        work = (f"gepa.optimize: the seed on {n} training incidents ({n} runs), then iterations of {m} "
+                f"runs (a child on a minibatch of {m}; the parent's runs are reused) plus {n - m} when the "
+                f"child is kept; it stops when one more could pass the budget")
     else:
         work = f"iterative: the seed on {n} training incidents, then up to {(budget - n) // n} refinements of {n} runs"
     model, base_url = config.reflection_lm, config.reflection_base_url
