@@ -47,6 +47,8 @@ class RunConfig:
     auto_confirm: bool = False
     # Strategy source "optimizer": this text, else the best candidate saved in optimizer_result
     strategy_text: str | None = None
+    # Skill name -> SKILL.md text for this run's workspace copy only (openhands_driver/skill_overrides.py)
+    skill_overrides: dict[str, str] | None = None
     optimizer_result: Path = DEFAULT_OPTIMIZER_RESULT
     # Target placement (docker backend: image, or attach to an existing container + its URL;
     # local backend: attach to a running service by its service root + its URL)

@@ -31,6 +31,7 @@ from openhands_driver.scenarios import Scenario, load_catalog
 from openhands_driver.strategy import Strategy, choose_strategy, incident_message
 from openhands_driver.model import resolve_model, secret_values
 from openhands_driver.session import laminar_span, run_session
+from openhands_driver.skill_overrides import apply_skill_overrides
 from openhands_driver.trace import redact, trace_row, utc_now
 
 BRAIN_RUNBOOK = "runbook"
@@ -196,6 +197,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
               f"({injected if owned else 'attached'}); routing: {plan.routing.reason}",
               file=console, flush=True)
         workspace = _prepare_workspace(plan.run_id, plan.strategy)
+        apply_skill_overrides(workspace, config.skill_overrides)  # optimizer skill candidates
         ensure_targetctl_on_path()
         # --- sandbox (openhands_driver/sandbox): the boundary of the agent's terminal and editor
         sandbox = open_sandbox(sandbox_kind, target, workspace, console)

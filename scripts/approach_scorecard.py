@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Baseline vs optimized-manual vs optimized-gepa vs optimized-iterative, measured in one sitting on
-the same scenarios and repeats: success rate, mean steps, p50/p95 duration, tokens and cost.
+"""Baseline vs skills vs manual vs the optimizer's best (gepa, iterative), measured in one sitting on
+the same incidents: success (verifier), resolved rate (the runner's proof), diagnosis accuracy, mean
+steps, p50/p95 duration, tokens and cost.
 
+    uv run python scripts/approach_scorecard.py --blind --seeds 100-104 --faults stale_lockfile,feature_flag
     uv run python scripts/approach_scorecard.py --scenarios stale_lockfile,port_mismatch --repeats 2
     uv run python scripts/approach_scorecard.py --json --gepa-result artifacts/gepa/best_hint.json
+
+With --blind every approach runs the same blind incidents: each fault class drawn from each seed.
 
 The optimized-gepa / optimized-iterative approaches run the best candidate of an optimize.py result
 file; a missing file is reported (with the command that creates it) and that approach has no runs.
@@ -28,11 +32,17 @@ from openhands_driver.reports.scorecard import APPROACHES, ScorecardConfig, rend
 
 def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scenarios", default=None, metavar="A,B",
-                   help="scenario ids (default: the catalog's active fault scenarios)")
+    p.add_argument("--scenarios", "--faults", dest="scenarios", default=None, metavar="A,B",
+                   help="scenario ids; with --blind, fault classes (default: the catalog's active fault "
+                        "scenarios; blind: every registered fault class)")
+    p.add_argument("--blind", action="store_true",
+                   help="blind incidents (symptom-level alert only): every approach on the same variants")
+    p.add_argument("--seeds", default=None, metavar="A-B",
+                   help="with --blind: the variant seeds, e.g. 100-104 or 1,2,5")
+    p.add_argument("--soak-s", type=float, default=3.0, help="durability soak per run (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=1, help="runs per approach and scenario (default: 1)")
     p.add_argument("--approaches", default=",".join(APPROACHES), metavar="A,B",
-                   help="subset of approaches (default: all four)")
+                   help="subset of approaches (default: all of them)")
     p.add_argument("--gepa-result", type=Path, default=DEFAULT_OPTIMIZER_RESULT,
                    help="optimize.py --optimizer gepa result (default: %(default)s)")
     p.add_argument("--iterative-result", type=Path, default=DEFAULT_ITERATIVE_RESULT,
@@ -44,7 +54,11 @@ def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = p.parse_args(argv)
     split = lambda text: tuple(s.strip() for s in text.split(",") if s.strip())  # noqa: E731
+    from openhands_driver.fanout.blind import parse_seeds
+
+    seeds = tuple(parse_seeds(args.seeds)) if args.seeds else ()
     return ScorecardConfig(
+        blind=args.blind, seeds=seeds, soak_s=args.soak_s,
         scenarios=split(args.scenarios) if args.scenarios else None, repeats=args.repeats,
         approaches=split(args.approaches), gepa_result=args.gepa_result,
         iterative_result=args.iterative_result, training_data=args.training_data,
@@ -52,8 +66,8 @@ def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    config, as_json = config_from_args(argv)
     try:
+        config, as_json = config_from_args(argv)
         card = run_scorecard(config)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,88 +1,151 @@
-"""openhands_driver.brain.policy + findings: the deterministic runbook brain.
+"""openhands_driver.brain.policy: the deterministic runbook brain on blind incidents.
 
 ``decide(messages)`` is a pure function of OpenAI chat messages, so every test builds a synthetic
-conversation: the incident message (a routed skill, optionally injected as <EXTRA_INFO>, or a
-triage runbook in <runbook> tags), then assistant tool calls and tool results, and checks the next
-decision at each step.
-
-``SimTarget`` gives realistic tool outputs without processes or sockets: a service root with a
-real fault from target_service/faults.py, the real health logic of target_service/app.py (Flask
-test client), the real ``targetctl status``/``info`` formatting, and real ``ls``/``cat``/``sed``
-commands run in the temporary root. Fixes the policy proposes are applied there, so the tests also
-show that they heal the service.
+conversation the way the SDK would: a system prompt with an ``<available_skills>`` block (skills with
+``Signals:`` phrases), the incident message (a symptom-level alert plus a triage runbook in
+``<runbook>`` tags, a routed ``Runbook skill:`` marker, or an SDK-injected ``<EXTRA_INFO>`` skill), then
+assistant tool calls and tool results. ``World`` answers the policy's commands from a script (what
+``targetctl status``/``logs``/``info`` and the skills' scripts print), so each test states exactly what
+evidence the brain saw. The skills here are synthetic: the tests do not depend on the shipped
+SKILL.md texts (those have their own tests). One class drives the brain against a real healthy
+LocalTarget.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
-import os
-import shlex
-import subprocess
-import tempfile
 import unittest
+from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
-from unittest import mock
 
-from openhands_driver import targetctl
-from openhands_driver.brain.findings import Findings, first_json_object, shows_healthy
-from openhands_driver.brain.policy import Finish, ToolCall, decide, read_transcript
-from openhands_driver.skills import load_skills
-from target_service import app as service_app
-from target_service import faults
+from openhands_driver.brain.findings import first_json_object, shows_healthy
+from openhands_driver.brain.policy import (MAX_CANDIDATES, Finish, ToolCall, decide, rank_skills,
+                                           read_transcript, signals)
+from openhands_driver.proof.diagnosis import parse_diagnosis
 
 REPO = Path(__file__).resolve().parent.parent
 STRATEGIES = REPO / "training_data" / "strategies"
-SKILLS = load_skills()
-SIM_PORT = 18080  # never bound: SimTarget answers probes without sockets
-SIM_SCENARIO = "sim_incident"
 MAX_STEPS = 30
-
-STALE_DIAG = "python3 .agents/skills/stale-lockfile/diagnose.py"
-STALE_FIX = "python3 .agents/skills/stale-lockfile/remediate.py"
+FENCE = "```"
 STATUS = "targetctl status"
+LOGS = "targetctl logs -n 60"
+INFO = "targetctl info"
+INSTANCE = "i-0123456789ab"
+
+# --- a synthetic skill catalog ------------------------------------------------------------------
+
+DESCRIPTIONS = {
+    "lock-skill": "Requests fail because a lock file left by a dead process blocks the service. "
+                  "Signals: cannot acquire lock; held by pid",
+    "flag-skill": "Requests fail because a failure-mode flag is switched on. "
+                  "Signals: evaluated to variant; flag source",
+    "release-skill": "The service never starts because its current release cannot run. "
+                     "Signals: exec format error; release manifest",
+    "quiet-skill": "A skill without signal phrases is never ranked.",
+}
 
 
-# --- conversation building ----------------------------------------------------------------
+def diag_cmd(skill: str) -> str:
+    return f"python3 .agents/skills/{skill}/diagnose.py"
+
+
+def fix_cmd(skill: str) -> str:
+    return f"python3 .agents/skills/{skill}/remediate.py"
+
+
+def skill_body(skill: str, *, remediate: bool = True, restart: bool = False) -> str:
+    fix = [fix_cmd(skill)] + (["targetctl restart"] if restart else [])
+    parts = [f"# {skill}", "", "Prose for a model.", "", "## Diagnose", f"{FENCE}bash", diag_cmd(skill),
+             FENCE, ""]
+    if remediate:
+        parts += ["## Remediate", f"{FENCE}bash", *fix, FENCE, ""]
+    parts += ["## Verify", f"{FENCE}bash", STATUS, FENCE]
+    return "\n".join(parts) + "\n"
+
+
+BODIES = {name: skill_body(name) for name in DESCRIPTIONS}
+
+
+def system_prompt(catalog: dict[str, str] | None) -> str:
+    """The SDK's system prompt, reduced to what the brain reads: the skill list."""
+    if catalog is None:  # baseline: the agent gets no skills at all
+        return "You are an SRE agent."
+    skills = "".join(f"  <skill>\n    <name>{escape(n)}</name>\n    <description>{escape(d)}"
+                     "</description>\n  </skill>\n" for n, d in catalog.items())
+    return f"You are an SRE agent.\n<available_skills>\n{skills}</available_skills>\n"
+
+
+def triage(diagnose: list[str], skills: list[str] | None = None) -> str:
+    """A triage runbook: Diagnose commands, optionally a ``## Skills`` preference list."""
+    parts = ["# Triage", "", "## Diagnose", f"{FENCE}bash", *diagnose, FENCE, ""]
+    if skills is not None:
+        parts += ["## Skills", *[f"- {s}" for s in skills], ""]
+    parts += ["## Verify", f"{FENCE}bash", STATUS, FENCE]
+    return "\n".join(parts) + "\n"
+
+
+DEFAULT_TRIAGE = triage([STATUS, LOGS])
+
+
+def blind_incident(runbook: str | None = DEFAULT_TRIAGE, extra: str = "") -> dict:
+    text = ("# Incident: Alert: checkout\n\ncheckout: HTTP 5xx ratio 100% for 5m\n\n"
+            "Runbook skills are available (see the skill list; load one with invoke_skill once the "
+            "evidence points to it).\n\n")
+    if runbook is not None:
+        text += f'Follow this runbook:\n<runbook name="triage.md">\n{runbook}</runbook>\n'
+    return {"role": "user", "content": text + extra}
+
+
+def routed_incident(skill: str) -> dict:
+    return {"role": "user", "content": (
+        "# Incident: checkout-api down\n\nPAGE: health check failing.\n\n"
+        f"Runbook skill: {skill}\n(Routing: scenario maps to skill {skill}. Load it with "
+        "invoke_skill if it is not shown below.)\n")}
+
+
+def extra_info(skill: str, body: str, trigger: str = "lock") -> str:
+    """The block the SDK injects into the user message when a skill trigger matches."""
+    return (f"<EXTRA_INFO>\nThe following information has been included based on a keyword match "
+            f"for \"{trigger}\".\nIt may or may not be relevant to the user's request.\n\n"
+            f"Skill location: /ws/.agents/skills/{skill}/SKILL.md\n"
+            f"(Use this path to resolve relative file references in the skill content below)\n\n"
+            f"{body}\n</EXTRA_INFO>")
+
+
+# --- tool outputs -------------------------------------------------------------------------------
 
 def status_text(code: int, body: dict) -> str:
     """What `targetctl status` prints for an HTTP answer."""
     return f"HTTP {code}\n{json.dumps(body, indent=2)}\n"
 
 
-HEALTHY_STATUS = status_text(200, {"status": "ok", "scenario": SIM_SCENARIO})
-LOCK_REASON = "stale lock file var/lock/service.lock held by pid 4242 which is not running"
-BROKEN_STATUS = status_text(500, {"status": "error", "scenario": SIM_SCENARIO, "reason": LOCK_REASON})
+BROKEN = status_text(503, {"status": "error", "instance": INSTANCE, "error": "Service Unavailable"})
+HEALTHY = status_text(200, {"status": "ok", "instance": INSTANCE})
+QUIET_LOGS = "2026-11-29 10:00:00 INFO quotes[812]: started, listening on 127.0.0.1:59501\n"
 
 
-def extra_info(skill: str, trigger: str = "lock file") -> str:
-    """The block the SDK injects into the user message when a skill trigger matches."""
-    return (f"<EXTRA_INFO>\nThe following information has been included based on a keyword match "
-            f"for \"{trigger}\".\nIt may or may not be relevant to the user's request.\n\n"
-            f"Skill location: /x/.agents/skills/{skill}/SKILL.md\n"
-            f"(Use this path to resolve relative file references in the skill content below)\n\n"
-            f"{SKILLS[skill].body}\n</EXTRA_INFO>")
+def log_lines(*errors: str) -> str:
+    return QUIET_LOGS + "".join(f"2026-11-29 10:00:0{i} ERROR quotes[812]: {e}\n"
+                                for i, e in enumerate(errors, 1))
 
 
-def skill_incident(skill: str, *, inject: bool = True, as_parts: bool = False) -> dict:
-    text = ("# Incident: checkout-api down\n\nPAGE: health check failing.\n\n"
-            f"Runbook skill: {skill}\n(Routing: scenario maps to skill {skill}. Load it with "
-            "invoke_skill if it is not shown below.)\n")
-    if not inject:
-        return {"role": "user", "content": text}
-    if as_parts:
-        return {"role": "user", "content": [{"type": "text", "text": text},
-                                             {"type": "text", "text": extra_info(skill)}]}
-    return {"role": "user", "content": text + "\n" + extra_info(skill)}
+LOCK_LOGS = log_lines("cannot acquire lock var/lock/quotes/instance.lock: held by pid 4242")
+FLAG_LOGS = log_lines("flag 'cartFailure' evaluated to variant 'on' (flag source etc/flags.json)")
 
 
-def runbook_incident(name: str = "baseline_triage.md") -> dict:
-    runbook = (STRATEGIES / name).read_text(encoding="utf-8").strip()
-    text = ("# Incident: checkout-api\n\nALERT: checkout-api unhealthy.\n\nFollow this runbook:\n"
-            f'<runbook name="{name}">\n{runbook}\n</runbook>\n')
-    return {"role": "user", "content": text}
+def diagnosis(fault_class: str, entity: str) -> dict:
+    return {"fault_class": fault_class, "entity": entity, "evidence": [f"{entity} is bad"]}
+
+
+def present(fault_class: str, entity: str, **details) -> str:
+    return json.dumps({"fault_present": True, "diagnosis": diagnosis(fault_class, entity), **details})
+
+
+def absent(**details) -> str:
+    return json.dumps({"fault_present": False, **details})
 
 
 def tool_result_text(output: str, exit_code: int | None) -> str:
@@ -92,26 +155,49 @@ def tool_result_text(output: str, exit_code: int | None) -> str:
     return text
 
 
+@dataclass
+class World:
+    """Scripted answers: command -> (output, exit code); remediation commands heal the service."""
+
+    outputs: dict[str, tuple[str, int]] = field(default_factory=dict)
+    heals: set[str] = field(default_factory=set)       # commands that fix the service
+    bodies: dict[str, str] = field(default_factory=lambda: dict(BODIES))  # invoke_skill answers
+    healthy: bool = False
+    ran: list[str] = field(default_factory=list)
+
+    def run(self, command: str) -> tuple[str, int]:
+        self.ran.append(command)
+        if command == STATUS:
+            return (HEALTHY, 0) if self.healthy else (BROKEN, 1)
+        if command in self.heals:
+            self.healthy = True
+            return json.dumps({"ok": True}), 0
+        return self.outputs.get(command, ("", 0))
+
+    def invoke(self, name: str) -> str:
+        if name in self.bodies:
+            return self.bodies[name]
+        return f"Unknown skill '{name}'. Available skills: {', '.join(sorted(self.bodies))}."
+
+
 class Conversation:
     """OpenAI chat messages, grown one tool call + tool result at a time."""
 
-    def __init__(self, incident: dict):
-        self.messages: list[dict] = [{"role": "system", "content": "You are an SRE agent."}, incident]
+    def __init__(self, incident: dict, catalog: dict[str, str] | None = DESCRIPTIONS):
+        self.messages: list[dict] = [{"role": "system", "content": system_prompt(catalog)}, incident]
         self._ids = 0
 
     def decide(self):
         return decide(self.messages)
 
-    def call(self, name: str, arguments: dict, output: str, exit_code: int | None = 0,
-             as_parts: bool = False) -> None:
+    def call(self, name: str, arguments: dict, output: str, exit_code: int | None = 0) -> None:
         self._ids += 1
         call_id = f"toolu_{self._ids:03d}"
         self.messages.append({"role": "assistant", "content": None, "tool_calls": [
             {"id": call_id, "type": "function",
              "function": {"name": name, "arguments": json.dumps(arguments)}}]})
         text = tool_result_text(output, exit_code) if name == "terminal" else output
-        content = [{"type": "text", "text": text}] if as_parts else text
-        self.messages.append({"role": "tool", "tool_call_id": call_id, "name": name, "content": content})
+        self.messages.append({"role": "tool", "tool_call_id": call_id, "name": name, "content": text})
 
     def run(self, command: str, output: str, exit_code: int | None = 0) -> None:
         self.call("terminal", {"command": command, "security_risk": "LOW"}, output, exit_code)
@@ -122,512 +208,394 @@ class Conversation:
 
 
 class PolicyTestCase(unittest.TestCase):
-    def assert_terminal(self, decision, command: str, risk: str | None = None) -> ToolCall:
-        self.assertIsInstance(decision, ToolCall, decision)
-        self.assertEqual(decision.name, "terminal")
-        self.assertEqual(decision.arguments["command"], command)
-        self.assertTrue(decision.arguments.get("summary"))
-        if risk is not None:
-            self.assertEqual(decision.arguments["security_risk"], risk, command)
-        return decision
-
-    def assert_finish(self, decision, *fragments: str) -> Finish:
-        self.assertIsInstance(decision, Finish, decision)
-        for fragment in fragments:
-            self.assertIn(fragment, decision.message)
-        return decision
-
-
-# --- a simulated target with the real app's health logic -----------------------------------
-
-class SimTarget:
-    """A fault-injected service root answering the commands the policy issues."""
-
-    def __init__(self, fault: str | None):
-        self._tmp = tempfile.TemporaryDirectory(prefix="policy-sim-")
-        self.root = Path(self._tmp.name)
-        faults.inject(self.root, fault, scenario_id=SIM_SCENARIO, listen_port=SIM_PORT)
-        self.env = {targetctl.ENV_BACKEND: "local", targetctl.ENV_URL: f"http://127.0.0.1:{SIM_PORT}/",
-                    targetctl.ENV_ROOT: str(self.root), targetctl.ENV_EXPECTED_PORT: str(SIM_PORT),
-                    targetctl.ENV_SCENARIO: SIM_SCENARIO}
-        self.restarts = 0
-        self._start_app()
-
-    def close(self) -> None:
-        self._tmp.cleanup()
-
-    def _start_app(self) -> None:  # what a restart does: re-read the config
-        self.config = service_app.load_config(self.root)
-        self.client = service_app.create_app(self.root, self.config).test_client()
-
-    def health_reason(self) -> str | None:
-        return service_app.health(self.root, self.config)
-
-    def _probe(self, url: str, timeout_s: float = 2.0):
-        if self.config.listen_port != SIM_PORT:  # listening elsewhere: the probe port is closed
-            return None, "", "[Errno 111] Connection refused"
-        response = self.client.get("/", headers={"Accept": "application/json"})
-        return response.status_code, response.get_data(as_text=True), None
-
-    def run(self, command: str) -> tuple[str, int]:
-        for name, value in self.env.items():  # the agent's shell expands $TARGETCTL_* variables
-            command = command.replace("$" + name, value)
-        argv = shlex.split(command)
-        if argv[:1] != ["targetctl"] or len(argv) < 2:
-            return f"bash: {argv[0] if argv else ''}: not simulated", 127
-        sub = argv[1]
-        if sub in ("status", "info"):
-            out = io.StringIO()
-            with mock.patch.object(targetctl, "probe", self._probe), contextlib.redirect_stdout(out):
-                code = targetctl.main(argv[1:], env=self.env)
-            return out.getvalue(), code
-        if sub == "restart":
-            self.restarts += 1
-            self._start_app()
-            return f"restarted: app pid {1000 + self.restarts} (was {999 + self.restarts})\n", 0
-        if sub == "logs":
-            return "2024-01-01 app[999] INFO listening\n", 0
-        if sub == "exec":
-            proc = subprocess.run(argv[2:], cwd=self.root, capture_output=True, text=True, timeout=10)
-            return proc.stdout + proc.stderr, proc.returncode
-        return f"targetctl: unknown command {sub}", 2
-
-
-class SimTestCase(PolicyTestCase):
-    def sim(self, fault: str | None) -> SimTarget:
-        sim = SimTarget(fault)
-        self.addCleanup(sim.close)
-        return sim
-
-    def drive(self, conversation: Conversation, sim: SimTarget) -> tuple[list[ToolCall], Finish]:
-        """Let the policy act on the simulated target until it finishes (bounded)."""
+    def drive(self, conversation: Conversation, world: World) -> tuple[list[ToolCall], Finish]:
+        """Let the policy act until it finishes (bounded). Every request is also checked to be a pure
+        function of the messages: deciding twice on the same history gives the same answer."""
         calls: list[ToolCall] = []
         for _ in range(MAX_STEPS):
             decision = conversation.decide()
+            self.assertEqual(decision, decide(json.loads(json.dumps(conversation.messages))))
             if isinstance(decision, Finish):
                 if decision.message.startswith("Fixed"):
-                    self._assert_success_was_checked(conversation)
+                    self.assert_success_was_checked(conversation)
                 return calls, decision
             calls.append(decision)
-            self.assertEqual(decision.name, "terminal", decision)
-            output, code = sim.run(decision.arguments["command"])
-            conversation.answer(decision, output, code)
+            if decision.name == "invoke_skill":
+                conversation.answer(decision, world.invoke(decision.arguments["name"]), None)
+            else:
+                self.assertEqual(decision.name, "terminal", decision)
+                output, code = world.run(decision.arguments["command"])
+                conversation.answer(decision, output, code)
         self.fail(f"policy did not finish within {MAX_STEPS} steps: {calls}")
 
-    def _assert_success_was_checked(self, conversation: Conversation) -> None:
+    def assert_success_was_checked(self, conversation: Conversation) -> None:
         """A success claim follows a healthy `targetctl status` (HTTP 200, ok, exit 0)."""
-        transcript = read_transcript(conversation.messages)
-        last = transcript.steps[-1]
-        self.assertEqual(last.command, STATUS)
-        self.assertEqual(last.exit_code, 0)
-        self.assertIn("HTTP 200", last.output)
+        last = read_transcript(conversation.messages).steps[-1]
+        self.assertEqual((last.command, last.exit_code), (STATUS, 0))
         self.assertEqual(first_json_object(last.output)["status"], "ok")
 
     @staticmethod
-    def commands(calls: list[ToolCall]) -> list[str]:
-        return [c.arguments["command"] for c in calls]
+    def trail(calls: list[ToolCall]) -> list[str]:
+        """The calls as readable strings: commands, or ``invoke <name>``."""
+        return [c.arguments["command"] if c.name == "terminal" else f"invoke {c.arguments['name']}"
+                for c in calls]
 
-    def assert_risk_labels(self, calls: list[ToolCall], changing: set[str]) -> None:
+    def assert_report(self, finish: Finish, fault_class: str, entity: str = "") -> dict:
+        """The finish message ends with the JSON diagnosis block the standing orders ask for."""
+        self.assertIsInstance(finish, Finish, finish)
+        self.assertIn("```json", finish.message)
+        block = finish.message.rsplit("```json", 1)[1]
+        self.assertTrue(block.strip().endswith("```"), finish.message)
+        reported = parse_diagnosis(finish.message)
+        self.assertIsNotNone(reported, finish.message)
+        self.assertEqual(reported["fault_class"], fault_class)
+        self.assertEqual(reported["entity"], entity)
+        self.assertEqual(json.loads(block.strip().removesuffix("```"))["fault_class"], fault_class)
+        return reported
+
+
+# --- signal ranking -----------------------------------------------------------------------------
+
+class SignalTests(unittest.TestCase):
+    def test_signals_are_the_phrases_after_the_marker(self) -> None:
+        self.assertEqual(signals(DESCRIPTIONS["lock-skill"]), ["cannot acquire lock", "held by pid"])
+        self.assertEqual(signals("No marker here; a; b"), [])
+        self.assertEqual(signals("Text. Signals: one; two.; ; three."), ["one", "two", "three"])
+
+    def test_rank_by_hits_then_length_then_name(self) -> None:
+        catalog = {"a": "x. Signals: alpha; beta", "b": "x. Signals: alpha", "c": "x. Signals: gamma",
+                   "d": "x. Signals: alphabet"}
+        evidence = "ALPHA beta alphabet"  # case-insensitive substrings
+        self.assertEqual(rank_skills(catalog, evidence),
+                         [("a", ["alpha", "beta"]), ("d", ["alphabet"]), ("b", ["alpha"])])
+        self.assertEqual(rank_skills(catalog, "nothing relevant"), [])
+
+    def test_ties_are_broken_by_name_deterministically(self) -> None:
+        catalog = {"zeta": "x. Signals: boom", "alpha": "x. Signals: bang"}
+        self.assertEqual([n for n, _ in rank_skills(catalog, "boom bang")], ["alpha", "zeta"])
+        reversed_catalog = dict(reversed(list(catalog.items())))
+        self.assertEqual(rank_skills(catalog, "boom bang"), rank_skills(reversed_catalog, "boom bang"))
+
+    def test_catalog_is_read_from_the_system_prompt(self) -> None:
+        transcript = read_transcript([{"role": "system", "content": system_prompt(
+            {"a-b": "Uses <tags> & ampersands. Signals: x < y"})}])
+        self.assertEqual(transcript.catalog(), {"a-b": "Uses <tags> & ampersands. Signals: x < y"})
+        self.assertEqual(read_transcript([{"role": "system", "content": "no skills"}]).catalog(), {})
+
+
+class TriageToSkillTests(PolicyTestCase):
+    def test_triage_gathers_then_the_matching_skill_fixes(self) -> None:
+        world = World(outputs={LOGS: (LOCK_LOGS, 0),
+                               diag_cmd("lock-skill"): (present("stale_lockfile",
+                                                                "var/lock/quotes/instance.lock"), 0)},
+                      heals={fix_cmd("lock-skill")})
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertEqual(self.trail(calls), [STATUS, LOGS, "invoke lock-skill", diag_cmd("lock-skill"),
+                                             fix_cmd("lock-skill"), STATUS])
+        self.assertTrue(finish.message.startswith("Fixed"), finish.message)
+        self.assert_report(finish, "stale_lockfile", "var/lock/quotes/instance.lock")
+
+    def test_risk_labels_and_summaries(self) -> None:
+        world = World(outputs={LOGS: (LOCK_LOGS, 0), diag_cmd("lock-skill"): (present("c", "e"), 0)},
+                      heals={fix_cmd("lock-skill")})
+        calls, _ = self.drive(Conversation(blind_incident()), world)
         for call in calls:
-            command = call.arguments["command"]
-            with self.subTest(command=command):
-                self.assertEqual(call.arguments["security_risk"],
-                                 "MEDIUM" if command in changing else "LOW")
+            self.assertTrue(call.arguments.get("summary"), call)
+            if call.name == "terminal":
+                expected = "MEDIUM" if call.arguments["command"] == fix_cmd("lock-skill") else "LOW"
+                self.assertEqual(call.arguments["security_risk"], expected, call)
+
+    def test_the_best_ranked_skill_is_tried_first(self) -> None:
+        logs = log_lines("flag 'x' evaluated to variant 'on' (flag source etc/f.json)",
+                         "cannot acquire lock var/lock/a.lock")  # flag: 2 signals, lock: 1
+        world = World(outputs={LOGS: (logs, 0), diag_cmd("flag-skill"): (present("feature_flag", "x"), 0)},
+                      heals={fix_cmd("flag-skill")})
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertEqual(self.trail(calls)[2:4], ["invoke flag-skill", diag_cmd("flag-skill")])
+        self.assert_report(finish, "feature_flag", "x")
+
+    def test_signals_only_count_from_gathered_outputs_not_the_alert(self) -> None:
+        # The alert and the runbook prose name signal phrases: they are not evidence.
+        runbook = triage([STATUS]).replace("# Triage", "# Triage (watch for: cannot acquire lock)")
+        incident = blind_incident(runbook, extra="Note: held by pid 1 is common.\n")
+        calls, finish = self.drive(Conversation(incident), World())
+        self.assertEqual(self.trail(calls), [STATUS])
+        self.assertIn("Escalating", finish.message)
+        self.assert_report(finish, "unknown")
+
+    def test_ranking_is_replay_deterministic_later_outputs_do_not_reorder(self) -> None:
+        # The first candidate's diagnose output mentions the release skill's signals: the candidate
+        # order was fixed from the triage outputs, so the next candidate is still the flag skill.
+        logs = log_lines("cannot acquire lock var/lock/a.lock: held by pid 7",
+                         "flag 'y' evaluated to variant 'on'")
+        noisy_absent = absent(note="release manifest ok; exec format error not seen")
+        world = World(outputs={LOGS: (logs, 0), diag_cmd("lock-skill"): (noisy_absent, 0),
+                               diag_cmd("flag-skill"): (present("feature_flag", "y"), 0)},
+                      heals={fix_cmd("flag-skill")})
+        conversation = Conversation(blind_incident())
+        calls, finish = self.drive(conversation, world)
+        self.assertEqual(self.trail(calls), [STATUS, LOGS, "invoke lock-skill", diag_cmd("lock-skill"),
+                                             "invoke flag-skill", diag_cmd("flag-skill"),
+                                             fix_cmd("flag-skill"), STATUS])
+        self.assert_report(finish, "feature_flag", "y")
+        # Replaying any prefix of the finished conversation gives the call that followed it.
+        for cut in range(2, len(conversation.messages), 2):
+            decision = decide(conversation.messages[:cut])
+            following = conversation.messages[cut]["tool_calls"][0]["function"]
+            self.assertIsInstance(decision, ToolCall)
+            self.assertEqual((decision.name, json.loads(following["arguments"])),
+                             (following["name"], decision.arguments))
+
+    def test_fault_absent_tries_the_next_candidate(self) -> None:
+        logs = log_lines("cannot acquire lock var/lock/a.lock: held by pid 7",
+                         "flag 'y' evaluated to variant 'on'", "release manifest r-12 unreadable")
+        world = World(outputs={LOGS: (logs, 0), diag_cmd("lock-skill"): (absent(), 0),
+                               diag_cmd("flag-skill"): (absent(), 0),
+                               diag_cmd("release-skill"): (present("bad_release", "r-12"), 0)},
+                      heals={fix_cmd("release-skill")})
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertEqual([c for c in self.trail(calls) if c.startswith("invoke")],
+                         ["invoke lock-skill", "invoke flag-skill", "invoke release-skill"])
+        self.assertNotIn(fix_cmd("lock-skill"), world.ran)
+        self.assertNotIn(fix_cmd("flag-skill"), world.ran)
+        self.assert_report(finish, "bad_release", "r-12")
+
+    def test_every_candidate_absent_escalates_without_remediation(self) -> None:
+        world = World(outputs={LOGS: (LOCK_LOGS + FLAG_LOGS, 0), diag_cmd("lock-skill"): (absent(), 0),
+                               diag_cmd("flag-skill"): (absent(), 0)})
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertFalse([c for c in world.ran if "remediate" in c or c == "targetctl restart"])
+        self.assertIn("skill lock-skill", finish.message)
+        self.assertIn("skill flag-skill", finish.message)
+        self.assertIn("Escalating", finish.message)
+        self.assert_report(finish, "unknown")
+
+    def test_at_most_max_candidates_are_tried(self) -> None:
+        catalog = {f"s{i}": f"Skill {i}. Signals: marker-{i}" for i in range(MAX_CANDIDATES + 2)}
+        logs = log_lines(*[f"marker-{i}" for i in range(MAX_CANDIDATES + 2)])
+        world = World(outputs={LOGS: (logs, 0), **{diag_cmd(n): (absent(), 0) for n in catalog}},
+                      bodies={n: skill_body(n) for n in catalog})
+        calls, _ = self.drive(Conversation(blind_incident(), catalog), world)
+        self.assertEqual(len([c for c in calls if c.name == "invoke_skill"]), MAX_CANDIDATES)
+
+    def test_skills_without_signals_are_never_candidates(self) -> None:
+        world = World(outputs={LOGS: (log_lines("A skill without signal phrases is never ranked."), 0)})
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertNotIn("invoke quiet-skill", self.trail(calls))
+        self.assert_report(finish, "unknown")
+
+    def test_a_runbook_without_the_logs_gathers_no_signals(self) -> None:
+        # The poor seed of the optimizer: the generic body carries no cause, so nothing is ranked.
+        world = World(outputs={LOGS: (LOCK_LOGS, 0), INFO: ("service: quotes\n", 0)})
+        calls, finish = self.drive(Conversation(blind_incident(triage([STATUS, INFO]))), world)
+        self.assertEqual(self.trail(calls), [STATUS, INFO])
+        self.assertIn("No runbook I was given explains this failure", finish.message)
+        self.assert_report(finish, "unknown")
 
 
-# --- skill runbooks -----------------------------------------------------------------------
+class SkillsPreferenceTests(PolicyTestCase):
+    LOGS_BOTH = log_lines("cannot acquire lock var/lock/a.lock: held by pid 7",  # lock: 2 signals
+                          "flag 'y' evaluated to variant 'on'")                  # flag: 1 signal
 
-class SkillFlowTests(PolicyTestCase):
-    def test_injected_skill_starts_with_its_diagnose_command(self) -> None:
-        for as_parts in (False, True):
-            with self.subTest(content_as_parts=as_parts):
-                decision = decide([skill_incident("stale-lockfile", as_parts=as_parts)])
-                self.assert_terminal(decision, STALE_DIAG, "LOW")
-                self.assertEqual(decision.arguments["summary"], "diagnose")
+    def world(self) -> World:
+        return World(outputs={LOGS: (self.LOGS_BOTH, 0), diag_cmd("lock-skill"): (absent(), 0),
+                              diag_cmd("flag-skill"): (present("feature_flag", "y"), 0)},
+                     heals={fix_cmd("flag-skill")})
 
-    def test_without_injection_the_skill_is_invoked_first(self) -> None:
-        decision = decide([skill_incident("stale-lockfile", inject=False)])
-        self.assertIsInstance(decision, ToolCall)
-        self.assertEqual(decision.name, "invoke_skill")
-        self.assertEqual(decision.arguments["name"], "stale-lockfile")
-        self.assertTrue(decision.arguments["summary"])
-        self.assertNotIn("security_risk", decision.arguments)
+    def invoked(self, runbook: str) -> list[str]:
+        calls, _ = self.drive(Conversation(blind_incident(runbook)), self.world())
+        return [c.arguments["name"] for c in calls if c.name == "invoke_skill"]
 
-    def test_invoked_skill_is_then_followed(self) -> None:
-        # BUG (policy.py _strategy): once the invoke_skill result is in the history, its body is
-        # found in transcript.skill_bodies, so the invoke_skill step is never replayed; the
-        # procedure then meets that step where it expects the diagnose command and stops with
-        # "the conversation history does not match the runbook".
-        conv = Conversation(skill_incident("stale-lockfile", inject=False))
-        conv.answer(conv.decide(), SKILLS["stale-lockfile"].body)
-        self.assert_terminal(conv.decide(), STALE_DIAG, "LOW")
+    def test_without_preference_the_signal_ranking_decides(self) -> None:
+        self.assertEqual(self.invoked(triage([STATUS, LOGS])), ["lock-skill", "flag-skill"])
 
-    def test_injection_of_another_skill_does_not_count(self) -> None:
-        incident = skill_incident("stale-lockfile", inject=False)
-        incident["content"] += "\n" + extra_info("port-mismatch", "connection refused")
-        decision = decide([incident])
-        self.assertEqual((decision.name, decision.arguments["name"]), ("invoke_skill", "stale-lockfile"))
+    def test_the_runbooks_skills_list_comes_first_when_its_signals_match(self) -> None:
+        self.assertEqual(self.invoked(triage([STATUS, LOGS], ["flag-skill", "lock-skill"])),
+                         ["flag-skill"])
 
-    def test_unknown_skill_escalates(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile", inject=False))
-        conv.answer(conv.decide(), "Unknown skill 'stale-lockfile'. Available skills: none")
-        self.assert_finish(conv.decide(), "Could not load the runbook skill", "stale-lockfile")
+    def test_a_preferred_skill_whose_signals_did_not_match_is_not_tried(self) -> None:
+        self.assertEqual(self.invoked(triage([STATUS, LOGS], ["release-skill", "flag-skill"])),
+                         ["flag-skill"])
 
-    def test_full_fix_and_verify(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        diag = self.assert_terminal(conv.decide(), STALE_DIAG, "LOW")
-        conv.answer(diag, json.dumps({"check": "stale-lockfile", "healthy": False, "health": "HTTP 500",
-                                      "locks": [{"path": "var/lock/service.lock", "owner_pid": 4242,
-                                                 "owner_alive": False, "stale": True}],
-                                      "fault_present": True}, indent=2), 0)
-        fix = self.assert_terminal(conv.decide(), STALE_FIX, "MEDIUM")
-        self.assertTrue(fix.arguments["summary"].startswith("remediate"))
-        conv.answer(fix, json.dumps({"removed": ["var/lock/service.lock"], "ok": True}), 0)
-        verify = self.assert_terminal(conv.decide(), STATUS, "LOW")
-        self.assertEqual(verify.arguments["summary"], "verify")
-        conv.answer(verify, HEALTHY_STATUS, 0)
-        self.assert_finish(conv.decide(), "Fixed", "HTTP 200")
+    def test_preferred_names_unknown_to_the_catalog_are_ignored(self) -> None:
+        self.assertEqual(self.invoked(triage([STATUS, LOGS], ["no-such-skill"])),
+                         ["lock-skill", "flag-skill"])
 
-    def test_fault_absent_finishes_without_remediation(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        conv.answer(conv.decide(), json.dumps({"healthy": False, "locks": [], "fault_present": False}), 0)
-        finish = self.assert_finish(conv.decide(), "no fault", "not remediating", "Escalating")
-        self.assertNotIn("Fixed", finish.message)
-        commands = [s.command for s in read_transcript(conv.messages).steps]
-        self.assertEqual(commands, [STALE_DIAG])
 
-    def test_healthy_diagnosis_finishes_with_no_change(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        conv.answer(conv.decide(), json.dumps({"healthy": True, "locks": [], "fault_present": False}), 0)
-        self.assert_finish(conv.decide(), "healthy", "no change made")
+class EscalationTests(PolicyTestCase):
+    def test_baseline_without_skills_escalates_with_no_fix(self) -> None:
+        runbook = (STRATEGIES / "baseline_triage.md").read_text(encoding="utf-8")
+        world = World(outputs={LOGS: (LOCK_LOGS, 0)})
+        calls, finish = self.drive(Conversation(blind_incident(runbook), catalog=None), world)
+        self.assertTrue(all(c.name == "terminal" for c in calls))
+        self.assertFalse([c for c in world.ran if not c.startswith("targetctl ")
+                          or c.split()[1] not in ("status", "logs", "info", "exec")])
+        self.assertFalse([c for c in world.ran if c.startswith("targetctl exec")
+                          and c.split()[2] not in ("ls", "cat")])
+        self.assertIn("No runbook I was given explains this failure", finish.message)
+        self.assertIn("nothing changed", finish.message)
+        self.assert_report(finish, "unknown")
+
+    def test_no_runbook_at_all_checks_health_then_escalates(self) -> None:
+        calls, finish = self.drive(Conversation(blind_incident(None), catalog=None), World())
+        self.assertEqual(self.trail(calls), [STATUS])
+        self.assert_report(finish, "unknown")
+
+    def test_a_skill_without_remediation_escalates_with_its_diagnosis(self) -> None:
+        world = World(outputs={LOGS: (LOCK_LOGS, 0), diag_cmd("lock-skill"): (present("c", "e"), 0)})
+        world.bodies["lock-skill"] = skill_body("lock-skill", remediate=False)
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertEqual(self.trail(calls)[-1], diag_cmd("lock-skill"))
+        self.assertIn("Escalating", finish.message)
+        self.assert_report(finish, "c", "e")
 
     def test_failing_remediation_escalates(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        conv.answer(conv.decide(), json.dumps({"healthy": False, "fault_present": True}), 0)
-        fix = self.assert_terminal(conv.decide(), STALE_FIX, "MEDIUM")
-        conv.answer(fix, json.dumps({"errors": ["var/lock/service.lock"], "ok": False}), 1)
-        finish = self.assert_finish(conv.decide(), "Remediation command failed (exit 1)", STALE_FIX,
-                                    "Escalating")
-        self.assertFalse(finish.message.startswith("Fixed"))
+        world = World(outputs={LOGS: (LOCK_LOGS, 0), diag_cmd("lock-skill"): (present("c", "e"), 0),
+                               fix_cmd("lock-skill"): ('{"ok": false}', 1)})
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertIn("Remediation command failed (exit 1)", finish.message)
+        self.assertEqual(self.trail(calls)[-1], fix_cmd("lock-skill"))
+        self.assert_report(finish, "c", "e")
 
-    def test_unhealthy_verify_restarts_once_then_gives_up(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        conv.answer(conv.decide(), json.dumps({"healthy": False, "fault_present": True}), 0)
-        conv.answer(conv.decide(), json.dumps({"ok": True}), 0)
-        verify = self.assert_terminal(conv.decide(), STATUS, "LOW")
-        conv.answer(verify, BROKEN_STATUS, 1)
-        restart = self.assert_terminal(conv.decide(), "targetctl restart", "MEDIUM")
-        conv.answer(restart, "restarted: app pid 12 (was 11)", 0)
-        verify = self.assert_terminal(conv.decide(), STATUS, "LOW")
-        conv.answer(verify, BROKEN_STATUS, 1)
-        finish = self.assert_finish(conv.decide(), "still unhealthy after a restart", "Escalating")
-        self.assertFalse(finish.message.startswith("Fixed"))
+    def test_still_unhealthy_restarts_once_then_gives_up(self) -> None:
+        world = World(outputs={LOGS: (LOCK_LOGS, 0), diag_cmd("lock-skill"): (present("c", "e"), 0),
+                               fix_cmd("lock-skill"): ('{"ok": true}', 0)})
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertEqual(self.trail(calls)[-3:], [STATUS, "targetctl restart", STATUS])
+        self.assertIn("still unhealthy", finish.message)
+        self.assert_report(finish, "c", "e")
 
-    def test_restart_then_healthy_is_success(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        conv.answer(conv.decide(), json.dumps({"healthy": False, "fault_present": True}), 0)
-        conv.answer(conv.decide(), json.dumps({"ok": True}), 0)
-        conv.answer(conv.decide(), "connection failed: [Errno 111] Connection refused", 1)
-        conv.answer(self.assert_terminal(conv.decide(), "targetctl restart"), "restarted", 0)
-        conv.answer(self.assert_terminal(conv.decide(), STATUS), HEALTHY_STATUS, 0)
-        self.assert_finish(conv.decide(), "Fixed")
+    def test_unknown_skill_escalates(self) -> None:
+        world = World(outputs={LOGS: (LOCK_LOGS, 0)}, bodies={})
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertEqual(self.trail(calls), [STATUS, LOGS, "invoke lock-skill"])
+        self.assertIn("Could not load the runbook skill 'lock-skill'", finish.message)
+        self.assert_report(finish, "unknown")
 
-    def test_success_needs_http_200_ok_and_exit_code_0(self) -> None:
-        not_healthy = {
-            "exit code 1": (HEALTHY_STATUS, 1),
-            "no exit code reported": (HEALTHY_STATUS, None),
-            "HTTP 500": (BROKEN_STATUS, 1),
-            "status not ok": (status_text(200, {"status": "degraded", "scenario": SIM_SCENARIO}), 0),
-            "no JSON body": ("HTTP 200\n<html>ok</html>", 0),
-        }
-        for label, (output, code) in not_healthy.items():
-            with self.subTest(label):
-                conv = Conversation(skill_incident("stale-lockfile"))
-                conv.answer(conv.decide(), json.dumps({"healthy": False, "fault_present": True}), 0)
-                conv.answer(conv.decide(), json.dumps({"ok": True}), 0)
-                conv.answer(conv.decide(), output, code)
-                self.assert_terminal(conv.decide(), "targetctl restart", "MEDIUM")
+    def test_empty_skill_answer_escalates(self) -> None:
+        world = World(outputs={LOGS: (LOCK_LOGS, 0)}, bodies={"lock-skill": "   "})
+        _, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertIn("Could not load", finish.message)
 
-    def test_port_mismatch_skill_runs_diagnose_then_both_fix_steps(self) -> None:
-        conv = Conversation(skill_incident("port-mismatch"))
-        decision = self.assert_terminal(conv.decide(), "python3 .agents/skills/port-mismatch/diagnose.py", "LOW")
-        conv.answer(decision, json.dumps({"healthy": False, "fault_present": True}), 0)
-        fix = self.assert_terminal(conv.decide(), "python3 .agents/skills/port-mismatch/remediate.py", "MEDIUM")
-        conv.answer(fix, json.dumps({"ok": True}), 0)
-        self.assert_terminal(conv.decide(), "targetctl restart", "MEDIUM")
 
-    def test_readiness_remediate_script_is_labelled_medium(self) -> None:
-        conv = Conversation(skill_incident("readiness-probe-fail"))
-        conv.answer(conv.decide(), json.dumps({"healthy": False, "fault_present": True}), 0)
-        self.assert_terminal(conv.decide(), "python3 .agents/skills/readiness-probe-fail/remediate.py",
-                             "MEDIUM")
+class HealthyTests(PolicyTestCase):
+    def test_healthy_service_is_left_alone(self) -> None:
+        world = World(outputs={LOGS: (LOCK_LOGS, 0)}, healthy=True)
+        calls, finish = self.drive(Conversation(blind_incident()), world)
+        self.assertEqual(self.trail(calls), [STATUS])  # stops gathering at the first healthy check
+        self.assertIn("healthy", finish.message)
+        self.assertIn("no change made", finish.message)
+        reported = self.assert_report(finish, "healthy")
+        self.assertTrue(any("status" in e for e in reported["evidence"]))
 
-    def test_tool_results_as_content_parts(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        decision = conv.decide()
-        conv.call(decision.name, decision.arguments,
-                  tool_result_text(json.dumps({"healthy": True}), 0), as_parts=True)
-        self.assert_finish(conv.decide(), "healthy")
+    def test_http_200_without_status_ok_or_exit_0_is_not_healthy(self) -> None:
+        self.assertTrue(shows_healthy(STATUS, HEALTHY, 0))
+        self.assertFalse(shows_healthy(STATUS, HEALTHY, 1))
+        self.assertFalse(shows_healthy(STATUS, status_text(200, {"status": "degraded"}), 0))
+        self.assertFalse(shows_healthy(STATUS, BROKEN, 1))
+        self.assertIsNone(shows_healthy(LOGS, HEALTHY, 0))
+        self.assertTrue(shows_healthy("python3 x/diagnose.py", '{"healthy": true}', 0))
+
+
+class RoutedAndInjectedTests(PolicyTestCase):
+    def test_routed_skill_is_invoked_and_followed(self) -> None:
+        world = World(outputs={diag_cmd("lock-skill"): (present("stale_lockfile", "a.lock"), 0)},
+                      heals={fix_cmd("lock-skill")})
+        calls, finish = self.drive(Conversation(routed_incident("lock-skill")), world)
+        self.assertEqual(self.trail(calls), ["invoke lock-skill", diag_cmd("lock-skill"),
+                                             fix_cmd("lock-skill"), STATUS])
+        self.assert_report(finish, "stale_lockfile", "a.lock")
+
+    def test_routed_skill_absent_escalates_without_trying_others(self) -> None:
+        world = World(outputs={diag_cmd("lock-skill"): (absent(), 0)})
+        calls, finish = self.drive(Conversation(routed_incident("lock-skill")), world)
+        self.assertEqual(self.trail(calls), ["invoke lock-skill", diag_cmd("lock-skill")])
+        self.assertIn("found no fault of that kind", finish.message)
+        self.assert_report(finish, "unknown")
+
+    def test_injected_skill_is_followed_without_invoking_it(self) -> None:
+        incident = blind_incident(extra=extra_info("lock-skill", BODIES["lock-skill"]))
+        world = World(outputs={diag_cmd("lock-skill"): (present("c", "e"), 0)},
+                      heals={fix_cmd("lock-skill")})
+        calls, finish = self.drive(Conversation(incident), world)
+        self.assertEqual(self.trail(calls), [diag_cmd("lock-skill"), fix_cmd("lock-skill"), STATUS])
+        self.assert_report(finish, "c", "e")
+
+    def test_injected_skill_absent_falls_back_to_triage_and_is_not_ranked_again(self) -> None:
+        incident = blind_incident(extra=extra_info("lock-skill", BODIES["lock-skill"]))
+        world = World(outputs={diag_cmd("lock-skill"): (absent(), 0), LOGS: (LOCK_LOGS + FLAG_LOGS, 0),
+                               diag_cmd("flag-skill"): (present("feature_flag", "y"), 0)},
+                      heals={fix_cmd("flag-skill")})
+        calls, finish = self.drive(Conversation(incident), world)
+        self.assertEqual(self.trail(calls), [diag_cmd("lock-skill"), STATUS, LOGS, "invoke flag-skill",
+                                             diag_cmd("flag-skill"), fix_cmd("flag-skill"), STATUS])
+        self.assert_report(finish, "feature_flag", "y")
+
+    def test_injection_as_content_parts(self) -> None:
+        text = blind_incident()["content"]
+        incident = {"role": "user", "content": [{"type": "text", "text": text}, {
+            "type": "text", "text": extra_info("lock-skill", BODIES["lock-skill"])}]}
+        self.assertEqual(Conversation(incident).decide().arguments["command"], diag_cmd("lock-skill"))
 
 
 class ReplayTests(PolicyTestCase):
-    def test_decide_is_pure(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        conv.answer(conv.decide(), json.dumps({"healthy": False, "fault_present": True}), 0)
-        before = copy.deepcopy(conv.messages)
-        first, second = conv.decide(), conv.decide()
-        self.assertEqual(first, second)
-        self.assertEqual(conv.messages, before)
-
     def test_history_that_diverges_from_the_runbook_stops(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        conv.run("targetctl exec rm -rf var", "", 0)  # not what the runbook says
-        finish = self.assert_finish(conv.decide(), "does not match the runbook", STALE_DIAG,
-                                    "targetctl exec rm -rf var")
-        self.assertFalse(finish.message.startswith("Fixed"))
+        conversation = Conversation(blind_incident())
+        conversation.run("targetctl exec rm -rf var", "", 0)  # not what the runbook says: data only
+        decision = conversation.decide()
+        self.assertIsInstance(decision, Finish)
+        self.assertIn("does not match the runbook", decision.message)
 
     def test_history_with_another_tool_stops(self) -> None:
-        conv = Conversation(runbook_incident())
-        conv.call("file_editor", {"command": "view", "path": "/etc"}, "listing", None)
-        self.assert_finish(conv.decide(), "does not match", "file_editor")
-
-    def test_divergence_later_in_the_history(self) -> None:
-        conv = Conversation(skill_incident("stale-lockfile"))
-        conv.answer(conv.decide(), json.dumps({"healthy": False, "fault_present": True}), 0)
-        conv.run("targetctl restart", "restarted", 0)
-        self.assert_finish(conv.decide(), "does not match", STALE_FIX)
+        conversation = Conversation(blind_incident())
+        conversation.call("file_editor", {"command": "view", "path": "/"}, "listing")
+        self.assertIn("does not match", conversation.decide().message)
 
     def test_results_for_unknown_call_ids_and_bad_arguments_are_tolerated(self) -> None:
-        messages = [runbook_incident(),
-                    {"role": "tool", "tool_call_id": "nobody", "content": "stray output"}]
-        self.assert_terminal(decide(messages), STATUS, "LOW")
-        messages += [{"role": "assistant", "content": None, "tool_calls": [
-            {"id": "x1", "type": "function", "function": {"name": "terminal", "arguments": "{not json"}}]}]
-        self.assert_finish(decide(messages), "does not match")
+        messages = Conversation(blind_incident()).messages + [
+            {"role": "tool", "tool_call_id": "nope", "content": "orphan"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "terminal", "arguments": "{bad"}}]}]
+        self.assertEqual(len(read_transcript(messages).steps), 1)
+        self.assertIsInstance(decide(messages), Finish)
 
     def test_last_exit_code_marker_wins(self) -> None:
-        conv = Conversation(runbook_incident())
-        conv.call("terminal", {"command": STATUS},
-                  HEALTHY_STATUS + "note: last run ended with exit code 1\n"
-                  "[The command completed with exit code 0.]", None)
-        self.assertEqual(read_transcript(conv.messages).steps[0].exit_code, 0)
-        self.assert_finish(conv.decide(), "healthy")
+        conversation = Conversation(blind_incident())
+        conversation.run(STATUS, HEALTHY.rstrip() + "\n[The command completed with exit code 1.]", 0)
+        step = read_transcript(conversation.messages).steps[0]
+        self.assertEqual(step.exit_code, 0)
 
-    def test_no_strategy_at_all_checks_health(self) -> None:
-        decision = decide([{"role": "user", "content": "Is the service ok?"}])
-        self.assert_terminal(decision, STATUS, "LOW")
-        self.assert_terminal(decide([]), STATUS, "LOW")
-        conv = Conversation({"role": "user", "content": "Is the service ok?"})
-        conv.answer(decision, status_text(500, {"status": "error", "reason": "mystery"}), 1)
-        self.assert_finish(conv.decide(), "Could not determine a safe fix", "mystery")
+    def test_tool_results_as_content_parts(self) -> None:
+        conversation = Conversation(blind_incident())
+        conversation.run(STATUS, BROKEN, 1)
+        conversation.messages[-1]["content"] = [{"type": "text", "text": conversation.messages[-1]["content"]}]
+        self.assertEqual(conversation.decide().arguments["command"], LOGS)
 
 
-# --- triage runbooks against a simulated target ---------------------------------------------
+class RealHealthyTargetTests(PolicyTestCase):
+    """The brain against a real healthy LocalTarget: real `targetctl status` output, no change."""
 
-class TriageTests(SimTestCase):
-    BASE_DIAG = ["targetctl status", "targetctl logs -n 50", "targetctl info",
-                 "targetctl exec ls -la var/lock/ var/run/", "targetctl exec cat etc/service.json",
-                 "targetctl exec cat etc/service.env", "targetctl exec cat etc/service.env.example"]
+    def test_healthy_local_target_is_left_alone(self) -> None:
+        from openhands_driver import targetctl
+        from openhands_driver.target.local import LocalTarget
 
-    def test_stale_lock_named_in_health_reason_and_listed_is_removed(self) -> None:
-        sim = self.sim("stale_lockfile")
-        self.assertRegex(sim.health_reason(), r"var/lock/service\.lock")
-        calls, finish = self.drive(Conversation(runbook_incident()), sim)
-        fix = "targetctl exec rm -f var/lock/service.lock"
-        # evidence is complete after the listing: no further diagnosis
-        self.assertEqual(self.commands(calls), self.BASE_DIAG[:4] + [fix, STATUS])
-        self.assertIn("stale lock var/lock/service.lock", calls[4].arguments["summary"])
-        self.assert_risk_labels(calls, {fix})
-        self.assert_finish(finish, "Fixed", "1 remediation step")
-        self.assertIsNone(sim.health_reason())
-        self.assertFalse((sim.root / "var/lock/service.lock").exists())
-
-    def test_port_mismatch_is_fixed_with_sed_and_restart(self) -> None:
-        sim = self.sim("port_mismatch")
-        calls, finish = self.drive(Conversation(runbook_incident()), sim)
-        commands = self.commands(calls)
-        self.assertEqual(commands[:5], self.BASE_DIAG[:5])
-        sed, restart = commands[5], commands[6]
-        self.assertTrue(sed.startswith("targetctl exec sed -i"), sed)
-        self.assertIn(str(SIM_PORT + 1), sed)
-        self.assertIn(str(SIM_PORT), sed)
-        self.assertEqual(restart, "targetctl restart")
-        self.assertEqual(commands[7:], [STATUS])
-        self.assert_risk_labels(calls, {sed, restart})
-        self.assert_finish(finish, "Fixed", "2 remediation step")
-        config = json.loads((sim.root / "etc/service.json").read_text(encoding="utf-8"))
-        self.assertEqual(config["listen_port"], SIM_PORT)
-        self.assertEqual(sim.restarts, 1)
-
-    def test_missing_setting_is_appended_from_the_example(self) -> None:
-        sim = self.sim("bad_env_config")
-        self.assertRegex(sim.health_reason(), r"required setting DATABASE_URL")
-        calls, finish = self.drive(Conversation(runbook_incident()), sim)
-        commands = self.commands(calls)
-        self.assertEqual(commands[:7], self.BASE_DIAG)
-        append, restart = commands[7], commands[8]
-        self.assertIn(">> etc/service.env", append)
-        self.assertIn("DATABASE_URL", append)
-        self.assertEqual(restart, "targetctl restart")
-        self.assertEqual(commands[9:], [STATUS])
-        self.assert_risk_labels(calls, {append, restart})
-        self.assert_finish(finish, "Fixed")
-        self.assertIn("DATABASE_URL", faults.read_env(sim.root))
-        self.assertIsNone(sim.config.error)
-
-    def test_missing_readiness_flag_is_recreated(self) -> None:
-        sim = self.sim("readiness_probe_fail")
-        calls, finish = self.drive(Conversation(runbook_incident()), sim)
-        fix = "targetctl exec touch var/run/ready"
-        self.assertEqual(self.commands(calls), self.BASE_DIAG[:4] + [fix, STATUS])
-        self.assert_risk_labels(calls, {fix})
-        self.assert_finish(finish, "Fixed")
-        self.assertTrue((sim.root / "var/run/ready").exists())
-
-    def test_healthy_service_is_left_alone(self) -> None:
-        sim = self.sim(None)
-        calls, finish = self.drive(Conversation(runbook_incident()), sim)
-        self.assertEqual(self.commands(calls), [STATUS])
-        self.assert_finish(finish, "healthy", "no change made")
-
-    def test_manual_triage_fixes_the_core_faults(self) -> None:
-        for fault in ("stale_lockfile", "port_mismatch", "bad_env_config", "readiness_probe_fail"):
-            with self.subTest(fault=fault):
-                sim = self.sim(fault)
-                calls, finish = self.drive(Conversation(runbook_incident("manual_triage.md")), sim)
-                self.assert_finish(finish, "Fixed")
-                self.assertIsNone(sim.health_reason())
-                self.assertTrue(all(c.arguments["security_risk"] in ("LOW", "MEDIUM") for c in calls))
-
-    def test_skill_runbooks_made_of_targetctl_commands_fix_their_fault(self) -> None:
-        for skill, fault in (("port-mismatch", "port_mismatch"), ("bad-env-config", "bad_env_config")):
-            with self.subTest(skill=skill):
-                sim = self.sim(fault)
-                calls, finish = self.drive(Conversation(skill_incident(skill)), sim)
-                self.assert_finish(finish, "Fixed", f"skill {skill}")
-                self.assertIsNone(sim.health_reason())
-
-    def test_no_evidence_means_no_fix(self) -> None:
-        conv = Conversation(runbook_incident())
-        outputs = {"targetctl status": (status_text(500, {"status": "error", "scenario": SIM_SCENARIO,
-                                                          "reason": "upstream dependency timed out"}), 1),
-                   "targetctl info": (f"backend: local\nexpected listen port: {SIM_PORT}\n", 0),
-                   "targetctl exec cat etc/service.json":
-                       (json.dumps({"listen_port": SIM_PORT}, indent=2), 0)}
-        for _ in range(MAX_STEPS):
-            decision = conv.decide()
+        target = LocalTarget(scenario_id="inst-healthy", fault=None)
+        self.addCleanup(target.cleanup)
+        target.start()
+        conversation = Conversation(blind_incident(
+            (STRATEGIES / "baseline_triage.md").read_text(encoding="utf-8")))
+        for _ in range(5):
+            decision = conversation.decide()
             if isinstance(decision, Finish):
                 break
-            command = decision.arguments["command"]
-            self.assertEqual(decision.arguments["security_risk"], "LOW", command)
-            conv.answer(decision, *outputs.get(command, ("", 0)))
-        self.assert_finish(decision, "Could not determine a safe fix",
-                           "upstream dependency timed out", "Escalating")
-        self.assertEqual(len(read_transcript(conv.messages).steps), len(self.BASE_DIAG))
-
-    def test_unrecognised_config_error_is_escalated(self) -> None:
-        sim = self.sim(None)
-        faults.write_env(sim.root, {**faults.read_env(sim.root), "CACHE_TTL_S": "five"})
-        sim.run("targetctl restart")
-        self.assertIn("not a whole number", sim.health_reason())
-        calls, finish = self.drive(Conversation(runbook_incident()), sim)
-        self.assert_finish(finish, "Could not determine a safe fix", "CACHE_TTL_S=five")
-        self.assertTrue(all(c.arguments["security_risk"] == "LOW" for c in calls))
-
-    def test_lock_held_by_a_running_owner_is_not_removed(self) -> None:
-        # BUG (findings.py Findings.generic_fix): any *.lock path in the health reason plus a
-        # listing that shows it is taken as "stale lock ... confirmed", even when the app reports
-        # the owner is alive ("held by pid N (another instance is running)").
-        sim = self.sim("stale_lockfile")
-        (sim.root / "var/lock/service.lock").write_text(f"{os.getppid()}\n", encoding="utf-8")
-        self.assertIn("another instance is running", sim.health_reason())
-        calls, finish = self.drive(Conversation(runbook_incident()), sim)
-        self.assertNotIn("targetctl exec rm -f var/lock/service.lock", self.commands(calls))
-        self.assertTrue((sim.root / "var/lock/service.lock").exists())
-
-
-# --- findings against the real health reasons ------------------------------------------------
-
-class RealHealthReasonTests(SimTestCase):
-    """The findings regexes must match what target_service/app.py really says."""
-
-    def _findings_after_status(self, sim: SimTarget) -> Findings:
-        output, code = sim.run("targetctl status")
-        findings = Findings()
-        findings.update("targetctl status", output, code)
-        return findings
-
-    def test_fault_reasons_are_understood(self) -> None:
-        expected = {"stale_lockfile": "var/lock/service.lock", "readiness_probe_fail": "var/run/ready",
-                    "bad_env_config": "DATABASE_URL"}
-        for fault, needle in expected.items():
-            with self.subTest(fault=fault):
-                sim = self.sim(fault)
-                findings = self._findings_after_status(sim)
-                self.assertIs(findings.healthy, False)
-                self.assertEqual(findings.reason, sim.health_reason())
-                self.assertIn(needle, findings.reason)
-                self.assertFalse(findings.connection_failed)
-
-    def test_port_mismatch_evidence(self) -> None:
-        sim = self.sim("port_mismatch")
-        findings = Findings()
-        for command in ("targetctl status", "targetctl info", "targetctl exec cat etc/service.json"):
-            findings.update(command, *sim.run(command))
-        self.assertTrue(findings.connection_failed)
-        self.assertIs(findings.healthy, False)
-        self.assertEqual(findings.expected_port, SIM_PORT)
-        self.assertEqual(findings.listen_port, SIM_PORT + 1)
-        commands, why = findings.generic_fix()
-        self.assertEqual(commands[-1], "targetctl restart")
-        self.assertIn(str(SIM_PORT + 1), why)
-
-    def test_env_files_are_read(self) -> None:
-        sim = self.sim("bad_env_config")
-        findings = Findings()
-        for command in ("targetctl exec cat etc/service.env", "targetctl exec cat etc/service.env.example"):
-            findings.update(command, *sim.run(command))
-        self.assertEqual(findings.env_keys, {"CACHE_TTL_S"})
-        self.assertEqual(set(findings.example_env), {"DATABASE_URL", "CACHE_TTL_S"})
-
-    def test_healthy_status(self) -> None:
-        sim = self.sim(None)
-        self.assertIs(self._findings_after_status(sim).healthy, True)
-
-
-class FindingsUnitTests(unittest.TestCase):
-    def test_first_json_object(self) -> None:
-        self.assertEqual(first_json_object('HTTP 500\n{"a": {"b": 1}} {"c": 2}'), {"a": {"b": 1}})
-        self.assertEqual(first_json_object('noise {not json} then {"ok": true}'), {"ok": True})
-        self.assertIsNone(first_json_object("no braces"))
-        self.assertIsNone(first_json_object("{unterminated"))
-
-    def test_shows_healthy(self) -> None:
-        ok = '{"status": "ok"}'
-        self.assertTrue(shows_healthy("targetctl status", "HTTP 200\n" + ok, 0))
-        self.assertFalse(shows_healthy("targetctl status", "HTTP 200\n" + ok, 1))
-        self.assertFalse(shows_healthy("targetctl status", "HTTP 200\n" + ok, None))
-        self.assertFalse(shows_healthy("targetctl status", "connection failed", 1))
-        self.assertTrue(shows_healthy("python3 diagnose.py", '{"healthy": true}', 0))
-        self.assertFalse(shows_healthy("python3 diagnose.py", '{"healthy": false}', 0))
-        self.assertIsNone(shows_healthy("python3 diagnose.py", '{"healthy": "yes"}', 0))
-        self.assertIsNone(shows_healthy("targetctl exec cat x", ok, 0))
-
-    def test_readiness_flag_present_in_listing_is_not_touched(self) -> None:
-        findings = Findings(reason="readiness flag var/run/ready is missing; service is not ready")
-        findings.update("targetctl exec ls -la var/run",
-                        "total 4\n-rw-r--r-- 1 root root 6 Jan  1 00:00 ready\n", 0)
-        self.assertIsNone(findings.generic_fix())
-
-    def test_lock_not_in_listing_is_not_removed(self) -> None:
-        findings = Findings(reason="stale lock file var/lock/service.lock held by pid 9 which is not running")
-        self.assertIsNone(findings.generic_fix())  # no listing yet
-        findings.update("targetctl exec ls -la var/lock", "total 0\n", 0)
-        self.assertIsNone(findings.generic_fix())
-
-    def test_same_ports_are_not_a_mismatch(self) -> None:
-        findings = Findings(connection_failed=True, expected_port=80, listen_port=80)
-        self.assertIsNone(findings.generic_fix())
+            self.assertEqual(decision.name, "terminal")
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                code = targetctl.main(decision.arguments["command"].split()[1:], env=target.control_env())
+            conversation.answer(decision, out.getvalue(), code)
+        self.assertIsInstance(decision, Finish)
+        self.assertEqual(len(read_transcript(conversation.messages).steps), 1)
+        self.assert_report(decision, "healthy")
 
 
 if __name__ == "__main__":

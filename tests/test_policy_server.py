@@ -16,23 +16,42 @@ from urllib.parse import urlsplit
 
 from openhands_driver.brain.policy import Finish, decide
 from openhands_driver.brain.server import MODEL_NAME, PolicyServer, respond
+from openhands_driver.proof.diagnosis import parse_diagnosis
 
 REPO = Path(__file__).resolve().parent.parent
-TRIAGE = (REPO / "training_data" / "strategies" / "baseline_triage.md").read_text(encoding="utf-8")
-TOOLS = [{"type": "function", "function": {"name": "terminal", "description": "run a command",
-                                            "parameters": {"type": "object", "properties": {}}}},
-         {"type": "function", "function": {"name": "finish", "description": "finish",
-                                            "parameters": {"type": "object", "properties": {}}}}]
-INCIDENT = {"role": "user", "content": f'Fix it.\n<runbook name="baseline_triage.md">\n{TRIAGE}\n</runbook>\n'}
-HEALTHY = 'HTTP 200\n{\n  "status": "ok",\n  "scenario": "s"\n}\n[The command completed with exit code 0.]'
+TRIAGE = (REPO / "training_data" / "strategies" / "manual_triage.md").read_text(encoding="utf-8")
+TOOLS = [{"type": "function", "function": {"name": name, "description": name,
+                                            "parameters": {"type": "object", "properties": {}}}}
+         for name in ("terminal", "invoke_skill", "finish")]
+# What the SDK sends for a blind incident: the skill list in the system prompt, a symptom-level alert
+# and a triage runbook in the first user message.
+SYSTEM = {"role": "system", "content": (
+    "You are an SRE agent.\n<available_skills>\n  <skill>\n    <name>lock-skill</name>\n"
+    "    <description>A dead process's lock blocks the service. Signals: cannot acquire lock; held by "
+    "pid</description>\n  </skill>\n</available_skills>\n")}
+INCIDENT = {"role": "user", "content": ("# Incident: Alert: quotes\n\nquotes: HTTP 5xx ratio 100% for 5m\n\n"
+                                        f'Follow this runbook:\n<runbook name="manual_triage.md">\n{TRIAGE}\n'
+                                        "</runbook>\n")}
+START = [SYSTEM, INCIDENT]
+HEALTHY = ('HTTP 200\n{\n  "status": "ok",\n  "instance": "i-0a1b2c3d4e5f"\n}\n'
+           "[The command completed with exit code 0.]")
+BROKEN = ('HTTP 503\n{"status": "error", "instance": "i-0a1b2c3d4e5f", "error": "Service Unavailable"}\n'
+          "[The command completed with exit code 1.]")
+LOGS = ("2026-11-29 10:00:01 ERROR quotes[81]: cannot acquire lock var/lock/q/instance.lock: held by pid "
+        "4242\n[The command completed with exit code 0.]")
+SKILL = ("## Diagnose\n```bash\npython3 .agents/skills/lock-skill/diagnose.py\n```\n## Remediate\n"
+         "```bash\npython3 .agents/skills/lock-skill/remediate.py\n```\n## Verify\n```bash\n"
+         "targetctl status\n```\n")
+DIAGNOSIS = {"fault_class": "stale_lockfile", "entity": "var/lock/q/instance.lock", "evidence": ["pid 4242 dead"]}
 TIMEOUT_S = 5
 
 
-def step(messages: list[dict], call_id: str, command: str, output: str) -> list[dict]:
+def step(messages: list[dict], call_id: str, command: str, output: str, tool: str = "terminal") -> list[dict]:
+    arguments = {"command": command} if tool == "terminal" else {"name": command}
     return messages + [
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": call_id, "type": "function",
-             "function": {"name": "terminal", "arguments": json.dumps({"command": command})}}]},
+             "function": {"name": tool, "arguments": json.dumps(arguments)}}]},
         {"role": "tool", "tool_call_id": call_id, "content": output}]
 
 
@@ -83,7 +102,7 @@ class PolicyServerTests(unittest.TestCase):
     def test_without_tools_a_plain_text_completion(self) -> None:
         for extra in ({}, {"tools": []}, {"tools": None}):
             with self.subTest(extra=extra):
-                status, _, body = self.chat({"model": "m1", "messages": [INCIDENT], **extra})
+                status, _, body = self.chat({"model": "m1", "messages": START, **extra})
                 self.assertEqual(status, 200)
                 self.assertEqual(body["object"], "chat.completion")
                 self.assertEqual(body["model"], "m1")
@@ -95,7 +114,7 @@ class PolicyServerTests(unittest.TestCase):
                 self.assertNotIn("tool_calls", choice["message"])
 
     def test_tool_call_shape(self) -> None:
-        status, ctype, body = self.chat({"model": "openai/runbook-policy", "messages": [INCIDENT],
+        status, ctype, body = self.chat({"model": "openai/runbook-policy", "messages": START,
                                          "tools": TOOLS})
         self.assertEqual(status, 200)
         self.assertEqual(ctype, "application/json")
@@ -121,11 +140,11 @@ class PolicyServerTests(unittest.TestCase):
         self.assertEqual(arguments["security_risk"], "LOW")
 
     def test_default_model_name(self) -> None:
-        _, _, body = self.chat({"messages": [INCIDENT], "tools": TOOLS})
+        _, _, body = self.chat({"messages": START, "tools": TOOLS})
         self.assertEqual(body["model"], MODEL_NAME)
 
     def test_finish_is_a_finish_tool_call_and_ids_follow_the_step(self) -> None:
-        messages = step([INCIDENT], "call_000_terminal", "targetctl status", HEALTHY)
+        messages = step(START, "call_000_terminal", "targetctl status", HEALTHY)
         status, _, body = self.chat({"model": "m", "messages": messages, "tools": TOOLS})
         self.assertEqual(status, 200)
         choice = body["choices"][0]
@@ -141,7 +160,7 @@ class PolicyServerTests(unittest.TestCase):
 
     def test_respond_without_http(self) -> None:
         self.assertEqual(respond({})["choices"][0]["finish_reason"], "stop")
-        answer = respond({"messages": [INCIDENT], "tools": TOOLS})
+        answer = respond({"messages": START, "tools": TOOLS})
         self.assertEqual(answer["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "terminal")
 
     # --- errors -----------------------------------------------------------------------------
@@ -170,7 +189,7 @@ class PolicyServerTests(unittest.TestCase):
                     status, _, answer = self.request("POST", path, body, headers, conn)
                 self.assertEqual(status, 400)
                 self.assertIn("could not answer", answer["error"]["message"])
-        status, _, answer = self.chat({"messages": [INCIDENT], "tools": TOOLS}, conn)
+        status, _, answer = self.chat({"messages": START, "tools": TOOLS}, conn)
         self.assertEqual(status, 200)
         self.assertEqual(answer["choices"][0]["finish_reason"], "tool_calls")
 
@@ -181,14 +200,41 @@ class PolicyServerTests(unittest.TestCase):
 
     # --- concurrency ------------------------------------------------------------------------
 
+    def blind_flow(self) -> list[list[dict]]:
+        """Every prefix of one blind conversation: triage, signal-ranked skill, fix, verify."""
+        answers = [("terminal", "targetctl status", BROKEN), ("terminal", "targetctl logs -n 40", LOGS),
+                   ("invoke_skill", "lock-skill", SKILL),
+                   ("terminal", "python3 .agents/skills/lock-skill/diagnose.py",
+                    json.dumps({"fault_present": True, "diagnosis": DIAGNOSIS})
+                    + "\n[The command completed with exit code 0.]"),
+                   ("terminal", "python3 .agents/skills/lock-skill/remediate.py",
+                    '{"ok": true}\n[The command completed with exit code 0.]'),
+                   ("terminal", "targetctl status", HEALTHY)]
+        flow = [START]
+        for index, (tool, command, output) in enumerate(answers):
+            flow.append(step(flow[-1], f"call_{index:03d}_{tool}", command, output, tool))
+        return flow
+
+    def test_a_blind_conversation_over_http_ends_with_the_diagnosis_block(self) -> None:
+        flow = self.blind_flow()
+        for index, messages in enumerate(flow):
+            status, _, body = self.chat({"model": "m", "messages": messages, "tools": TOOLS})
+            self.assertEqual(status, 200)
+            (call,) = body["choices"][0]["message"]["tool_calls"]
+            arguments = json.loads(call["function"]["arguments"])
+            if index + 1 < len(flow):  # the server's call is the one the recorded flow made next
+                recorded = flow[index + 1][-2]["tool_calls"][0]["function"]
+                self.assertEqual(call["function"]["name"], recorded["name"])
+                self.assertEqual({k: arguments[k] for k in json.loads(recorded["arguments"])},
+                                 json.loads(recorded["arguments"]))
+            else:
+                self.assertEqual(call["function"]["name"], "finish")
+                self.assertTrue(arguments["message"].startswith("Fixed"))
+                self.assertEqual(parse_diagnosis(arguments["message"]), DIAGNOSIS)
+
     def test_concurrent_conversations(self) -> None:
-        conversations = [[INCIDENT]]
-        commands = ["targetctl status", "targetctl logs -n 50", "targetctl info"]
-        broken = ('HTTP 500\n{"status": "error", "reason": "mystery"}\n'
-                  '[The command completed with exit code 1.]')
-        for index, command in enumerate(commands):
-            conversations.append(step(conversations[-1], f"call_{index:03d}_terminal", command, broken))
-        conversations.append(step([INCIDENT], "call_000_terminal", "targetctl status", HEALTHY))
+        conversations = self.blind_flow()
+        conversations.append(step(START, "call_000_terminal", "targetctl status", HEALTHY))
         expected = [decide(messages) for messages in conversations]
 
         def ask(index: int):

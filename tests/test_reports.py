@@ -18,6 +18,7 @@ from pathlib import Path
 from openhands_driver.optimizer.distillation import NOTES_HEADING, distill
 from openhands_driver.paths import SKILLS_DIR
 from openhands_driver.reports.leaderboard import build, render_markdown, render_text
+from openhands_driver.errors import UserError
 from openhands_driver.reports.scorecard import APPROACHES, ScorecardConfig, check_sources, scorecard_from_rows
 from openhands_driver.reports.scorecard import render_text as render_scorecard
 from openhands_driver.reports.stats import percentile, record
@@ -98,7 +99,7 @@ class LeaderboardTest(unittest.TestCase):
 class ScorecardTest(unittest.TestCase):
     def test_figures_per_approach_from_its_run_ids(self):
         run_ids = {"baseline": ["fx-baseline-stale-1", "fx-baseline-ready-1", "fx-baseline-port-1"],
-                   "optimized-manual": [],
+                   "optimized-skills": [], "optimized-manual": [],
                    "optimized-gepa": ["fx-skill-stale-1", "fx-skill-stale-2", "fx-skill-stale-3", "fx-simulated-1"],
                    "optimized-iterative": []}
         card = scorecard_from_rows(read_rows(FIXTURE), run_ids,
@@ -112,9 +113,35 @@ class ScorecardTest(unittest.TestCase):
         self.assertEqual((gepa["runs"], gepa["fixed"], gepa["success_rate"]), (3, 2, 0.667))
         self.assertEqual(by_name["optimized-manual"]["runs"], 0)
         self.assertEqual(by_name["optimized-iterative"]["missing"], "no result file at x")
+        self.assertIsNone(base["resolved_rate"])  # schema-1 rows from before the proof: not claimed
         table = render_scorecard(card)
         self.assertIn("MISSING", table)
         self.assertIn("optimized-iterative: no result file at x", table)
+
+    def test_blind_figures_resolved_rate_and_diagnosis_accuracy(self):
+        def row(run_id, resolved, correct, steps):
+            return {"run_id": run_id, "scenario": "stale_lockfile", "status": "fixed" if resolved else "not_fixed",
+                    "service_up": resolved, "resolved": resolved, "step_count": steps, "duration_s": 1.0,
+                    "blind": True, "diagnosis": {"correct": correct}, "actions": []}
+        rows = [row("b1", False, False, 5), row("b2", False, False, 5), row("s1", True, True, 7),
+                row("s2", False, True, 9)]
+        card = scorecard_from_rows(rows, {"baseline": ["b1", "b2"], "optimized-skills": ["s1", "s2"]})
+        card.update({"blind": True, "seeds": [100, 101], "scenarios": ["stale_lockfile"]})
+        by_name = {a["name"]: a for a in card["approaches"]}
+        self.assertEqual((by_name["baseline"]["resolved_rate"], by_name["baseline"]["diagnosis_accuracy"]), (0.0, 0.0))
+        skills = by_name["optimized-skills"]
+        self.assertEqual((skills["resolved"], skills["resolved_rate"], skills["diagnosis_accuracy"],
+                          skills["mean_steps"]), (1, 0.5, 1.0, 8))
+        table = render_scorecard(card)
+        self.assertIn("blind incidents of stale_lockfile x seeds 100-101", table)
+        self.assertIn("1/2 (50%)", table)
+
+    def test_blind_needs_seeds_and_seeds_need_blind(self):
+        from openhands_driver.reports.scorecard import run_scorecard
+
+        for config in (ScorecardConfig(blind=True), ScorecardConfig(seeds=(1, 2))):
+            with self.assertRaises(UserError):
+                run_scorecard(config)
 
     def test_missing_result_files_are_reported_with_the_command(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -137,7 +164,8 @@ class DistillationTest(unittest.TestCase):
             self.assertEqual(stale["sequence"], ["python3 .agents/skills/stale-lockfile/diagnose.py",
                                                  "python3 .agents/skills/stale-lockfile/remediate.py",
                                                  "targetctl status"])
-            self.assertEqual(stale["found_by"], ["targetctl status", "targetctl exec ls -la var/lock var/run"])
+            # schema-1 rows predate the skills' Signals: no triage check is credited from them
+            self.assertNotIn("found_by", stale)
             self.assertFalse(summary["skills"]["bad-env-config"]["proposed"])
             proposed = Path(stale["file"]).read_text()
             self.assertIn(NOTES_HEADING, proposed)

@@ -47,7 +47,7 @@ class ParseRunbookTests(unittest.TestCase):
         self.assertFalse(book.empty)
         self.assertEqual(book.to_dict(), {"diagnose": ["targetctl status", "targetctl info"],
                                           "remediate": ["targetctl exec rm -f var/lock/service.lock"],
-                                          "verify": ["targetctl status"]})
+                                          "verify": ["targetctl status"], "skills": []})
         self.assertEqual(PHASES, ("diagnose", "remediate", "verify"))
 
     def test_comments_blank_lines_and_prompts(self) -> None:
@@ -81,7 +81,8 @@ class ParseRunbookTests(unittest.TestCase):
             rm -rf /
             '''
             """))
-        self.assertEqual(book.to_dict(), {"diagnose": ["targetctl status"], "remediate": [], "verify": []})
+        self.assertEqual(book.to_dict(), {"diagnose": ["targetctl status"], "remediate": [], "verify": [],
+                                          "skills": []})
 
     def test_prose_between_blocks_is_ignored_and_blocks_accumulate(self) -> None:
         book = parse_runbook(md("""\
@@ -146,7 +147,8 @@ class ParseRunbookTests(unittest.TestCase):
             c
             '''
             """))
-        self.assertEqual(book.to_dict(), {"diagnose": ["a"], "remediate": ["b"], "verify": ["c"]})
+        self.assertEqual(book.to_dict(), {"diagnose": ["a"], "remediate": ["b"], "verify": ["c"],
+                                          "skills": []})
 
     def test_verification_heading_is_the_verify_phase(self) -> None:
         # BUG (runbook.py _phase_of): headings match on the first 6 letters of the phase name, so
@@ -190,6 +192,71 @@ class ParseRunbookTests(unittest.TestCase):
         self.assertEqual(book.verify, ("targetctl status",))
 
 
+class SkillsListTests(unittest.TestCase):
+    """A triage runbook's ``## Skills`` list: the skills to prefer, in order."""
+
+    def test_items_in_order_with_or_without_backticks(self) -> None:
+        book = parse_runbook(md("""\
+            ## Diagnose
+            '''bash
+            targetctl status
+            '''
+
+            ## Skills
+            Prefer these when their signals match:
+            - flag-skill
+            * `lock-skill`
+              - release-skill
+
+            ## Verify
+            '''bash
+            targetctl status
+            '''
+            """))
+        self.assertEqual(book.skills, ("flag-skill", "lock-skill", "release-skill"))
+        self.assertEqual(book.to_dict()["skills"], ["flag-skill", "lock-skill", "release-skill"])
+        self.assertEqual(book.diagnose, ("targetctl status",))
+        self.assertEqual(book.verify, ("targetctl status",))
+
+    def test_only_plain_names_count(self) -> None:
+        book = parse_runbook(md("""\
+            ## Skills
+            - lock-skill: the lock one (prose after a name is not a name)
+            - Flag-Skill
+            - two words
+            - ok-skill
+            - ok-skill-2
+            """))
+        self.assertEqual(book.skills, ("ok-skill", "ok-skill-2"))
+
+    def test_items_under_other_headings_are_not_skills(self) -> None:
+        book = parse_runbook(md("""\
+            ## Notes
+            - lock-skill
+            ## Skills to avoid
+            - flag-skill
+            ## Diagnose
+            - release-skill
+            """))
+        self.assertEqual(book.skills, ())
+
+    def test_a_later_heading_ends_the_list_and_a_skills_list_has_no_commands(self) -> None:
+        book = parse_runbook(md("""\
+            ### skills
+            - a-skill
+            '''bash
+            targetctl restart
+            '''
+            ## Verify
+            - b-skill
+            """))
+        self.assertEqual(book.skills, ("a-skill",))
+        self.assertTrue(book.empty)
+
+    def test_skills_alone_do_not_make_a_runbook_non_empty(self) -> None:
+        self.assertTrue(parse_runbook("## Skills\n- a-skill\n").empty)
+
+
 class ShippedRunbookTests(unittest.TestCase):
     def test_every_skill_has_all_three_phases(self) -> None:
         skills = load_skills()
@@ -210,11 +277,22 @@ class ShippedRunbookTests(unittest.TestCase):
         self.assertEqual(parse_runbook(skills["stale-lockfile"].body).to_dict(), {
             "diagnose": ["python3 .agents/skills/stale-lockfile/diagnose.py"],
             "remediate": ["python3 .agents/skills/stale-lockfile/remediate.py"],
-            "verify": ["targetctl status"]})
+            "verify": ["targetctl status"], "skills": []})
         port = parse_runbook(skills["port-mismatch"].body)
         self.assertEqual(port.diagnose, ("python3 .agents/skills/port-mismatch/diagnose.py",))
         self.assertEqual(port.remediate, ("python3 .agents/skills/port-mismatch/remediate.py",
                                           "targetctl restart"))
+
+    def test_skills_with_signals_follow_the_brain_contract(self) -> None:
+        # The blind-incident contract: a skill the brain can rank (``Signals:`` in its description)
+        # diagnoses with exactly its own diagnose.py script.
+        for name, skill in load_skills().items():
+            if "Signals:" not in skill.description:
+                continue
+            with self.subTest(skill=name):
+                book = parse_runbook(skill.body)
+                self.assertEqual(book.diagnose, (f"python3 .agents/skills/{name}/diagnose.py",))
+                self.assertTrue(book.remediate)
 
     def test_skill_scripts_named_in_runbooks_exist(self) -> None:
         for name, skill in load_skills().items():
@@ -237,6 +315,8 @@ class ShippedRunbookTests(unittest.TestCase):
                 self.assertEqual(book.remediate, ())
                 for command in book.diagnose:
                     self.assertTrue(command.startswith("targetctl "), command)
+                for skill in book.skills:  # a preference list names shipped skills only
+                    self.assertIn(skill, load_skills())
 
 
 if __name__ == "__main__":

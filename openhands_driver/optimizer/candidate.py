@@ -1,10 +1,13 @@
-"""The candidate: the strategy text the agent receives, as a GEPA candidate dict.
+"""The candidate: the texts the agent receives, as a GEPA candidate dict.
 
-A candidate is ``{"triage_runbook": "<markdown>"}``: a runbook in the format of
-``training_data/strategies/*.md`` (see :mod:`openhands_driver.brain.runbook`). The runbook brain runs
-its ``## Diagnose`` checks in order and stops as soon as the evidence supports a fix, so the order and
-choice of those checks is what an optimizer can improve. This module reads and rewrites that block and
-leaves every other line of the text as it was.
+A candidate is ``{"triage_runbook": "<markdown>"}`` (a runbook in the format of
+``training_data/strategies/*.md``, see :mod:`openhands_driver.brain.runbook`), optionally with
+``"skill:<name>": "<SKILL.md body>"`` components (``optimize.py --candidate skill:<name>``: that text
+replaces the skill's body in each run's workspace copy). The runbook brain runs the triage runbook's
+``## Diagnose`` checks to gather symptoms, then tries the skills whose ``Signals:`` those outputs show,
+preferring the runbook's ``## Skills`` list in its order: the choice of checks and that list are what
+an optimizer can improve. This module reads and rewrites those two sections and leaves every other
+line of the text as it was.
 """
 
 from __future__ import annotations
@@ -17,15 +20,28 @@ from openhands_driver.brain.runbook import parse_runbook
 from openhands_driver.errors import UserError
 
 COMPONENT = "triage_runbook"
+SKILL_PREFIX = "skill:"
 _HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*$")
 _FENCE = re.compile(r"^\s*```\s*([\w-]*)\s*$")
 _SHELL = ("bash", "sh", "shell", "console", "")
 _TAGS = re.compile(r"</?runbook\b", re.IGNORECASE)
 
 
-def candidate_id(text: str) -> str:
-    """A short stable id for a candidate text (the same text always gets the same id)."""
-    return hashlib.sha256(text.strip().encode()).hexdigest()[:10]
+def candidate_id(candidate: str | dict[str, str]) -> str:
+    """A short stable id for a candidate (the same texts always get the same id; a candidate with only
+    the triage runbook has the id of that text)."""
+    if isinstance(candidate, dict):
+        extra = {k: v.strip() for k, v in candidate.items() if k != COMPONENT}
+        text = candidate.get(COMPONENT, "")
+        if extra:
+            text = text.strip() + "\n" + "\n".join(f"\0{k}\0{v}" for k, v in sorted(extra.items()))
+        candidate = text
+    return hashlib.sha256(candidate.strip().encode()).hexdigest()[:10]
+
+
+def skill_overrides(candidate: dict[str, str]) -> dict[str, str]:
+    """{skill name: SKILL.md text} for the candidate's ``skill:<name>`` components."""
+    return {k[len(SKILL_PREFIX):]: v for k, v in candidate.items() if k.startswith(SKILL_PREFIX)}
 
 
 def as_candidate(text: str) -> dict[str, str]:
@@ -69,6 +85,30 @@ def check_text(text: str) -> str | None:
 
 def diagnose_commands(text: str) -> list[str]:
     return list(parse_runbook(text).diagnose)
+
+
+def preferred_skills(text: str) -> list[str]:
+    return list(parse_runbook(text).skills)
+
+
+def with_skills(text: str, skills: list[str]) -> str:
+    """The same text with its ``## Skills`` list replaced by ``skills`` (added before ``## Verify``
+    when missing; removed when ``skills`` is empty)."""
+    lines = text.strip().splitlines()
+    start = next((i for i, line in enumerate(lines)
+                  if (m := _HEADING.match(line)) and m.group(1).strip().lower() == "skills"), None)
+    section = ["## Skills", *[f"- {name}" for name in skills], ""] if skills else []
+    if start is None:
+        if not skills:
+            return text.strip() + "\n"
+        at = next((i for i, line in enumerate(lines)
+                   if (m := _HEADING.match(line)) and m.group(1).lower().startswith(("remed", "verif"))),
+                  len(lines))
+        out = lines[:at] + ([""] if at and lines[at - 1].strip() else []) + section + lines[at:]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if _HEADING.match(lines[i])), len(lines))
+        out = lines[:start] + section + lines[end:]
+    return "\n".join(out).strip() + "\n"
 
 
 def _diagnose_blocks(lines: list[str]) -> tuple[int | None, list[tuple[int, int]]]:

@@ -1,7 +1,7 @@
 """Skill distillation: SKILL.md update *proposals* from successful traces, never applied silently.
 
 For each skill in ``.agents/skills``: the verified runs that followed it (the command sequence most
-often seen in fixed runs, with step and duration stats), and what generic-triage runs of the same
+often seen in fixed runs, with step and duration stats), and what triage runs of the same
 scenario learned (the checks that found the fault, from :mod:`.mining`). The proposal replaces or
 appends a ``## Field notes`` section (not a Diagnose/Remediate/Verify heading, so the runbook brain's
 procedure is unchanged) and is written with a unified diff under ``artifacts/skill_proposals/<stamp>/``
@@ -39,7 +39,7 @@ def _sequence(row: dict) -> tuple[str, ...]:
 
 def _notes(skill: str, followed: list[dict], triage: list[dict], trace_log: Path) -> tuple[str, dict] | None:
     fixed = [r for r in followed if r.get("service_up")]
-    found = Counter(a.needed for a in map(attribute, triage) if a.fix and a.needed)
+    found = Counter(a.needed for a in map(attribute, triage) if a.fixed and a.needed)
     if not fixed and not found:
         return None
     stats = {"skill_runs": len(followed), "skill_fixed": len(fixed),

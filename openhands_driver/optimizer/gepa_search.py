@@ -24,25 +24,33 @@ from openhands_driver.optimizer.evaluation import Evaluator
 from openhands_driver.optimizer.proposer import Proposer
 from openhands_driver.optimizer.result import SearchOutcome
 
-REFLECTION_TEMPLATE = """You maintain the triage runbook an SRE agent follows during incidents. The agent \
-runs the commands of the fenced bash block under '## Diagnose' in order, stops as soon as the evidence \
-explains the failure, applies the smallest fix and verifies. An independent verifier decides whether the \
-incident was fixed; among fixed runs, fewer steps is better.
+REFLECTION_TEMPLATE = """You maintain a text an SRE agent uses during BLIND incidents: the agent is paged \
+with a symptom-level alert only and the service's health body is generic, so the cause shows only in \
+`targetctl logs`, configuration files and process state. The agent first runs the commands of the fenced \
+bash block under '## Diagnose' of its triage runbook to gather symptoms, then ranks the runbook skills by \
+the 'Signals:' phrases of their descriptions found in those outputs, tries the best skills' diagnoses \
+(preferring the '## Skills' list, in order, when their signals match), remediates with the skill that \
+found its fault and verifies. The runner then proves the outcome itself (health, the fault's root cause \
+gone, durable across a restart, nothing else damaged): only RESOLVED runs count; among them, fewer steps \
+is better.
 
-The current runbook:
+The current text:
 ```
 <curr_param>
 ```
 
-Real runs of this runbook, with feedback from their traces:
+Real runs with this text, with feedback from their traces:
 ```
 <side_info>
 ```
 
-Write the improved runbook. Keep the markdown structure: a '## Diagnose' heading with one ```bash block of \
-targetctl commands (one per line), and the '## Verify' section. Put the checks that found faults first, \
-keep every check some incident needs, add no '## Remediate' section and no <runbook> tags. Return the \
-complete runbook inside one ``` block."""
+Write the improved text. For a triage runbook keep the markdown structure: a '## Diagnose' heading with \
+one ```bash block of read-only targetctl commands (one per line; keep `targetctl status` first), an \
+optional '## Skills' list of skill names ('- name' lines) and the '## Verify' section; add checks that \
+show the causes the feedback says were missed, drop checks that never contributed, add no '## Remediate' \
+section and no <runbook> tags. Never name an incident or a fault class in the text: it is sent with \
+every incident, and words in it can trigger skills. For a skill text keep its '## Diagnose', '## Remediate' and '## Verify' \
+sections. Return the complete text inside one ``` block."""
 
 
 class _Log:
@@ -60,13 +68,15 @@ class _Log:
 
 
 class _NextIterationFits:
-    """Stop when one more iteration (parent + child on a minibatch) would overrun the budget."""
+    """Stop when one more iteration could overrun the budget: the parent's minibatch is reused (every
+    parent was scored on all incidents), the child runs on the minibatch and, when accepted, on the
+    remaining incidents: at most ``max(minibatch, incidents)`` runs."""
 
-    def __init__(self, max_metric_calls: int, minibatch: int):
-        self.max_metric_calls, self.minibatch, self.fired = max_metric_calls, minibatch, False
+    def __init__(self, max_metric_calls: int, minibatch: int, incidents: int):
+        self.max_metric_calls, self.cost, self.fired = max_metric_calls, max(minibatch, incidents), False
 
     def __call__(self, state) -> bool:
-        self.fired = state.total_num_evals + 2 * self.minibatch > self.max_metric_calls
+        self.fired = state.total_num_evals + self.cost > self.max_metric_calls
         return self.fired
 
 
@@ -77,7 +87,7 @@ class _ProposerExhausted:
         self.proposer, self.fired = proposer, False
 
     def __call__(self, state) -> bool:
-        self.fired = self.proposer.exhausted([c[COMPONENT] for c in state.program_candidates])
+        self.fired = self.proposer.exhausted([dict(c) for c in state.program_candidates])
         return self.fired
 
 
@@ -94,13 +104,13 @@ def reflection_lm(model: str, base_url: str | None = None, api_key: str | None =
     return LM(model, num_retries=1, **extra)
 
 
-def run_gepa(seed_text: str, scenarios: list[str], evaluator: Evaluator, proposer: Proposer, *,
-             max_metric_calls: int, seed: int = 0, minibatch_size: int | None = None,
+def run_gepa(seed: dict[str, str] | str, scenarios: list[str], evaluator: Evaluator, proposer: Proposer, *,
+             max_metric_calls: int, rng_seed: int = 0, minibatch_size: int | None = None,
              incident_texts: dict[str, str] | None = None, lm_model: str | None = None,
              lm_base_url: str | None = None, lm_api_key: str | None = None,
              console: TextIO | None = None, verbose: bool = False) -> SearchOutcome:
     minibatch = max(1, min(minibatch_size or 3, len(scenarios)))
-    fits = _NextIterationFits(max_metric_calls, minibatch)
+    fits = _NextIterationFits(max_metric_calls, minibatch, len(scenarios))
     stoppers: list = [fits]
     kwargs: dict = {}
     if lm_model:
@@ -112,14 +122,19 @@ def run_gepa(seed_text: str, scenarios: list[str], evaluator: Evaluator, propose
         stoppers.append(exhausted)
         kwargs["custom_candidate_proposer"] = proposer
     log = _Log(console, verbose)
+    seed_candidate = as_candidate(seed) if isinstance(seed, str) else {k: v.strip() + "\n" for k, v in seed.items()}
+    # The search sees only the training incidents (GEPA's trainset and valset); the held-out
+    # validation incidents are run by the session after the search.
     result = gepa.optimize(
-        seed_candidate=as_candidate(seed_text), trainset=list(scenarios), valset=list(scenarios),
-        adapter=IncidentAdapter(evaluator, incident_texts), max_metric_calls=max_metric_calls,
+        seed_candidate=seed_candidate, trainset=list(scenarios), valset=list(scenarios),
+        adapter=IncidentAdapter(evaluator, incident_texts, structured=not lm_model),
+        max_metric_calls=max_metric_calls,
         stop_callbacks=stoppers, reflection_minibatch_size=minibatch, candidate_selection_strategy="pareto",
-        skip_perfect_score=True, perfect_score=1.0, cache_evaluation=True, seed=seed, logger=log,
+        module_selector="all" if len(seed_candidate) > 1 else "round_robin",
+        skip_perfect_score=True, perfect_score=1.0, cache_evaluation=True, seed=rng_seed, logger=log,
         display_progress_bar=False, raise_on_exception=True, **kwargs)
 
-    ids = [candidate_id(c[COMPONENT]) for c in result.candidates]
+    ids = [candidate_id(dict(c)) for c in result.candidates]
     parents = {p["candidate_id"]: [p["parent_id"]] for p in proposer.proposed}
     parents.update({ids[i]: [ids[p] for p in ps if p is not None] for i, ps in enumerate(result.parents)})
     origins = {p["candidate_id"]: p["variant"] for p in proposer.proposed}
@@ -129,13 +144,14 @@ def run_gepa(seed_text: str, scenarios: list[str], evaluator: Evaluator, propose
     if exhausted is not None and exhausted.fired:
         stop = "the proposer had nothing new for any candidate in the pool"
     elif fits.fired:
-        stop = f"budget: another iteration ({2 * minibatch} runs) would exceed {max_metric_calls} metric calls"
+        stop = f"budget: another iteration (up to {fits.cost} runs) would exceed {max_metric_calls} metric calls"
     else:
         stop = f"budget: {result.total_metric_calls} of {max_metric_calls} metric calls used"
     return SearchOutcome(
         engine="gepa.optimize",
         proposer=f"reflection_lm:{lm_model}" if lm_model else proposer.name,
-        seed_text=seed_text, best_text=result.best_candidate[COMPONENT], accepted=ids,
+        seed_text=seed_candidate[COMPONENT], best_text=result.best_candidate[COMPONENT], accepted=ids,
+        seed_candidate=dict(seed_candidate), best_candidate=dict(result.best_candidate),
         parents=parents,
         origins=origins,
         search_scores={ids[i]: float(s) for i, s in enumerate(result.val_aggregate_scores)},

@@ -16,7 +16,7 @@ from openhands_driver.errors import UserError
 from openhands_driver.optimizer.candidate import COMPONENT
 from openhands_driver.paths import ARTIFACTS_DIR
 
-RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 2  # 2: blind incidents, resolved-based scores, held-out validation
 DEFAULT_OPTIMIZER_RESULT = ARTIFACTS_DIR / "gepa" / "best_hint.json"
 DEFAULT_ITERATIVE_RESULT = ARTIFACTS_DIR / "gepa" / "best_hint_iterative.json"
 DEFAULT_EVAL_TRACE_LOG = ARTIFACTS_DIR / "gepa" / "evaluations.jsonl"
@@ -46,6 +46,12 @@ class SearchOutcome:
     search_scores: dict[str, float] = field(default_factory=dict)  # the search's own aggregate
     stop_reason: str = ""
     reported_metric_calls: int | None = None
+    seed_candidate: dict[str, str] = field(default_factory=dict)  # all components (default: the text)
+    best_candidate: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.seed_candidate = self.seed_candidate or {COMPONENT: self.seed_text}
+        self.best_candidate = self.best_candidate or {COMPONENT: self.best_text}
 
 
 def validate(data: dict) -> list[str]:
