@@ -11,7 +11,7 @@ Configured entirely by environment (from Target.control_env()):
     TARGETCTL_BROKER         in the agent's sandbox: the runner's broker socket (see below)
 
 Commands:
-    targetctl info               service, backend, probe url, expected listen port, service root
+    targetctl info               service, backend, probe url, expected port, service root
     targetctl status             GET the health URL; exit 0 on HTTP 200, 1 otherwise
     targetctl logs [-n N]        tail the service log
     targetctl restart            restart the app via its supervisor; wait until it is back
@@ -219,7 +219,7 @@ def cmd_info(env: Dict[str, str]) -> int:
     print("service: %s" % (env.get(ENV_SERVICE) or "unknown"))
     print("backend: %s" % require_env(ENV_BACKEND, env))
     print("probe url: %s" % require_env(ENV_URL, env))
-    print("expected listen port: %s" % require_env(ENV_EXPECTED_PORT, env))
+    print("expected port: %s" % require_env(ENV_EXPECTED_PORT, env))
     print("service root: %s" % require_env(ENV_ROOT, env))
     if env.get(ENV_CONTAINER):
         print("container: %s (DOCKER_HOST %s)" % (env[ENV_CONTAINER],
@@ -339,7 +339,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="targetctl",
                                      description="Control the incident's target service.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("info", help="service, backend, probe url, expected listen port, service root")
+    sub.add_parser("info", help="service, backend, probe url, expected port, service root")
     sub.add_parser("status", help="probe the health URL (exit 0 only on HTTP 200)")
     logs = sub.add_parser("logs", help="tail the service log")
     logs.add_argument("-n", "--lines", type=int, default=50, help="number of lines (default 50)")

@@ -1,7 +1,7 @@
 """Fault class port_mismatch: the service listens on another port than the one it is reached on.
 
 The load balancer (etc/upstream.json) and the probe reach the service on its port (`targetctl
-info`: expected listen port); a config change made the app listen elsewhere, so every probe gets
+info`: expected port); a config change made the app listen elsewhere, so every probe gets
 connection refused while the process runs happily. The app takes its port from `listen_port` in
 etc/service.json, overridden by `server.port` there, by drop-ins etc/service.d/*.json and by
 `PORT` in etc/service.env (app_service.resolve_port); its start log says which one it used. The

@@ -279,7 +279,7 @@ def _procedure(transcript: Transcript, replay: _Replay) -> None:
             replay.finish("The service is healthy (HTTP 200, status ok); no fault found, no change "
                           "made." + _report({"fault_class": "healthy", "entity": "",
                                              "evidence": [line.strip() for line in step.output.splitlines()
-                                                          if "HTTP" in line][:1]}))
+                                                          if "HTTP" in line or '"status"' in line][:2]}))
     catalog = {name: text for name, text in transcript.catalog().items()
                if name not in transcript.injected_skills}
     ranked = [name for name, _hits in rank_skills(catalog, replay.seen_output())]

@@ -32,7 +32,7 @@ def read_json(path: str) -> object:
 
 
 def expected_port() -> int | None:
-    match = re.search(r"expected listen port: (\d+)", targetctl("info").stdout)
+    match = re.search(r"expected port: (\d+)", targetctl("info").stdout)
     if match:
         return int(match.group(1))
     value = os.environ.get("TARGETCTL_EXPECTED_PORT", "")
@@ -79,7 +79,7 @@ def diagnose() -> dict:
     if present:
         entity = "%s:%s" % (winner["file"], winner["key"])
         evidence = logged[-1:] + [health.stdout.strip().splitlines()[0] if health.stdout.strip() else "",
-                                  f"{entity} = {winner['value']}, expected listen port {expected}"]
+                                  f"{entity} = {winner['value']}, expected port {expected}"]
         out["diagnosis"] = {"fault_class": CLASS_ID, "entity": entity,
                             "evidence": [e for e in evidence if e]}
     return out

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set the winning port setting to the expected listen port; JSON on stdout.
+"""Set the winning port setting to the expected port; JSON on stdout.
 
 Re-diagnoses first and edits only that one setting (its exact `key: wrong value`), leaving
 `metrics.port`, other files and etc/upstream.json alone. The port is read at start: run
