@@ -80,8 +80,8 @@ def make_incident(scenario: Scenario, *, run_id: str, blind: bool = False,
         variant = faults.make_variant(fault_class, seed)
         params = {**variant["params"], **imported}  # an imported incident's own details win
         alert = variant["alert"]
-    else:
-        params = {"service": "checkout", **imported}
+    else:  # the scenario's own details (the service keeps its default name)
+        params = dict(imported)
         alert = scenario.error_report
     cls = faults.fault_class(fault_class)
     truth = GroundTruth(fault_class=fault_class, entity=cls.entity(params), variant_seed=seed,

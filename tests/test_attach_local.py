@@ -37,7 +37,7 @@ class AttachLocalEndToEndTest(unittest.TestCase):
         service = LocalTarget(scenario_id=scenario, fault=scenario, keep=True)
         self.services.append(service)
         service.start()
-        self.assertEqual(targetctl.probe(service.url)[0], 500, "the service must start broken")
+        self.assertEqual(targetctl.probe(service.url)[0], 503, "the service must start broken")
         return service
 
     def run_attached(self, service: LocalTarget, scenario: str | None):

@@ -518,8 +518,13 @@ class RoutedAndInjectedTests(PolicyTestCase):
         world = World(outputs={diag_cmd("lock-skill"): (present("c", "e"), 0)},
                       heals={fix_cmd("lock-skill")})
         calls, finish = self.drive(Conversation(incident), world)
-        self.assertEqual(self.trail(calls), [diag_cmd("lock-skill"), fix_cmd("lock-skill"), STATUS])
+        # The checklist gathers the symptoms first; the injected skill is the first candidate.
+        self.assertEqual(self.trail(calls), [STATUS, LOGS, diag_cmd("lock-skill"), fix_cmd("lock-skill"),
+                                             STATUS])
         self.assert_report(finish, "c", "e")
+        no_checklist = blind_incident(runbook=None, extra=extra_info("lock-skill", BODIES["lock-skill"]))
+        calls, finish = self.drive(Conversation(no_checklist), world)
+        self.assertEqual(self.trail(calls), [diag_cmd("lock-skill"), fix_cmd("lock-skill"), STATUS])
 
     def test_injected_skill_absent_falls_back_to_triage_and_is_not_ranked_again(self) -> None:
         incident = blind_incident(extra=extra_info("lock-skill", BODIES["lock-skill"]))
@@ -527,7 +532,7 @@ class RoutedAndInjectedTests(PolicyTestCase):
                                diag_cmd("flag-skill"): (present("feature_flag", "y"), 0)},
                       heals={fix_cmd("flag-skill")})
         calls, finish = self.drive(Conversation(incident), world)
-        self.assertEqual(self.trail(calls), [diag_cmd("lock-skill"), STATUS, LOGS, "invoke flag-skill",
+        self.assertEqual(self.trail(calls), [STATUS, LOGS, diag_cmd("lock-skill"), "invoke flag-skill",
                                              diag_cmd("flag-skill"), fix_cmd("flag-skill"), STATUS])
         self.assert_report(finish, "feature_flag", "y")
 
@@ -535,7 +540,8 @@ class RoutedAndInjectedTests(PolicyTestCase):
         text = blind_incident()["content"]
         incident = {"role": "user", "content": [{"type": "text", "text": text}, {
             "type": "text", "text": extra_info("lock-skill", BODIES["lock-skill"])}]}
-        self.assertEqual(Conversation(incident).decide().arguments["command"], diag_cmd("lock-skill"))
+        self.assertEqual(Conversation(incident).decide().arguments["command"], STATUS)  # checklist first
+        self.assertIn("lock-skill", read_transcript([incident]).injected_skills)
 
 
 class ReplayTests(PolicyTestCase):

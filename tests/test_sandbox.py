@@ -175,7 +175,7 @@ class BrokerAndExecTest(unittest.TestCase):
         self.assertLessEqual(names - {"PWD", "SHLVL", "_", "OLDPWD"},
                              {"PATH", "HOME", "LANG", "TERM", "INPUTRC", "PS1", "PS2", "PAGER", "GIT_PAGER",
                               "TARGETCTL_BACKEND", "TARGETCTL_URL", "TARGETCTL_ROOT", "TARGETCTL_EXPECTED_PORT",
-                              "TARGETCTL_SCENARIO", "TARGETCTL_INSTANCE", "TARGETCTL_BROKER",
+                              "TARGETCTL_SERVICE", "TARGETCTL_BROKER",
                               "TARGETCTL_PYTHON"})
 
     def test_sdk_terminal_runs_inside_and_ctrl_c_interrupts(self):
@@ -196,7 +196,7 @@ class BrokerAndExecTest(unittest.TestCase):
             after = session.execute(TerminalAction(command="cd /etc && pwd"))
         finally:
             session.close()
-        self.assertIn("HTTP 500", first.text)
+        self.assertIn("HTTP 503", first.text)
         self.assertIn("rc=1", first.text)
         self.assertEqual(hung.exit_code, -1)
         self.assertEqual(interrupted.exit_code, 130)

@@ -115,7 +115,9 @@ class StartDemoDockerTest(unittest.TestCase):
                              "--trace-log", str(trace), "--verify-interval-s", "0.3")
             self.assertEqual(out.returncode, 0, out.stderr[-3000:])
             result = json.loads(out.stdout)  # stdout is exactly one JSON object
-            rows = [json.loads(line) for line in trace.read_text().splitlines()]
+            lines = [json.loads(line) for line in trace.read_text().splitlines()]
+            rows = [row for row in lines if row["status"] != "started"]  # one final row per run
+            self.assertEqual([row["status"] for row in lines][0], "started")
         self.assertEqual((result["backend"], result["status"], result["run_id"]),
                          ("docker", "fixed", run_id))
         self.assertTrue(result["service_up"])
@@ -145,7 +147,7 @@ class StartDemoDockerTest(unittest.TestCase):
                                   cwd=REPO, input="a\n" * 5, capture_output=True, text=True, timeout=240)
         self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
         self.assertIn("[gate] the agent wants to run", proc.stderr)
-        self.assertIn("FIXED", proc.stdout)
+        self.assertIn("RESOLVED (proven)", proc.stdout)
 
     def test_skip_build_needs_the_image(self):
         out = start_demo("--skip-build", "--runtime-image", f"missing-{uuid.uuid4().hex[:6]}:none",

@@ -48,7 +48,7 @@ class LocalTargetLifecycleTests(unittest.TestCase):
 
         result = target.exec(["ls", "var/lock"])
         self.assertTrue(result.ok, result)
-        self.assertEqual((result.argv, result.stdout, result.timed_out), (["ls", "var/lock"], "service.lock\n", False))
+        self.assertEqual((result.argv, result.stdout, result.timed_out), (["ls", "var/lock"], "service.lock\nsupervisor.lock\n", False))
         failing = target.exec(["sh", "-c", "echo oops >&2; exit 3"])
         self.assertEqual((failing.exit_code, failing.stderr, failing.ok), (3, "oops\n", False))
         self.assertEqual(target.exec(["no-such-command-xyz"]).exit_code, 127)
@@ -92,7 +92,7 @@ class LocalTargetLifecycleTests(unittest.TestCase):
         self.assertEqual((t.backend, t.scenario_id, t.fault), ("local", "life", "stale_lockfile"))
         self.assertEqual(t.control_env(), {
             "TARGETCTL_BACKEND": "local", "TARGETCTL_URL": t.url, "TARGETCTL_ROOT": str(t.root),
-            "TARGETCTL_EXPECTED_PORT": str(t.port), "TARGETCTL_SCENARIO": "life"})
+            "TARGETCTL_EXPECTED_PORT": str(t.port), "TARGETCTL_SERVICE": "checkout"})
         desc = t.describe()  # before start: no process group yet
         self.assertEqual({k: desc[k] for k in ("backend", "url", "root", "port", "pid")},
                          {"backend": "local", "url": t.url, "root": str(t.root), "port": t.port,
@@ -186,7 +186,7 @@ class LocalAttachTests(unittest.TestCase):
         self.assertEqual({k: desc[k] for k in ("backend", "url", "root", "pid", "owned", "supervisor_pid")},
                          {"backend": "local", "url": self.owner.url, "root": str(self.owner.root),
                           "pid": None, "owned": False, "supervisor_pid": before["supervisor_pid"]})
-        self.assertEqual(target.exec(["ls", "var/lock"]).stdout, "service.lock\n")  # nothing injected again
+        self.assertEqual(target.exec(["ls", "var/lock"]).stdout, "service.lock\nsupervisor.lock\n")  # nothing injected again
         target.restart()
         self.assertNotEqual(target.status()["app_pid"], before["app_pid"])
         self.assertIn("restart requested (SIGHUP)", target.logs(20))
@@ -200,7 +200,7 @@ class LocalAttachTests(unittest.TestCase):
         self.assertTrue((self.owner.root / "etc/service.json").is_file())
         self.assertTrue(targetctl.pid_alive(supervisor), "an attached service is never stopped")
         self.assertEqual(self.owner.status()["supervisor_pid"], supervisor)
-        self.assertEqual(targetctl.probe(self.owner.url)[0], 500)  # still up, still broken
+        self.assertEqual(targetctl.probe(self.owner.url)[0], 503)  # still up, still broken
         with self.assertRaisesRegex(TargetError, "detached by cleanup"):
             target.restart()
 

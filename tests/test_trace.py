@@ -63,7 +63,7 @@ class TraceRowTests(unittest.TestCase):
         self.assertEqual(row["actions"], [{"tool": "terminal", "command": "targetctl status", "risk": "LOW",
                                            "exit_code": 0, "duration_s": 0.1, "output_excerpt": "HTTP 200",
                                            "summary": "verify", "policy_risk": None, "model_risk": None,
-                                           "gate": "allowed", "gate_reason": ""}])
+                                           "gate": "allowed", "gate_reason": "", "ended_s": None}])
         json.dumps(row)  # JSON-ready
 
     def test_excerpts_keep_the_tail(self) -> None:

@@ -267,9 +267,10 @@ def _procedure(transcript: Transcript, replay: _Replay) -> None:
         replay.finish(f"Diagnosis with the skill {marker.group(1)} found no fault of that kind; not "
                       f"remediating. Last health reason: {work.findings.reason or 'unknown'}. "
                       "Escalating." + _report(None))
-    for name in transcript.injected_skills:  # the SDK injected a skill whose trigger the alert hit
-        _follow(name, transcript, work, replay)
     block = STRATEGY_BLOCK.search(transcript.user_text)
+    if not block:  # no checklist: the skills the SDK injected (their trigger was in the alert)
+        for name in transcript.injected_skills:
+            _follow(name, transcript, work, replay)
     runbook = parse_runbook(block.group(1)) if block else Runbook(diagnose=("targetctl status",))
     source = "runbook in the incident message" if block else "no runbook"
     for command in runbook.diagnose:  # gather symptoms
@@ -280,11 +281,13 @@ def _procedure(transcript: Transcript, replay: _Replay) -> None:
                           "made." + _report({"fault_class": "healthy", "entity": "",
                                              "evidence": [line.strip() for line in step.output.splitlines()
                                                           if "HTTP" in line or '"status"' in line][:2]}))
-    catalog = {name: text for name, text in transcript.catalog().items()
-               if name not in transcript.injected_skills}
+    # Candidates: skills the SDK injected (a trigger in the alert), then the catalog ranked by the
+    # signals the symptoms show, the runbook's preferred order first.
+    injected = list(transcript.injected_skills) if block else []
+    catalog = {name: text for name, text in transcript.catalog().items() if name not in injected}
     ranked = [name for name, _hits in rank_skills(catalog, replay.seen_output())]
-    preferred = [name for name in runbook.skills if name in ranked]  # the runbook's own order first
-    for name in (preferred + [n for n in ranked if n not in preferred])[:MAX_CANDIDATES]:
+    preferred = [name for name in runbook.skills if name in ranked]
+    for name in (injected + preferred + [n for n in ranked if n not in preferred])[:MAX_CANDIDATES]:
         _follow(name, transcript, work, replay)
     if work.absent:
         replay.finish("The runbooks that matched the symptoms (" + ", ".join(work.absent) + ") found "
