@@ -80,6 +80,23 @@ class _NextIterationFits:
         return self.fired
 
 
+class _NoProgress:
+    """Stop when iterations stop costing runs: every proposal was already measured (cached) or
+    skipped as perfect, so the budget would never run out and the search would spin."""
+
+    LIMIT = 25  # iterations in a row without a single new run
+
+    def __init__(self):
+        self.last, self.idle, self.fired = -1, 0, False
+
+    def __call__(self, state) -> bool:
+        evals = state.total_num_evals
+        self.idle = self.idle + 1 if evals == self.last else 0
+        self.last = evals
+        self.fired = self.idle >= self.LIMIT
+        return self.fired
+
+
 class _ProposerExhausted:
     """Stop when the deterministic proposer has nothing new for any candidate in GEPA's pool."""
 
@@ -111,7 +128,8 @@ def run_gepa(seed: dict[str, str] | str, scenarios: list[str], evaluator: Evalua
              console: TextIO | None = None, verbose: bool = False) -> SearchOutcome:
     minibatch = max(1, min(minibatch_size or 3, len(scenarios)))
     fits = _NextIterationFits(max_metric_calls, minibatch, len(scenarios))
-    stoppers: list = [fits]
+    idle = _NoProgress()
+    stoppers: list = [fits, idle]
     kwargs: dict = {}
     if lm_model:
         kwargs.update(reflection_lm=reflection_lm(lm_model, lm_base_url, lm_api_key),
@@ -141,7 +159,9 @@ def run_gepa(seed: dict[str, str] | str, scenarios: list[str], evaluator: Evalua
     if lm_model:
         origins = {cid: f"reflection_lm:{lm_model}" for cid in evaluator.texts}
     origins[ids[0]] = "seed"
-    if exhausted is not None and exhausted.fired:
+    if idle.fired:
+        stop = f"{_NoProgress.LIMIT} iterations in a row proposed nothing that needed a new run"
+    elif exhausted is not None and exhausted.fired:
         stop = "the proposer had nothing new for any candidate in the pool"
     elif fits.fired:
         stop = f"budget: another iteration (up to {fits.cost} runs) would exceed {max_metric_calls} metric calls"
