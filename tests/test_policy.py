@@ -320,6 +320,9 @@ class SkillFlowTests(PolicyTestCase):
         conv.answer(restart, "restarted: app pid 12 (was 11)", 0)
         verify = self.assert_terminal(conv.decide(), STATUS, "LOW")
         conv.answer(verify, BROKEN_STATUS, 1)
+        # an incident may have another cause: it looks again before giving up
+        again = self.assert_terminal(conv.decide(), STATUS, "LOW")
+        conv.answer(again, BROKEN_STATUS, 1)
         finish = self.assert_finish(conv.decide(), "still unhealthy after a restart", "Escalating")
         self.assertFalse(finish.message.startswith("Fixed"))
 
