@@ -70,6 +70,8 @@ def problem(root: Path, cfg: ServiceConfig,
         return 503, not_ready
     if cfg.dependency_error:
         return 500, cfg.dependency_error
+    if getattr(cfg, "peer_error", None):
+        return 500, cfg.peer_error
     if disruptions is None:
         disruptions = flag_disruptions(root) + chaos_disruptions(root)
     reason = next((d.reason for d in disruptions if d.reason), None)

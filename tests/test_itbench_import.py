@@ -151,7 +151,7 @@ class MappingTest(unittest.TestCase):
         # the old stand-ins were different faults (issue 14): refused until a class models them
         "modified-target-port-kubernetes-service": None,
         "misconfigured-kubernetes-workload-container-readiness-probe": None,
-        "modified-kubernetes-workload-container-environment-variable": None,
+        "modified-kubernetes-workload-container-environment-variable": "wrong_peer_address",
         "cordoned-kubernetes-worker-node": None,
         "ingress-port-blocking-network-policy": None,
         "insufficient-kubernetes-resource-quota": None,
@@ -319,6 +319,12 @@ class MultiInjectionRecordTest(unittest.TestCase):
         rec = self.record([Injection("invalid-kubernetes-workload-container-command", dep, 0)],
                           [[{"steps": [{"command": "kubectl -n otel-demo rollout undo deployment/payment"}]}]])
         self.assertTrue(any("['payment']" in w for w in rec["source_warnings"]), rec["source_warnings"])
+
+    def test_env_variable_keeps_its_name_and_value(self) -> None:
+        args = {"container": {"env": {"name": "QUOTE_ADDR", "value": "quote:0000"}, "name": "shipping"}}
+        rec = self.record([Injection("modified-kubernetes-workload-container-environment-variable", args, 0)])
+        self.assertEqual(rec["local_faults"], [{"fault_class": "wrong_peer_address", "injection": 0,
+                                                "params": {"variable": "QUOTE_ADDR", "value": "quote:0000"}}])
 
     @unittest.skipUnless(SAMPLE.is_dir(), NO_SAMPLE)
     def test_summary_counts_warnings_and_multi(self) -> None:

@@ -8,7 +8,7 @@ from openhands_driver.itbench.model import Injection, ItbenchIncident
 
 LOCAL_FAULTS = ("stale_lockfile", "readiness_probe_fail", "port_mismatch", "bad_env_config", "feature_flag",
                 "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop", "bad_credential", "resource_limit",
-                "dns_misconfig")
+                "dns_misconfig", "wrong_peer_address")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "kubernetes-api-server-request-surge": FaultMapping(None, "Load on the Kubernetes control plane (API server); the local environment has no control plane."),
     "misconfigured-kubernetes-horizontal-pod-autoscaler": FaultMapping(None, _NO_K8S + "HorizontalPodAutoscaler; the local target runs one process with no autoscaler."),
     "misconfigured-kubernetes-workload-container-readiness-probe": FaultMapping(None, "The probe definition is wrong (wrong port or path) while the app is healthy; the local readiness_probe_fail class is a damaged warm-up data file in the app, a different fault, and no local class yet models a probe definition the health check reads."),
-    "modified-kubernetes-workload-container-environment-variable": FaultMapping(None, "A named variable (e.g. QUOTE_ADDR) is set to a wrong value; the local bad_env_config class breaks one of the app's own required settings instead (a different variable, missing or malformed), so it is not the same incident; no local class yet takes the injected variable's name and value."),
+    "modified-kubernetes-workload-container-environment-variable": FaultMapping("wrong_peer_address", "A named address variable (e.g. QUOTE_ADDR) is set to a wrong value, so calls to that peer fail; locally the same variable with the same wrong value in etc/service.env, fixed by restoring the registered address."),
     "modified-target-port-kubernetes-service": FaultMapping(None, "The routing in front of the app (the Service's targetPort) is wrong while the app listens correctly; the local port_mismatch class moves the app's own listen port instead, a different fault, and no local class yet models a routing layer."),
     "nonexistent-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image that does not exist; locally a release that cannot run, fixed by rollback."),
     "nonexistent-kubernetes-workload-node": FaultMapping(None, _NO_K8S + "scheduler: a nodeSelector for a node that does not exist leaves pods Pending."),
@@ -80,6 +80,9 @@ def local_fault_params(inj: Injection) -> dict[str, Any]:
     if isinstance(args.get("scheduleSpec"), dict):
         name = ((args.get("kubernetesObject") or {}).get("metadata") or {}).get("name")
         return {"name": str(name or "recurring-experiment"), "schedule_spec": args["scheduleSpec"]}
+    env = (args.get("container") or {}).get("env") if isinstance(args.get("container"), dict) else None
+    if fault_id == "modified-kubernetes-workload-container-environment-variable" and isinstance(env, dict):
+        return {"variable": str(env.get("name") or ""), "value": str(env.get("value") or "")}
     if fault_id in _CRASH_VARIANT:
         return {"variant": _CRASH_VARIANT[fault_id]}
     if fault_id == "unsupported-architecture-kubernetes-workload-container-image":
