@@ -150,7 +150,7 @@ class MappingTest(unittest.TestCase):
         "failing-name-resolution-kubernetes-workload-dns-policy": "dns_misconfig",
         # the old stand-ins were different faults (issue 14): refused until a class models them
         "modified-target-port-kubernetes-service": None,
-        "misconfigured-kubernetes-workload-container-readiness-probe": None,
+        "misconfigured-kubernetes-workload-container-readiness-probe": "probe_misconfig",
         "modified-kubernetes-workload-container-environment-variable": "wrong_peer_address",
         "cordoned-kubernetes-worker-node": None,
         "ingress-port-blocking-network-policy": None,

@@ -8,7 +8,7 @@ from openhands_driver.itbench.model import Injection, ItbenchIncident
 
 LOCAL_FAULTS = ("stale_lockfile", "readiness_probe_fail", "port_mismatch", "bad_env_config", "feature_flag",
                 "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop", "bad_credential", "resource_limit",
-                "dns_misconfig", "wrong_peer_address")
+                "dns_misconfig", "wrong_peer_address", "probe_misconfig")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "invalid-kubernetes-workload-container-command": FaultMapping("crash_loop", "Invalid container command -> CrashLoopBackOff; locally a bad entrypoint/start command."),
     "kubernetes-api-server-request-surge": FaultMapping(None, "Load on the Kubernetes control plane (API server); the local environment has no control plane."),
     "misconfigured-kubernetes-horizontal-pod-autoscaler": FaultMapping(None, _NO_K8S + "HorizontalPodAutoscaler; the local target runs one process with no autoscaler."),
-    "misconfigured-kubernetes-workload-container-readiness-probe": FaultMapping(None, "The probe definition is wrong (wrong port or path) while the app is healthy; the local readiness_probe_fail class is a damaged warm-up data file in the app, a different fault, and no local class yet models a probe definition the health check reads."),
+    "misconfigured-kubernetes-workload-container-readiness-probe": FaultMapping("probe_misconfig", "The readiness probe is aimed at the wrong port or path while the app is healthy, so the pod never becomes Ready; locally the supervisor's readiness probe definition points at the wrong port/path, fixed by correcting the probe."),
     "modified-kubernetes-workload-container-environment-variable": FaultMapping("wrong_peer_address", "A named address variable (e.g. QUOTE_ADDR) is set to a wrong value, so calls to that peer fail; locally the same variable with the same wrong value in etc/service.env, fixed by restoring the registered address."),
     "modified-target-port-kubernetes-service": FaultMapping(None, "The routing in front of the app (the Service's targetPort) is wrong while the app listens correctly; the local port_mismatch class moves the app's own listen port instead, a different fault, and no local class yet models a routing layer."),
     "nonexistent-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image that does not exist; locally a release that cannot run, fixed by rollback."),

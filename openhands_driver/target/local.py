@@ -96,8 +96,8 @@ class LocalTarget(Target):
             raise ValueError("url= is only for attaching to a running service (attach=True, root=DIR)")
         if attach:
             port = url_port(url)
-        elif port is None or (wrong_port is None and "port_mismatch" in
-                              [fault] + [i["fault"] for i in injections or []]):
+        elif port is None or (wrong_port is None and {"port_mismatch", "probe_misconfig"} &
+                              set([fault] + [i["fault"] for i in injections or []])):
             picked = [p for p in free_ports(3) if p != port]
             port = port if port is not None else picked[0]
             wrong_port = wrong_port if wrong_port is not None else next(p for p in picked if p != port)
