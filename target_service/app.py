@@ -46,6 +46,7 @@ if __package__:
     from .app_service import *  # noqa: F401,F403
     from .app_traffic import *  # noqa: F401,F403
     from .app_probes import HEALTH_PATH, probe_gate
+    from .app_routes import route_problem
 else:
     from pidfiles import remove_own_pid, write_pid
     from root_layout import *  # noqa: F401,F403
@@ -53,6 +54,7 @@ else:
     from app_service import *  # noqa: F401,F403
     from app_traffic import *  # noqa: F401,F403
     from app_probes import HEALTH_PATH, probe_gate
+    from app_routes import route_problem
 
 log = logging.getLogger("app")
 HTTP_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
@@ -73,6 +75,9 @@ def problem(root: Path, cfg: ServiceConfig,
     out_of_rotation = probe_gate(root)  # the supervisor's readiness probe (app_probes.py)
     if out_of_rotation:
         return 503, out_of_rotation
+    unrouted = route_problem(root, cfg.service, cfg.listen_port)  # the routing entry (app_routes.py)
+    if unrouted:
+        return 503, unrouted
     if cfg.dependency_error:
         return 500, cfg.dependency_error
     if getattr(cfg, "peer_error", None):

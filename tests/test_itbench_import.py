@@ -148,8 +148,10 @@ class MappingTest(unittest.TestCase):
         "valkey-workload-changed-password": "bad_credential",
         "insufficient-kubernetes-workload-container-resources": "resource_limit",
         "failing-name-resolution-kubernetes-workload-dns-policy": "dns_misconfig",
-        # the old stand-ins were different faults (issue 14): refused until a class models them
-        "modified-target-port-kubernetes-service": None,
+        # issue 14: the old stand-ins were different faults; these classes model the real mechanism
+        "modified-target-port-kubernetes-service": "service_routing",
+        "invalid-kubernetes-service-selector": "service_routing",
+        "deleted-kubernetes-service": "service_routing",
         "misconfigured-kubernetes-workload-container-readiness-probe": "probe_misconfig",
         "modified-kubernetes-workload-container-environment-variable": "wrong_peer_address",
         "cordoned-kubernetes-worker-node": None,
@@ -325,6 +327,11 @@ class MultiInjectionRecordTest(unittest.TestCase):
         rec = self.record([Injection("modified-kubernetes-workload-container-environment-variable", args, 0)])
         self.assertEqual(rec["local_faults"], [{"fault_class": "wrong_peer_address", "injection": 0,
                                                 "params": {"variable": "QUOTE_ADDR", "value": "quote:0000"}}])
+
+    def test_target_port_keeps_the_injected_port(self) -> None:
+        args = {"kubernetesObject": {"kind": "Service", "metadata": {"name": "ad"}}, "targetPort": 8080}
+        rec = self.record([Injection("modified-target-port-kubernetes-service", args, 0)])
+        self.assertEqual(rec["local_faults"][0]["params"], {"breakage": "target_port", "target_port": 8080})
 
     @unittest.skipUnless(SAMPLE.is_dir(), NO_SAMPLE)
     def test_summary_counts_warnings_and_multi(self) -> None:
