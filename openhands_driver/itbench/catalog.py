@@ -66,6 +66,15 @@ def build_record(incident: ItbenchIncident, commit: str | None) -> dict[str, Any
 
 def build_catalog(result: ImportResult, imported_at: str | None = None) -> dict[str, Any]:
     records = [build_record(inc, result.commit) for inc in result.incidents]
+    by_description: dict[str, list[int]] = {}
+    for rec in records:
+        if rec["description"]:
+            by_description.setdefault(rec["description"], []).append(rec["source"]["id"])
+    for rec in records:  # ground truth copied between scenarios: the same description twice
+        twins = [i for i in by_description.get(rec["description"], []) if i != rec["source"]["id"]]
+        if twins:
+            rec["source_warnings"].append(f"the description is word for word the one of scenario(s) {twins} "
+                                          "(copied?); the injections are used")
     supported = [r for r in records if r["local_fault"]]
     return {
         "schema_version": SCHEMA_VERSION,

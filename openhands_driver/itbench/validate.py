@@ -87,6 +87,7 @@ def validate(incident: ItbenchIncident) -> list[str]:
     if stray:
         warnings.append(f"solutions name {stray} which no injection targets and the ground truth does not list "
                         "(copied from another scenario?)")
+    warnings += [q for q in incident.quirks if q.startswith("description names")]
     if incident.entities and injected and not entities & injected:
         warnings.append(f"ground-truth entities {sorted(entities)} name none of the injected objects {sorted(injected)}")
     return warnings
