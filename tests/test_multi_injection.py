@@ -147,3 +147,35 @@ class TwoInjectionsEndToEnd(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TwoInjectionsDocker(unittest.TestCase):
+    """The provisioning file carries every injection into the container; both must be fixed."""
+
+    def test_two_flags_in_a_container(self) -> None:
+        from openhands_driver.target import docker as dt
+        from tests.support import service_faults as sf
+        from tests.test_target_docker import new_run_id, require_engine
+
+        client = require_engine()["client"]  # skips when no engine answers
+        run_id = new_run_id("two-flags")
+        self.addCleanup(dt.remove_run_containers, run_id, client)
+        incident = make_incident(_scenario(TWO_FLAGS), run_id="r", blind=True, seed=5)
+        target = dt.DockerTarget(scenario_id="inst-x", fault=None, run_id=run_id, client=client,
+                                 injections=incident.injections)
+        self.addCleanup(target.cleanup)
+        target.start()
+
+        def oracles() -> dict:
+            done = target.exec(["python3", "/app/faults.py", "oracle", "--root", "/", "--faults",
+                                json.dumps(incident.injections)])
+            return json.loads(done.stdout)
+
+        self.assertEqual([f["passed"] for f in oracles()["by_fault"]], [False, False])
+        skill = sf.SKILLS / "feature-flag"
+        self.assertEqual(sf.run_script(target, skill / "remediate.py")[0], 0)
+        self.assertEqual(sf.ctl(target, "status")[0], 1)  # the other flag still fails requests
+        self.assertFalse(oracles()["passed"])
+        self.assertEqual(sf.run_script(target, skill / "remediate.py")[0], 0)
+        self.assertEqual(sf.ctl(target, "status")[0], 0)
+        self.assertTrue(oracles()["passed"])
