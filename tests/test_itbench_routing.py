@@ -38,6 +38,26 @@ class TextRouting(unittest.TestCase):
                 self.assertFalse(lowered & {a.lower() for a in SYMPTOM_ALERTS}, skill.triggers)
                 self.assertNotIn("partion", lowered)  # a typo copied from a sample description
 
+    def test_no_trigger_fires_on_a_blind_incident_message(self) -> None:
+        import tempfile
+
+        from openhands_driver.config import RunConfig
+        from openhands_driver.router import score_text
+        from openhands_driver.runner import plan_incident
+        from target_service import faults
+
+        skills = load_skills()
+        with tempfile.TemporaryDirectory() as tmp:
+            catalog = Path(tmp) / "c.json"
+            catalog.write_text(json.dumps({"schema_version": 1, "scenarios": [
+                {"scenario_id": n, "local_fault": n, "error_report": "(blind)"} for n in faults.FAULT_CLASSES]}))
+            for name in sorted(faults.FAULT_CLASSES):
+                for seed in range(3):
+                    plan = plan_incident(RunConfig(scenario=name, training_data=catalog, blind=True,
+                                                   variant_seed=seed))
+                    with self.subTest(fault=name, seed=seed):
+                        self.assertEqual(score_text(plan.message, skills), {})
+
     def test_committed_sample_routes_somewhere_sensible(self) -> None:
         records = json.loads((REPO / "training_data/atlas_sre_scenarios.json").read_text())["scenarios"]
         found = measure(records)

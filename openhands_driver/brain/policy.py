@@ -320,8 +320,8 @@ def _procedure(transcript: Transcript, replay: _Replay) -> None:
     evidence = _gather(runbook, work, replay, "triage: gather symptoms")
     first_round = not work.fixed
     for _round in range(MAX_ROUNDS):
-        catalog = {name: text for name, text in transcript.catalog().items()
-                   if name not in transcript.injected_skills and name not in tried}
+        catalog = {name: text for name, text in transcript.catalog().items()  # injected ones: already
+                   if name not in tried and (not first_round or name not in transcript.injected_skills)}
         # first round: everything seen so far (as before); later rounds: only the fresh evidence
         ranked = [name for name, _hits in rank_skills(
             catalog, replay.seen_output() if first_round else evidence)]
