@@ -149,6 +149,26 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class CrashPlusBadReleaseEndToEnd(unittest.TestCase):
+    """ITBench 60's shape: a crashing init step plus an image for the wrong architecture. The first
+    fix's restart still fails (the other cause): the brain must verify, look again and fix the rest."""
+
+    def test_resolved_with_both_fixed(self) -> None:
+        mixed = [{"fault_class": "crash_loop", "params": {"variant": "crash"}},
+                 {"fault_class": "bad_release", "params": {"variant": "arch"}}]
+        with tempfile.TemporaryDirectory() as tmp:
+            catalog = Path(tmp) / "catalog.json"
+            catalog.write_text(json.dumps({"schema_version": 2, "scenarios": [{
+                "scenario_id": "itbench_60_crash_and_arch", "local_fault": "crash_loop",
+                "error_report": "(imported)", "local_faults": mixed}]}))
+            result = run_incident(RunConfig(scenario="itbench_60_crash_and_arch", training_data=catalog,
+                                            blind=True, variant_seed=1, trace_log=Path(tmp) / "t.jsonl",
+                                            verify_interval_s=0.3, soak_s=1.0), console=NullConsole())
+        self.assertTrue(result.resolved, (result.agent_message, result.mitigation))
+        self.assertTrue(result.diagnosis["all_named"], result.diagnosis)
+        self.assertTrue({"bad-release", "crash-loop"} <= set(result.skills_used or []), result.skills_used)
+
+
 class TwoInjectionsDocker(unittest.TestCase):
     """The provisioning file carries every injection into the container; both must be fixed."""
 

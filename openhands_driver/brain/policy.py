@@ -243,11 +243,15 @@ def _remediate_and_verify(runbook: Runbook, source: str, work: _Work, replay: _R
     if not fix:  # the brain knows no fix of its own: only what a runbook it was given says
         replay.finish("No runbook I was given explains this failure, so I found no safe fix "
                       "(nothing changed). Escalating to a human." + _reports(work))
+    applied = 0
     for command in fix:
         step = replay.run(command, f"remediate: {why}")
         if step.exit_code not in (0, None):
+            if more_to_try and applied:  # the fix went in; what fails now (e.g. the restart) may be
+                break                    # another cause: verify, then look again
             replay.finish(f"Remediation command failed (exit {step.exit_code}): {command}. "
                           "Escalating." + _reports(work))
+        applied += 1
     work.fixed.append(source)
     verify = runbook.verify or DEFAULT_VERIFY
     for attempt in range(2):
