@@ -444,7 +444,9 @@ class Supervisor:
             ok, detail = False, problem
         else:
             ok, detail = app_probes.run_probe(spec)
-        starting = time.monotonic() - self.child_started < PROBE_INITIAL_DELAY_S
+        # an app that is not listening yet (no pid file) is starting, not failing its probe
+        starting = (time.monotonic() - self.child_started < PROBE_INITIAL_DELAY_S
+                    and not (self.root / APP_PID).exists())
         if ok or not starting:  # a starting app that does not answer yet is not a probe failure
             app_probes.write_state(self.root, ok, detail, rel)
         self.probe_failures = 0 if ok else self.probe_failures + 1

@@ -44,8 +44,7 @@ class ProbeMisconfigTest(sf.ServiceFaultCase):
         target.restart()  # restart only
         self.assertFalse(self.oracle(target, variant)["passed"])
         (target.root / "var/run/probe.json").write_text(json.dumps({"ready": True}))  # touch the state
-        time.sleep(1.2)
-        self.assertEqual(sf.ctl(target, "status")[0], 1)  # the supervisor probes again
+        self.assertEqual(self.wait_status(target, 1), 1)  # the supervisor probes again
         original = rel.read_text()
         rel.unlink()  # delete the definition: traffic flows, but the probe is gone
         self.assertEqual(self.wait_status(target, 0), 0)
