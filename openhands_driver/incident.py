@@ -9,6 +9,14 @@ incident:
   draws the variant (so the same variants can be run labelled and blind).
 The ground truth (fault class, entity, seed, decoys) is recorded by the harness and never sent to
 the agent.
+
+An imported incident with several injections (``local_faults`` in its record: one {fault_class,
+params} per injection) is provisioned as ONE target with every injection applied together.
+Each injection's variant is drawn from the same seed (a repeated class reuses the first variant of
+that class, so e.g. two flags live in the same flag files); the injection's own params win. The
+ground truth lists every fault (``faults``); ``fault_class``/``entity`` are the first one's (old
+readers); ``may_change`` is the union, ``decoys`` the union minus any path another injection's
+fix may change; the alert is the first injection's.
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ class GroundTruth:
     decoys: list[str] = field(default_factory=list)
     may_change: list[str] = field(default_factory=list)
     symptom: str = ""
+    # every injected fault: [{fault_class, entity, decoys, may_change, symptom}] (one entry for
+    # a single-fault incident); the fields above are the first one's or the unions
+    faults: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +60,8 @@ class Incident:
     title: str                 # the message heading
     blind: bool
     ground_truth: GroundTruth
+    # every injection: [{"fault": class, "params": {...}}]; the first is `fault`/`params`
+    injections: list[dict] = field(default_factory=list)
 
 
 def instance_token(run_id: str, seed: int | None) -> str:
@@ -61,37 +74,69 @@ def draw_seed() -> int:
     return random.SystemRandom().randrange(0, 1_000_000)
 
 
+def _specs(scenario: Scenario) -> list[dict]:
+    """The scenario's injections: [{fault_class, params}] (``local_faults``, else the single one)."""
+    listed = scenario.extra.get("local_faults")
+    if listed:
+        if not isinstance(listed, list) or not all(isinstance(e, dict) for e in listed):
+            raise UserError(f"scenario {scenario.scenario_id!r}: local_faults must be a list of objects")
+        return [{"fault_class": str(e.get("fault_class") or ""), "params": e.get("params") or {}}
+                for e in listed]
+    return [{"fault_class": scenario.local_fault or "healthy",
+             "params": scenario.extra.get("fault_params") or {}}]
+
+
 def make_incident(scenario: Scenario, *, run_id: str, blind: bool = False,
                   seed: int | None = None) -> Incident:
     """The concrete incident for a scenario (see the module docstring)."""
     from target_service import faults
 
-    fault_class = scenario.local_fault or faults.HEALTHY
-    if fault_class not in faults.FAULT_CLASSES:
-        known = ", ".join(sorted(faults.FAULT_CLASSES))
-        raise UserError(f"scenario {scenario.scenario_id!r}: fault class {fault_class!r} has no "
-                        f"fault-class module (target_service/fault_{fault_class}.py); known: {known}")
+    specs = _specs(scenario)
+    for spec in specs:
+        if spec["fault_class"] not in faults.FAULT_CLASSES:
+            known = ", ".join(sorted(faults.FAULT_CLASSES))
+            raise UserError(f"scenario {scenario.scenario_id!r}: fault class {spec['fault_class']!r} has no "
+                            f"fault-class module (target_service/fault_{spec['fault_class']}.py); known: {known}")
+        if not isinstance(spec["params"], dict):
+            raise UserError(f"scenario {scenario.scenario_id!r}: fault_params must be a JSON object")
     if blind and seed is None:
         seed = draw_seed()
-    imported = scenario.extra.get("fault_params") or {}
-    if not isinstance(imported, dict):
-        raise UserError(f"scenario {scenario.scenario_id!r}: fault_params must be a JSON object")
-    if seed is not None:
-        variant = faults.make_variant(fault_class, seed)
-        params = {**variant["params"], **imported}  # an imported incident's own details win
-        alert = variant["alert"]
-    else:  # the scenario's own details (the service keeps its default name)
-        params = dict(imported)
-        alert = scenario.error_report
-    cls = faults.fault_class(fault_class)
-    truth = GroundTruth(fault_class=fault_class, entity=cls.entity(params), variant_seed=seed,
-                        service=str(params.get("service") or "checkout"),
-                        decoys=list(cls.decoys(params)), may_change=list(cls.may_change(params)),
-                        symptom=cls.symptom(params))
+    injections, drawn, service, alert = [], {}, None, scenario.error_report
+    for spec in specs:
+        name, imported = spec["fault_class"], spec["params"]
+        if seed is not None:
+            if name not in drawn:  # a repeated class shares its first variant's locations
+                drawn[name] = faults.make_variant(name, seed)
+            variant = drawn[name]
+            service = service or variant["service"]
+            if len(injections) == 0:
+                alert = variant["alert"]
+            params = {**variant["params"], **imported}  # an imported incident's own details win
+        else:
+            params = {"service": "checkout", **imported}
+            service = service or str(params.get("service") or "checkout")
+        params["service"] = service  # one target, one service name
+        injections.append({"fault": name, "params": params})
+    truths = []
+    for inj in injections:
+        cls = faults.fault_class(inj["fault"])
+        truths.append({"fault_class": inj["fault"], "entity": cls.entity(inj["params"]),
+                       "decoys": list(cls.decoys(inj["params"])),
+                       "may_change": list(cls.may_change(inj["params"])),
+                       "symptom": cls.symptom(inj["params"])})
+    may_change = list(dict.fromkeys(p for t in truths for p in t["may_change"]))
+    decoys = list(dict.fromkeys(p for t in truths for p in t["decoys"] if p not in may_change))
+    first = truths[0]
+    truth = GroundTruth(fault_class=first["fault_class"], entity=first["entity"], variant_seed=seed,
+                        service=str(service or "checkout"), decoys=decoys, may_change=may_change,
+                        symptom=first["symptom"], faults=truths)
+    fault = scenario.local_fault or (specs[0]["fault_class"] if scenario.extra.get("local_faults") else None)
+    params = injections[0]["params"]
     if blind:
-        return Incident(instance=instance_token(run_id, seed), fault=scenario.local_fault,
-                        params=params, alert=alert, title=f"Alert: {truth.service}", blind=True,
-                        ground_truth=truth)
-    return Incident(instance=scenario.scenario_id, fault=scenario.local_fault, params=params,
+        return Incident(instance=instance_token(run_id, seed), fault=fault,
+                        params=params, alert=alert if seed is not None else scenario.error_report,
+                        title=f"Alert: {truth.service}", blind=True, ground_truth=truth,
+                        injections=injections)
+    return Incident(instance=scenario.scenario_id, fault=fault, params=params,
                     alert=scenario.error_report, title=scenario.title or scenario.scenario_id,
-                    blind=False, ground_truth=truth)
+                    blind=False, ground_truth=truth, injections=injections)

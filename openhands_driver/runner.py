@@ -284,7 +284,9 @@ def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
     incident = plan.incident
     if result.ground_truth is not None:
         result.diagnosis = proof.score_diagnosis(result.agent_message, incident.ground_truth)
-        result.mitigation = proof.check_mitigation(target, incident.fault, incident.params)
+        result.mitigation = (proof.check_mitigation_all(target, incident.injections)
+                             if len(incident.injections) > 1
+                             else proof.check_mitigation(target, incident.fault, incident.params))
     if before is not None and after is not None:
         result.collateral = proof.compare_snapshots(
             before, after, may_change=incident.ground_truth.may_change,
@@ -341,6 +343,8 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
         options["keep"] = True
     if config.target_root is None and config.target_container is None:
         options["fault_params"] = plan.incident.params  # the variant: which file, flag, value...
+        if len(plan.incident.injections) > 1:  # every injection, applied together
+            options["injections"] = plan.incident.injections
     return options
 
 

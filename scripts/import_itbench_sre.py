@@ -47,14 +47,32 @@ def human_summary(catalog: dict, output: Path) -> str:
     if unsupported:
         lines.append("  unsupported:")
         lines += [f"    ITBench {r['source']['id']:>4} {r['name']}: {r['unsupported_reason']}" for r in unsupported]
+    if summary.get("multi_injection"):
+        lines.append(f"  {summary['multi_injection']} with several injections, {summary['multi_injection_supported']} "
+                     "supported with every injection reproduced")
+    warned = summary.get("source_warnings") or {}
+    if warned:
+        lines.append(f"  ground-truth warnings ({len(warned)} scenarios):")
+        lines += [f"    ITBench {sid:>4}: {w}" for sid, ws in warned.items() for w in ws]
     lines.append(f"  wrote {output}")
     return "\n".join(lines)
+
+
+def previous_import_time(output: Path, source: str) -> str | None:
+    """The old catalog's imported_at when it came from the same source (a re-import with new
+    importer code does not rewrite the timestamp needlessly); None otherwise."""
+    try:
+        old = json.loads(output.read_text(encoding="utf-8"))["source"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    same = source in (old.get("path"), old.get("url")) or str(Path(source).expanduser().resolve()) == old.get("path")
+    return old.get("imported_at") if same else None
 
 
 def main(argv: list[str] | None = None) -> int:
     config, as_json = parse_args(argv)
     try:
-        catalog = import_itbench(config)
+        catalog = import_itbench(config, previous_import_time(config.output, config.source))
     except ItbenchImportError as exc:
         print(f"import_itbench_sre: error: {exc}", file=sys.stderr)
         return 2

@@ -45,12 +45,16 @@ if __package__:
     from .app_dependency import *  # noqa: F401,F403
     from .app_service import *  # noqa: F401,F403
     from .app_traffic import *  # noqa: F401,F403
+    from .app_probes import HEALTH_PATH, probe_gate
+    from .app_routes import route_problem
 else:
     from pidfiles import remove_own_pid, write_pid
     from root_layout import *  # noqa: F401,F403
     from app_dependency import *  # noqa: F401,F403
     from app_service import *  # noqa: F401,F403
     from app_traffic import *  # noqa: F401,F403
+    from app_probes import HEALTH_PATH, probe_gate
+    from app_routes import route_problem
 
 log = logging.getLogger("app")
 HTTP_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
@@ -68,8 +72,16 @@ def problem(root: Path, cfg: ServiceConfig,
     not_ready = readiness_problem(root, cfg)
     if not_ready:
         return 503, not_ready
+    out_of_rotation = probe_gate(root)  # the supervisor's readiness probe (app_probes.py)
+    if out_of_rotation:
+        return 503, out_of_rotation
+    unrouted = route_problem(root, cfg.service, cfg.listen_port)  # the routing entry (app_routes.py)
+    if unrouted:
+        return 503, unrouted
     if cfg.dependency_error:
         return 500, cfg.dependency_error
+    if getattr(cfg, "peer_error", None):
+        return 500, cfg.peer_error
     if disruptions is None:
         disruptions = flag_disruptions(root) + chaos_disruptions(root)
     reason = next((d.reason for d in disruptions if d.reason), None)
@@ -124,6 +136,11 @@ def create_app(root: Path, config: Optional[ServiceConfig] = None) -> Flask:
         log.error("GET / -> %d: %s", status, reason)
         return _json({"status": "error", "instance": cfg.instance,
                       "error": HTTP_REASONS.get(status, "Error")}, status)
+
+    @app.route(HEALTH_PATH, methods=["GET", "HEAD"])
+    def healthz() -> Response:
+        """Liveness: the process serves requests (what probes are meant to call)."""
+        return _json({"status": "alive"}, 200)
 
     @app.errorhandler(Exception)
     def on_error(exc: Exception) -> Response:

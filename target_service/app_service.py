@@ -24,9 +24,11 @@ from typing import Callable, Dict, Optional, Tuple
 if __package__:  # imported as target_service.app_service (the runner, the tests)
     from . import root_layout as layout
     from .app_dependency import database_problem
+    from .app_peers import peer_problem
 else:  # run flat: python app.py, or /app in the container
     import root_layout as layout
     from app_dependency import database_problem
+    from app_peers import peer_problem
 
 log = logging.getLogger("app")
 DROPIN_DIR = "etc/service.d"
@@ -86,6 +88,7 @@ class ServiceConfig:
     lock_file: str = layout.LOCK_FILE        # the exclusive lock this instance must hold
     warmup_file: Optional[str] = None        # data file the warm-up loads (None: no warm-up)
     warmup_error: Optional[str] = None       # why the warm-up failed (the instance stays unready)
+    peer_error: Optional[str] = None         # a peer service it calls is unreachable (app_peers.py)
 
 
 def _parse_env(text: str) -> Dict[str, str]:
@@ -192,6 +195,7 @@ def load_config(root: Path) -> ServiceConfig:
         if cfg.error:
             return cfg
     cfg.dependency_error = database_problem(root, settings["DATABASE_URL"])
+    cfg.peer_error = peer_problem(root, raw, settings)
     warmup = raw.get("warmup")
     if isinstance(warmup, dict) and _safe_rel(warmup.get("data_file")):
         cfg.warmup_file = warmup["data_file"].strip()

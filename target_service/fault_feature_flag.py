@@ -101,8 +101,10 @@ class FeatureFlag(core.FaultClass):
     def inject(self, ctx: core.FaultContext) -> None:
         p = self._p(ctx.params)
         healthy = ctx.root / layout.FLAGS_FILE
-        config = core.read_json(healthy)
-        if p["flags_file"] != layout.FLAGS_FILE:  # the flags live elsewhere on this host
+        placed = ctx.root / p["flags_file"]
+        # a second flag of the same incident goes into the flags an earlier one already placed
+        config = core.read_json(placed if placed.is_file() else healthy)
+        if p["flags_file"] != layout.FLAGS_FILE and healthy.exists():  # the flags live elsewhere
             healthy.unlink()
         flags = config["flags"]
         if p["flag"] not in flags:

@@ -16,7 +16,9 @@ Adding a fault class = one `fault_<name>.py` (a FaultClass with @register_class)
 
 CLI (the container's start.sh on first boot; the runner, inside the target's context):
     python faults.py --root DIR --scenario ID --fault NAME --port N [--params JSON] [--service S]
+    python faults.py --root DIR --scenario ID --faults '[{"fault": A, "params": {}}, ...]' --port N
     python faults.py oracle --root DIR --fault NAME --params JSON     -> JSON checks
+    python faults.py oracle --root DIR --faults JSON                  -> every injection's checks
     python faults.py snapshot --root DIR                                -> JSON {path: sha256}
     python faults.py variant --fault NAME --seed N                      -> JSON variant
 """
@@ -122,30 +124,65 @@ def snapshot(root: Path, dirs: Optional[List[str]] = None) -> Dict[str, str]:
     return found
 
 
+def fault_specs(specs: Any) -> List[Dict[str, Any]]:
+    """Normalise a list of injections [{"fault": name, "params": {...}}, ...] (also accepted:
+    "fault_class" for "fault", or [name, params] pairs); ValueError on anything else."""
+    if not isinstance(specs, (list, tuple)) or not specs:
+        raise ValueError("faults must be a non-empty list of {fault, params} objects, got %r" % (specs,))
+    out = []
+    for spec in specs:
+        if isinstance(spec, (list, tuple)) and len(spec) == 2:
+            name, params = spec
+        elif isinstance(spec, Mapping):
+            name, params = spec.get("fault", spec.get("fault_class")), spec.get("params")
+        else:
+            raise ValueError("each injection must be {fault, params}, got %r" % (spec,))
+        if params is not None and not isinstance(params, Mapping):
+            raise ValueError("fault params must be a JSON object, got %r" % (params,))
+        name = name or HEALTHY
+        if name not in FAULTS:
+            raise ValueError("unknown fault %r; valid faults: %s" % (name, ", ".join(fault_names())))
+        out.append({"fault": name, "params": dict(params or {})})
+    return out
+
+
 def inject(root: Path, fault: Optional[str], *, scenario_id: str, listen_port: int,
            wrong_port: Optional[int] = None, listen_host: str = DEFAULT_LISTEN_HOST,
-           params: Optional[Mapping[str, Any]] = None) -> bool:
+           params: Optional[Mapping[str, Any]] = None,
+           faults: Optional[List[Mapping[str, Any]]] = None) -> bool:
     """init_root + apply `fault` (with its per-incident `params`), once per root.
+    `faults` ([{fault, params}, ...]) applies several injections together instead (one healthy
+    root, each class's injector in order, one marker); `fault`/`params` are then ignored.
     Returns False (no-op) if already injected."""
     if params is not None and not isinstance(params, Mapping):
         raise ValueError("fault params must be a JSON object, got %r" % (params,))
-    name = fault or HEALTHY
-    if name not in FAULTS:
-        raise ValueError("unknown fault %r; valid faults: %s" % (fault, ", ".join(fault_names())))
+    specs = fault_specs(faults) if faults else fault_specs([{"fault": fault, "params": params}])
     root = Path(root)
     marker = root / INJECTED_MARKER
     if marker.exists():
         return False
-    service = str((params or {}).get("service") or "checkout")
+    service = str(specs[0]["params"].get("service") or "checkout")
     init_root(root, scenario_id, listen_port, listen_host, service=service)
     if wrong_port is None:
         wrong_port = listen_port + 1 if listen_port < 65535 else listen_port - 1
     if wrong_port == listen_port:
         raise ValueError("wrong_port must differ from listen_port (both %d)" % listen_port)
-    FAULTS[name](FaultContext(root, scenario_id, int(listen_port), int(wrong_port),
-                              dict(params or {}), service))
+    for spec in specs:  # one service: every injection sees the first one's service name
+        FAULTS[spec["fault"]](FaultContext(root, scenario_id, int(listen_port), int(wrong_port),
+                                           dict(spec["params"], service=service), service))
     write_file(marker, "provisioned\n")  # names nothing: the agent can read the root
     return True
+
+
+def run_oracles(root: Path, specs: Any) -> Dict[str, Any]:
+    """Every injection's oracle: {"passed": all passed, "checks": [...] (each named by its class
+    when there are several), "by_fault": [{fault_class, passed, checks}]}."""
+    found = [run_oracle(root, spec["fault"], spec["params"]) for spec in fault_specs(specs)]
+    many = len(found) > 1
+    checks = [dict(c, check="%s: %s" % (f["fault_class"], c["check"])) if many else c
+              for f in found for c in f["checks"]]
+    return {"fault_class": found[0]["fault_class"], "passed": all(f["passed"] for f in found),
+            "checks": checks, "by_fault": found}
 
 
 # --- CLI -------------------------------------------------------------------------------------
@@ -157,11 +194,14 @@ def _tool_main(argv: List[str]) -> int:
     parser.add_argument("--fault", default=HEALTHY)
     parser.add_argument("--params", default="")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--faults", default="", help="several injections: JSON [{fault, params}]")
     args = parser.parse_args(argv[1:])
     try:
         params = json.loads(args.params) if args.params.strip() else {}
-        if argv[0] == "oracle":
-            out: Any = run_oracle(Path(args.root), args.fault, params)
+        if argv[0] == "oracle" and args.faults.strip():
+            out: Any = run_oracles(Path(args.root), json.loads(args.faults))
+        elif argv[0] == "oracle":
+            out = run_oracle(Path(args.root), args.fault, params)
         elif argv[0] == "snapshot":
             out = snapshot(Path(args.root))
         else:
@@ -183,7 +223,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--scenario", default=None,
                         help="instance id reported by the service in its health body")
     parser.add_argument("--provision-file", default=None,
-                        help="JSON file {instance, fault, params} (instead of --scenario/--fault/--params)")
+                        help="JSON file {instance, fault, params[, faults: [{fault, params}]]} "
+                             "(instead of --scenario/--fault/--params)")
     parser.add_argument("--fault", default=HEALTHY,
                         help="fault name (%s); empty or 'healthy' = none" % ", ".join(fault_names()))
     parser.add_argument("--port", type=int, required=True, help="port the service is probed on")
@@ -194,9 +235,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--params", default="",
                         help="per-incident fault details, a JSON object "
                              "(e.g. '{\"flag\": \"cartFailure\"}')")
+    parser.add_argument("--faults", default="",
+                        help="several injections applied together, a JSON list [{fault, params}]")
     args = parser.parse_args(argv)
+    many = None
     try:
         params = json.loads(args.params) if args.params.strip() else None
+        many = json.loads(args.faults) if args.faults.strip() else None
     except ValueError as exc:
         print("faults.py: --params is not valid JSON: %s" % exc, file=sys.stderr)
         return 2
@@ -206,6 +251,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 provision = json.load(handle)
             args.scenario, args.fault = provision["instance"], provision.get("fault") or HEALTHY
             params = provision.get("params") or None
+            many = provision.get("faults") or None
     except (ValueError, OSError, KeyError, TypeError) as exc:
         print("faults.py: bad --provision-file %s: %s" % (args.provision_file, exc), file=sys.stderr)
         return 2
@@ -215,7 +261,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         done = inject(Path(args.root), args.fault or None, scenario_id=args.scenario,
                       listen_port=args.port, wrong_port=args.wrong_port,
-                      listen_host=args.host, params=params)
+                      listen_host=args.host, params=params, faults=many)
     except (ValueError, OSError) as exc:
         print("faults.py: %s" % exc, file=sys.stderr)
         return 2

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Container entry point for the target service (service root is "/").
 #   /run/provision.json  what to provision on first boot, written by the runner before the
-#                        container starts: {"instance": id, "fault": name, "params": {...}}; read
-#                        once and deleted, so nothing the agent can read (env, files) names the fault
+#                        container starts: {"instance": id, "fault": name, "params": {...}} and,
+#                        for an incident with several injections, "faults": [{"fault", "params"}]
+#                        (applied together; fault/params = the first); read once and deleted, so nothing the agent can read (env, files) names the fault
 #   PORT         port the service is probed on inside the container (default 8080)
 #   LISTEN_HOST  address the app binds (default 0.0.0.0, so a published port reaches it)
 # Without the file, SCENARIO / FAULT / FAULT_PARAMS from the environment are used (manual runs).

@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 if __package__:  # imported from the repo; flat in /app (and run as a script) otherwise
+    from . import app_probes
     from .pidfiles import remove_own_pid, write_pid
 else:
+    import app_probes
     from pidfiles import remove_own_pid, write_pid
 
 APP_SCRIPT = Path(__file__).resolve().with_name("app.py")
@@ -62,6 +64,8 @@ ENTRYPOINT = "etc/entrypoint.sh"
 LIMITS_JSON = "etc/limits.json"
 RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 EXIT_HINTS = {137: "OOMKilled", 127: "command not found", 126: "command cannot execute"}
+PROBE_PERIOD_S = 0.5
+PROBE_INITIAL_DELAY_S = 2.0  # failures while the app is still starting are not logged
 
 
 class WorkloadError(Exception):
@@ -257,6 +261,8 @@ class Supervisor:
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.wake_r, self.wake_w):
             os.set_blocking(fd, False)
+        self.probe_ok: Optional[bool] = None  # last readiness probe outcome (None: not probed yet)
+        self.probe_failures = 0
 
     # --- logging / signals ---------------------------------------------------------------
 
@@ -307,6 +313,8 @@ class Supervisor:
     # --- child management ----------------------------------------------------------------
 
     def start_child(self) -> None:
+        app_probes.clear_state(self.root)  # a new instance starts out of rotation
+        self.probe_ok = None
         try:
             argv, extra_env = read_workload(self.root)
         except WorkloadError as exc:
@@ -424,6 +432,31 @@ class Supervisor:
 
     # --- main loop -----------------------------------------------------------------------
 
+    def run_readiness_probe(self) -> bool:
+        """Probe the app as its probe definition says (app_probes.py); True when probes are
+        configured. The outcome goes to var/run/probe.json, which gates the app's traffic."""
+        rel, spec, problem = app_probes.readiness_spec(self.root)
+        if rel is None or (spec is None and problem is None):
+            return False
+        if self.child is None:
+            ok, detail = False, "no app process running"
+        elif problem:
+            ok, detail = False, problem
+        else:
+            ok, detail = app_probes.run_probe(spec)
+        # an app that is not listening yet (no pid file) is starting, not failing its probe
+        starting = (time.monotonic() - self.child_started < PROBE_INITIAL_DELAY_S
+                    and not (self.root / APP_PID).exists())
+        if ok or not starting:  # a starting app that does not answer yet is not a probe failure
+            app_probes.write_state(self.root, ok, detail, rel)
+        self.probe_failures = 0 if ok else self.probe_failures + 1
+        if (ok != self.probe_ok or (not ok and self.probe_failures % 20 == 0)) and (ok or not starting):
+            self.log("Readiness probe %s: %s (probe from %s)"
+                     % ("succeeded" if ok else "failed", detail, rel))
+        if ok or not starting:
+            self.probe_ok = ok
+        return True
+
     def take_own_lock(self) -> None:
         """Hold the lock named `supervisor_lock` in etc/service.json (our pid), if configured:
         one supervisor per service root, like any daemon's lock file."""
@@ -467,7 +500,8 @@ class Supervisor:
                     continue
                 self._sleep(min(self.restart_at - time.monotonic(), 1.0))
             else:
-                self._sleep(1.0)
+                probed = self.child is not None and self.run_readiness_probe()
+                self._sleep(PROBE_PERIOD_S if probed else 1.0)
 
 
     def shutdown_group(self, why: str) -> int:

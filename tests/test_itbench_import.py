@@ -148,9 +148,12 @@ class MappingTest(unittest.TestCase):
         "valkey-workload-changed-password": "bad_credential",
         "insufficient-kubernetes-workload-container-resources": "resource_limit",
         "failing-name-resolution-kubernetes-workload-dns-policy": "dns_misconfig",
-        "modified-target-port-kubernetes-service": "port_mismatch",
-        "misconfigured-kubernetes-workload-container-readiness-probe": "readiness_probe_fail",
-        "modified-kubernetes-workload-container-environment-variable": "bad_env_config",
+        # issue 14: the old stand-ins were different faults; these classes model the real mechanism
+        "modified-target-port-kubernetes-service": "service_routing",
+        "invalid-kubernetes-service-selector": "service_routing",
+        "deleted-kubernetes-service": "service_routing",
+        "misconfigured-kubernetes-workload-container-readiness-probe": "probe_misconfig",
+        "modified-kubernetes-workload-container-environment-variable": "wrong_peer_address",
         "cordoned-kubernetes-worker-node": None,
         "ingress-port-blocking-network-policy": None,
         "insufficient-kubernetes-resource-quota": None,
@@ -272,3 +275,66 @@ class CliTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def _flag(name: str) -> dict:
+    return {"flag": {"name": name, "state": "on"},
+            "kubernetesObject": {"kind": "ConfigMap", "metadata": {"name": "flagd-config", "namespace": "otel-demo"}}}
+
+
+class MultiInjectionRecordTest(unittest.TestCase):
+    """Synthetic upstream records with two injections: every injection becomes a local fault."""
+
+    def record(self, injections: list[Injection], solutions: list | None = None) -> dict:
+        from openhands_driver.itbench import build_record
+        incident = ItbenchIncident(15, "sre", "n", "n", "d", "medium", [], [], [], injections, [],
+                                   solutions if solutions is not None else [], True, True)
+        return build_record(incident, None)
+
+    def test_two_flags_both_reproduced_with_their_own_params(self) -> None:
+        rec = self.record([Injection("opentelemetry-demo-feature-flag", _flag("paymentUnreachable"), 0),
+                           Injection("opentelemetry-demo-feature-flag", _flag("adFailure"), 0)],
+                          [[{"steps": [{"text": "Disable the feature flag (paymentUnreachable)"}]}]])
+        self.assertEqual(rec["local_fault"], "feature_flag")
+        self.assertEqual(rec["fault_params"], {"flag": "paymentUnreachable", "variant": "on"})
+        self.assertEqual([(f["fault_class"], f["params"].get("flag")) for f in rec["local_faults"]],
+                         [("feature_flag", "paymentUnreachable"), ("feature_flag", "adFailure")])
+        warnings = " ".join(rec["source_warnings"])
+        self.assertIn("'adFailure') is not mentioned by any solution", warnings)
+        self.assertIn("2 injections to undo but only 1 solution group", warnings)
+
+    def test_crash_plus_wrong_architecture(self) -> None:
+        rec = self.record([Injection("crashing-kubernetes-workload-init-container", {}, 0),
+                           Injection("unsupported-architecture-kubernetes-workload-container-image", {}, 1)])
+        self.assertEqual([(f["fault_class"], f["params"]) for f in rec["local_faults"]],
+                         [("crash_loop", {"variant": "crash"}), ("bad_release", {"variant": "arch"})])
+
+    def test_an_injection_without_analogue_refuses_the_incident_and_is_named(self) -> None:
+        rec = self.record([Injection("opentelemetry-demo-feature-flag", _flag("adFailure"), 0),
+                           Injection("insufficient-kubernetes-resource-quota", {}, 0)])
+        self.assertIsNone(rec["local_fault"])
+        self.assertEqual(rec["local_faults"], [])
+        self.assertIn("injection 2 of 2 (insufficient-kubernetes-resource-quota)", rec["unsupported_reason"])
+
+    def test_stray_solution_object_is_a_warning(self) -> None:
+        dep = {"kubernetesObject": {"kind": "Deployment", "metadata": {"name": "cart", "namespace": "otel-demo"}}}
+        rec = self.record([Injection("invalid-kubernetes-workload-container-command", dep, 0)],
+                          [[{"steps": [{"command": "kubectl -n otel-demo rollout undo deployment/payment"}]}]])
+        self.assertTrue(any("['payment']" in w for w in rec["source_warnings"]), rec["source_warnings"])
+
+    def test_env_variable_keeps_its_name_and_value(self) -> None:
+        args = {"container": {"env": {"name": "QUOTE_ADDR", "value": "quote:0000"}, "name": "shipping"}}
+        rec = self.record([Injection("modified-kubernetes-workload-container-environment-variable", args, 0)])
+        self.assertEqual(rec["local_faults"], [{"fault_class": "wrong_peer_address", "injection": 0,
+                                                "params": {"variable": "QUOTE_ADDR", "value": "quote:0000"}}])
+
+    def test_target_port_keeps_the_injected_port(self) -> None:
+        args = {"kubernetesObject": {"kind": "Service", "metadata": {"name": "ad"}}, "targetPort": 8080}
+        rec = self.record([Injection("modified-target-port-kubernetes-service", args, 0)])
+        self.assertEqual(rec["local_faults"][0]["params"], {"breakage": "target_port", "target_port": 8080})
+
+    @unittest.skipUnless(SAMPLE.is_dir(), NO_SAMPLE)
+    def test_summary_counts_warnings_and_multi(self) -> None:
+        summary = import_itbench(ImportConfig(str(SAMPLE)), imported_at=STAMP)["summary"]
+        self.assertIn("source_warnings", summary)
+        self.assertEqual(summary["multi_injection"], 1)  # scenario 33 (two unsupported injections)

@@ -200,6 +200,12 @@ def _report(diagnosis: dict | None) -> str:
     return "\n```json\n" + json.dumps(block) + "\n```"
 
 
+def _reports(work: "_Work") -> str:
+    """One diagnosis block per cause found (the last one is the latest diagnosis)."""
+    found = [d for d in work.diagnoses if d != work.diagnosis] + ([work.diagnosis] if work.diagnosis else [])
+    return "".join(_report(d) for d in found) if found else _report(None)
+
+
 @dataclass
 class _Work:
     """What the procedure learned so far."""
@@ -207,6 +213,8 @@ class _Work:
     findings: Findings = field(default_factory=Findings)
     diagnosis: dict | None = None
     absent: list[str] = field(default_factory=list)  # runbooks whose diagnosis found nothing
+    fixed: list[str] = field(default_factory=list)  # runbooks whose fix was applied
+    diagnoses: list[dict] = field(default_factory=list)  # every cause found, in order
 
 
 def _diagnose(runbook: Runbook, source: str, work: _Work, replay: _Replay) -> bool:
@@ -217,6 +225,8 @@ def _diagnose(runbook: Runbook, source: str, work: _Work, replay: _Replay) -> bo
         body = first_json_object(step.output) or {}
         if isinstance(body.get("diagnosis"), dict):
             work.diagnosis = body["diagnosis"]
+            if body["diagnosis"] not in work.diagnoses:
+                work.diagnoses.append(body["diagnosis"])
         if work.findings.fault_reported_absent or body.get("fault_present") is False:
             work.findings.fault_reported_absent = False
             work.absent.append(source)
@@ -224,71 +234,122 @@ def _diagnose(runbook: Runbook, source: str, work: _Work, replay: _Replay) -> bo
     return True
 
 
-def _remediate_and_verify(runbook: Runbook, source: str, work: _Work, replay: _Replay) -> None:
+def _remediate_and_verify(runbook: Runbook, source: str, work: _Work, replay: _Replay,
+                          more_to_try: bool = False) -> None:
+    """Apply a runbook's fix and verify. Healthy -> finish. Still unhealthy -> finish (escalate),
+    unless `more_to_try`: then return, so the caller gathers again and tries the next matching
+    skill (an incident may have more than one cause)."""
     fix, why = list(runbook.remediate), f"remediation steps of the {source}"
     if not fix:  # the brain knows no fix of its own: only what a runbook it was given says
         replay.finish("No runbook I was given explains this failure, so I found no safe fix "
-                      "(nothing changed). Escalating to a human." + _report(work.diagnosis))
+                      "(nothing changed). Escalating to a human." + _reports(work))
+    applied = 0
     for command in fix:
         step = replay.run(command, f"remediate: {why}")
         if step.exit_code not in (0, None):
+            if more_to_try and applied:  # the fix went in; what fails now (e.g. the restart) may be
+                break                    # another cause: verify, then look again
             replay.finish(f"Remediation command failed (exit {step.exit_code}): {command}. "
-                          "Escalating." + _report(work.diagnosis))
+                          "Escalating." + _reports(work))
+        applied += 1
+    work.fixed.append(source)
     verify = runbook.verify or DEFAULT_VERIFY
     for attempt in range(2):
         results = [replay.run(command, "verify") for command in verify]
         if any(shows_healthy(s.command, s.output, s.exit_code) for s in results):
-            replay.finish(f"Fixed: applied {len(fix)} remediation step(s) ({why}); the health "
-                          "check now returns HTTP 200 with status ok." + _report(work.diagnosis))
+            replay.finish(f"Fixed: applied the remediation of {', '.join(work.fixed)}; the health "
+                          "check now returns HTTP 200 with status ok." + _reports(work))
         if attempt == 0:
             replay.run("targetctl restart", "restart once before giving up")
+    if more_to_try:
+        return
     replay.finish("Remediation applied but the service is still unhealthy after a restart. "
-                  "Escalating." + _report(work.diagnosis))
+                  "Escalating." + _reports(work))
 
 
-def _follow(name: str, transcript: Transcript, work: _Work, replay: _Replay) -> None:
-    """Load a skill and work it; returns only when its diagnosis found its fault absent."""
+def _follow(name: str, transcript: Transcript, work: _Work, replay: _Replay,
+            more_to_try: bool = False) -> bool:
+    """Load a skill and work it. Returns False when its diagnosis found its fault absent, True
+    when its fix was applied but the service is still unhealthy (only with `more_to_try`)."""
     runbook = _load_skill(name, transcript, replay)
     if runbook is None:
         replay.finish(f"Could not load the runbook skill {name!r}; escalating to a human."
                       + _report(None))
     if _diagnose(runbook, f"skill {name}", work, replay):
-        _remediate_and_verify(runbook, f"skill {name}", work, replay)
+        _remediate_and_verify(runbook, f"skill {name}", work, replay, more_to_try)
+        return True
+    return False
 
 
 MAX_CANDIDATES = 3
+MAX_ROUNDS = 3  # gather -> rank -> fix rounds: an incident may have several causes
 
 
-def _procedure(transcript: Transcript, replay: _Replay) -> None:
-    work = _Work()
-    marker = SKILL_MARKER.search(transcript.user_text)
-    if marker:  # the runner routed a skill: follow it
-        _follow(marker.group(1), transcript, work, replay)
-        replay.finish(f"Diagnosis with the skill {marker.group(1)} found no fault of that kind; not "
-                      f"remediating. Last health reason: {work.findings.reason or 'unknown'}. "
-                      "Escalating." + _report(None))
-    block = STRATEGY_BLOCK.search(transcript.user_text)
-    if not block:  # no checklist: the skills the SDK injected (their trigger was in the alert)
-        for name in transcript.injected_skills:
-            _follow(name, transcript, work, replay)
-    runbook = parse_runbook(block.group(1)) if block else Runbook(diagnose=("targetctl status",))
-    source = "runbook in the incident message" if block else "no runbook"
+def _gather(runbook: Runbook, work: _Work, replay: _Replay, why: str) -> str:
+    """Run the triage runbook's diagnose commands; finish when the service is healthy. Returns
+    what they printed (the evidence to rank skills by)."""
+    outputs = []
     for command in runbook.diagnose:  # gather symptoms
-        step = replay.run(command, "triage: gather symptoms")
+        step = replay.run(command, why)
         work.findings.update(command, step.output, step.exit_code)
+        outputs.append(step.output)
         if work.findings.healthy:
+            if work.fixed:
+                replay.finish(f"Fixed: applied the remediation of {', '.join(work.fixed)}; the "
+                              "health check now returns HTTP 200 with status ok." + _reports(work))
             replay.finish("The service is healthy (HTTP 200, status ok); no fault found, no change "
                           "made." + _report({"fault_class": "healthy", "entity": "",
                                              "evidence": [line.strip() for line in step.output.splitlines()
                                                           if "HTTP" in line or '"status"' in line][:2]}))
-    # Candidates: skills the SDK injected (a trigger in the alert), then the catalog ranked by the
-    # signals the symptoms show, the runbook's preferred order first.
-    injected = list(transcript.injected_skills) if block else []
-    catalog = {name: text for name, text in transcript.catalog().items() if name not in injected}
-    ranked = [name for name, _hits in rank_skills(catalog, replay.seen_output())]
-    preferred = [name for name in runbook.skills if name in ranked]
-    for name in (injected + preferred + [n for n in ranked if n not in preferred])[:MAX_CANDIDATES]:
-        _follow(name, transcript, work, replay)
+    return "\n".join(outputs)
+
+
+def _procedure(transcript: Transcript, replay: _Replay) -> None:
+    work = _Work()
+    tried: set[str] = set()
+    marker = SKILL_MARKER.search(transcript.user_text)
+    if marker:  # the runner routed a skill: follow it
+        tried.add(marker.group(1))
+        if not _follow(marker.group(1), transcript, work, replay, more_to_try=True):
+            replay.finish(f"Diagnosis with the skill {marker.group(1)} found no fault of that kind; not "
+                          f"remediating. Last health reason: {work.findings.reason or 'unknown'}. "
+                          "Escalating." + _report(None))
+    block = STRATEGY_BLOCK.search(transcript.user_text)
+    for name in ([] if block else transcript.injected_skills):  # no checklist: the skills the SDK
+        if name in tried:                                        # injected (a trigger in the alert)
+            continue
+        tried.add(name)
+        _follow(name, transcript, work, replay, more_to_try=True)
+    runbook = parse_runbook(block.group(1)) if block else Runbook(diagnose=("targetctl status",))
+    source = "runbook in the incident message" if block else "no runbook"
+    evidence = _gather(runbook, work, replay, "triage: gather symptoms")
+    first_round = not work.fixed
+    for _round in range(MAX_ROUNDS):
+        catalog = {name: text for name, text in transcript.catalog().items()  # injected ones: already
+                   if name not in tried and (not first_round or name not in transcript.injected_skills)}
+        # first round: everything seen so far (as before); later rounds: only the fresh evidence
+        ranked = [name for name, _hits in rank_skills(
+            catalog, replay.seen_output() if first_round else evidence)]
+        preferred = [name for name in runbook.skills if name in ranked]  # the runbook's own order first
+        # With a checklist, the symptoms are gathered first; injected skills are then the first
+        # candidates (their trigger was in the alert).
+        injected = [n for n in transcript.injected_skills if n not in tried] if first_round else []
+        candidates = (injected + preferred + [n for n in ranked if n not in preferred])[:MAX_CANDIDATES]
+        fixed_one = False
+        for name in candidates:
+            tried.add(name)
+            if _follow(name, transcript, work, replay, more_to_try=True):
+                fixed_one = True
+                tried.discard(name)  # the same kind of cause may be there twice (e.g. two flags)
+                break
+        if not fixed_one:
+            break
+        first_round = False  # a fix left it unhealthy: look again, try the next matching skill
+        evidence = _gather(runbook, work, replay, "triage: gather symptoms again after a fix")
+    if work.fixed:
+        replay.finish("Remediation applied (" + ", ".join(work.fixed) + ") but the service is still "
+                      "unhealthy after a restart and no other runbook matches. Escalating."
+                      + _reports(work))
     if work.absent:
         replay.finish("The runbooks that matched the symptoms (" + ", ".join(work.absent) + ") found "
                       "no fault of their kind; not remediating. Escalating." + _report(None))

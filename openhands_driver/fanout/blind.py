@@ -87,3 +87,41 @@ def run_benchmark(run: RunConfig, *, classes: list[str], seeds: list[int], concu
                        "backend": run.backend, "concurrency": concurrency, "soak_s": run.soak_s,
                        "wall_s": fanout["summary"].get("wall_s"), "trace_log": fanout["trace_log"],
                        "interrupted": fanout["interrupted"]}}
+
+
+ITBENCH_DIR = ARTIFACTS_DIR / "bench_itbench"
+
+
+def run_itbench(run: RunConfig, *, catalog: Path, repeats: int, concurrency: int,
+                progress: bool = True, out_dir: Path | None = None, first_seed: int = 0) -> dict:
+    """The imported ITBench set (every supported record, every injection together), blind, each
+    incident `repeats` times (seeds first_seed..); the report by complexity and by fault class
+    with the unsupported count and reasons (reports/blind.itbench_summary)."""
+    from openhands_driver.fanout.engine import run_fanout
+
+    try:
+        records = json.loads(Path(catalog).read_text(encoding="utf-8"))["scenarios"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"cannot read the imported ITBench catalog {catalog}: {exc}; run "
+                        "scripts/import_itbench_sre.py first") from None
+    ids = [r["scenario_id"] for r in records if r.get("local_fault")]
+    if not ids:
+        raise UserError(f"{catalog} has no supported incident to run")
+    if repeats < 1:
+        raise UserError(f"--repeats must be >= 1, got {repeats}")
+    seeds = list(range(first_seed, first_seed + repeats))
+    bench_id = f"itbench-{time.strftime('%Y%m%d-%H%M%S')}"
+    out_dir = out_dir or ITBENCH_DIR / bench_id
+    config = FanoutConfig(run=dataclasses.replace(run, training_data=Path(catalog), blind=True),
+                          scenario_ids=ids, variant_seeds=seeds, concurrency=concurrency,
+                          log_dir=out_dir / "logs", fanout_id=bench_id)
+    fanout = run_fanout(config, progress=progress)
+    summary = report.itbench_summary(fanout["rows"], records, repeats=repeats)
+    title = (f"ITBench SRE, local analogues, blind — {run.mode} mode, brain {run.model or 'runbook'}, "
+             f"{len(ids)} incidents x {repeats} repeat(s), backend {run.backend}")
+    return {"kind": "bench_itbench", "bench_id": bench_id, "summary": summary, "rows": fanout["rows"],
+            "markdown": report.itbench_markdown(summary, title),
+            "config": {"catalog": str(catalog), "seeds": seeds, "mode": run.mode, "model": run.model,
+                       "backend": run.backend, "concurrency": concurrency, "soak_s": run.soak_s,
+                       "wall_s": fanout["summary"].get("wall_s"), "trace_log": fanout["trace_log"],
+                       "interrupted": fanout["interrupted"]}}

@@ -9,6 +9,7 @@ from typing import Any
 from openhands_driver.itbench.loader import affected_workloads, is_git_url, load_checkout, materialize_source
 from openhands_driver.itbench.mapping import local_fault_params, map_incident
 from openhands_driver.itbench.model import SCHEMA_VERSION, ImportConfig, ImportResult, ItbenchIncident
+from openhands_driver.itbench.validate import validate
 
 
 def render_error_report(incident: ItbenchIncident) -> str:
@@ -32,6 +33,10 @@ def render_error_report(incident: ItbenchIncident) -> str:
 def build_record(incident: ItbenchIncident, commit: str | None) -> dict[str, Any]:
     """One catalog row: the scenarios.json schema (scenario_id ... active) plus the ITBench provenance."""
     m = map_incident(incident)
+    # one entry per injection with a local analogue, params from that injection's own arguments
+    local_faults = [] if m.local_fault is None else [
+        {"fault_class": fm.local_fault, "params": local_fault_params(inj), "injection": i}
+        for i, (inj, fm) in enumerate(zip(incident.injections, m.per_injection)) if fm.local_fault]
     return {
         "scenario_id": f"itbench_{incident.source_id}_{incident.slug}",
         "title": f"ITBench {incident.source_id}: {incident.name}",
@@ -41,6 +46,7 @@ def build_record(incident: ItbenchIncident, commit: str | None) -> dict[str, Any
         "active": m.local_fault is not None,
         "unsupported_reason": m.unsupported_reason,
         "fault_params": None if m.primary is None else local_fault_params(incident.injections[m.primary]),
+        "local_faults": local_faults,
         "source": {"benchmark": "itbench", "id": incident.source_id},
         "name": incident.name, "description": incident.description,
         "complexity": incident.complexity, "tags": incident.tags,
@@ -54,11 +60,21 @@ def build_record(incident: ItbenchIncident, commit: str | None) -> dict[str, Any
         "source_commit": commit,
         "groundtruth": {"v2": incident.has_groundtruth, "v1": incident.has_groundtruth_v1},
         "quirks": incident.quirks,
+        "source_warnings": validate(incident),
     }
 
 
 def build_catalog(result: ImportResult, imported_at: str | None = None) -> dict[str, Any]:
     records = [build_record(inc, result.commit) for inc in result.incidents]
+    by_description: dict[str, list[int]] = {}
+    for rec in records:
+        if rec["description"]:
+            by_description.setdefault(rec["description"], []).append(rec["source"]["id"])
+    for rec in records:  # ground truth copied between scenarios: the same description twice
+        twins = [i for i in by_description.get(rec["description"], []) if i != rec["source"]["id"]]
+        if twins:
+            rec["source_warnings"].append(f"the description is word for word the one of scenario(s) {twins} "
+                                          "(copied?); the injections are used")
     supported = [r for r in records if r["local_fault"]]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -73,6 +89,9 @@ def build_catalog(result: ImportResult, imported_at: str | None = None) -> dict[
             "by_local_fault": dict(sorted(Counter(r["local_fault"] for r in supported).items())),
             "unsupported_by_fault": dict(sorted(Counter(r["injections"][0]["fault_id"] if r["injections"] else "(none)"
                                                         for r in records if not r["local_fault"]).items())),
+            "multi_injection": sum(1 for r in records if len(r["injections"]) > 1),
+            "multi_injection_supported": sum(1 for r in supported if len(r["local_faults"]) > 1),
+            "source_warnings": {str(r["source"]["id"]): r["source_warnings"] for r in records if r["source_warnings"]},
         },
         "scenarios": records,
     }

@@ -8,7 +8,7 @@ from openhands_driver.itbench.model import Injection, ItbenchIncident
 
 LOCAL_FAULTS = ("stale_lockfile", "readiness_probe_fail", "port_mismatch", "bad_env_config", "feature_flag",
                 "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop", "bad_credential", "resource_limit",
-                "dns_misconfig")
+                "dns_misconfig", "wrong_peer_address", "probe_misconfig", "service_routing")
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "invalid-kubernetes-workload-container-command": FaultMapping("crash_loop", "Invalid container command -> CrashLoopBackOff; locally a bad entrypoint/start command."),
     "kubernetes-api-server-request-surge": FaultMapping(None, "Load on the Kubernetes control plane (API server); the local environment has no control plane."),
     "misconfigured-kubernetes-horizontal-pod-autoscaler": FaultMapping(None, _NO_K8S + "HorizontalPodAutoscaler; the local target runs one process with no autoscaler."),
-    "misconfigured-kubernetes-workload-container-readiness-probe": FaultMapping("readiness_probe_fail", "A misconfigured readiness probe keeps the pod NotReady; locally the readiness check fails until fixed."),
-    "modified-kubernetes-workload-container-environment-variable": FaultMapping("bad_env_config", "An environment variable is overwritten with a wrong value; locally a wrong value in etc/service.env."),
-    "modified-target-port-kubernetes-service": FaultMapping("port_mismatch", "The Service targets the wrong port; locally the listen port disagrees with the expected port."),
+    "misconfigured-kubernetes-workload-container-readiness-probe": FaultMapping("probe_misconfig", "The readiness probe is aimed at the wrong port or path while the app is healthy, so the pod never becomes Ready; locally the supervisor's readiness probe definition points at the wrong port/path, fixed by correcting the probe."),
+    "modified-kubernetes-workload-container-environment-variable": FaultMapping("wrong_peer_address", "A named address variable (e.g. QUOTE_ADDR) is set to a wrong value, so calls to that peer fail; locally the same variable with the same wrong value in etc/service.env, fixed by restoring the registered address."),
+    "modified-target-port-kubernetes-service": FaultMapping("service_routing", "The Service's targetPort is wrong while the app listens correctly; locally the route map in front of the instance targets the wrong port, fixed by restoring the route (not by moving the app)."),
     "nonexistent-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image that does not exist; locally a release that cannot run, fixed by rollback."),
     "nonexistent-kubernetes-workload-node": FaultMapping(None, _NO_K8S + "scheduler: a nodeSelector for a node that does not exist leaves pods Pending."),
     "nonexistent-kubernetes-workload-persistent-volume-claim": FaultMapping(None, _NO_K8S + "volume binding: a PersistentVolumeClaim that cannot bind leaves pods Pending."),
@@ -51,8 +51,8 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "unsupported-architecture-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image built for another CPU architecture; locally a release that cannot run, fixed by rollback."),
     "valkey-workload-changed-password": FaultMapping("bad_credential", "The Valkey password was changed so clients cannot authenticate; locally a changed credential, fixed by restoring it."),
     "valkey-workload-out-of-memory": FaultMapping("crash_loop", "An injected start-up change runs a memory hog, so the container is OOM-killed in a loop; the fix is reverting the start change (raising limits does not help), i.e. crash_loop, not resource_limit."),
-    "invalid-kubernetes-service-selector": FaultMapping(None, _NO_K8S + "Service label selector / endpoints; the local target has no service-discovery layer between clients and the process."),
-    "deleted-kubernetes-service": FaultMapping(None, _NO_K8S + "Service object (deleted); the local target has no service-discovery layer to recreate."),
+    "invalid-kubernetes-service-selector": FaultMapping("service_routing", "The Service's label selector matches no pod, so it has no endpoints; locally the route map's selector matches no instance, fixed by restoring the route (not by relabelling the instance)."),
+    "deleted-kubernetes-service": FaultMapping("service_routing", "The Service object was deleted; locally the service's entry in the route map is gone, fixed by re-creating it from the deployed manifest."),
     "aggressive-scaledown-kubernetes-horizontal-pod-autoscaler": FaultMapping(None, _NO_K8S + "HorizontalPodAutoscaler scale-down behaviour; no autoscaler locally."),
     "exhausted-etcd-database-storage": FaultMapping(None, "etcd storage exhaustion in the Kubernetes control plane; the local environment has no etcd or API server."),
     "stalled-pipeline-controller": FaultMapping("scaled_to_zero", "A controller Deployment is scaled to 0 replicas; locally the service is scaled to zero, fixed by scaling it back."),
@@ -72,6 +72,10 @@ _CRASH_VARIANT = {"crashing-kubernetes-workload-init-container": "crash", "valke
                   "invalid-kubernetes-workload-container-command": "invalid_command"}
 
 
+_ROUTING_VARIANT = {"modified-target-port-kubernetes-service": "target_port",
+                    "invalid-kubernetes-service-selector": "selector", "deleted-kubernetes-service": "deleted"}
+
+
 def local_fault_params(inj: Injection) -> dict[str, Any]:
     """The params the local fault class takes for this ITBench injection ({} = the fault's defaults)."""
     args, fault_id = inj.args, inj.fault_id
@@ -80,6 +84,13 @@ def local_fault_params(inj: Injection) -> dict[str, Any]:
     if isinstance(args.get("scheduleSpec"), dict):
         name = ((args.get("kubernetesObject") or {}).get("metadata") or {}).get("name")
         return {"name": str(name or "recurring-experiment"), "schedule_spec": args["scheduleSpec"]}
+    env = (args.get("container") or {}).get("env") if isinstance(args.get("container"), dict) else None
+    if fault_id == "modified-kubernetes-workload-container-environment-variable" and isinstance(env, dict):
+        return {"variable": str(env.get("name") or ""), "value": str(env.get("value") or "")}
+    if fault_id in _ROUTING_VARIANT:
+        port = args.get("targetPort")
+        return {"breakage": _ROUTING_VARIANT[fault_id],
+                **({"target_port": port} if isinstance(port, int) and not isinstance(port, bool) else {})}
     if fault_id in _CRASH_VARIANT:
         return {"variant": _CRASH_VARIANT[fault_id]}
     if fault_id == "unsupported-architecture-kubernetes-workload-container-image":

@@ -12,7 +12,7 @@ After the agent stops, the runner judges the outcome itself:
 from openhands_driver.proof.collateral import compare_snapshots, take_snapshot
 from openhands_driver.proof.diagnosis import parse_diagnosis, score_diagnosis, time_to_diagnosis
 from openhands_driver.proof.durability import check_durability
-from openhands_driver.proof.mitigation import check_mitigation
+from openhands_driver.proof.mitigation import check_mitigation, check_mitigation_all
 
-__all__ = ["check_durability", "check_mitigation", "compare_snapshots", "parse_diagnosis",
+__all__ = ["check_durability", "check_mitigation", "check_mitigation_all", "compare_snapshots", "parse_diagnosis",
            "score_diagnosis", "take_snapshot", "time_to_diagnosis"]

@@ -62,15 +62,43 @@ def entity_matches(reported: str, truth: str) -> bool:
     return got == want or ("/" in want and got.endswith("/" + want))
 
 
+def parse_diagnoses(message: str) -> list[dict]:
+    """Every diagnosis block in the message (an incident with several causes may get several)."""
+    found = []
+    for candidate in _json_objects(message or ""):
+        if "fault_class" in candidate:
+            found.append(parse_diagnosis(json.dumps(candidate)))
+    return found
+
+
 def score_diagnosis(message: str, truth: GroundTruth) -> dict:
-    """{reported, class_correct, entity_correct, correct} for the agent's final message."""
+    """{reported, class_correct, entity_correct, correct} for the agent's final message.
+
+    Several injected faults (``truth.faults``): the diagnosis is correct when a reported block
+    names one of them (class and entity); ``matched`` lists the faults named correctly (index and
+    class) and ``all_named`` says whether every one was. ``reported`` stays the last block."""
     reported = parse_diagnosis(message)
+    faults = truth.faults or [{"fault_class": truth.fault_class, "entity": truth.entity}]
     if reported is None:
-        return {"reported": None, "class_correct": False, "entity_correct": False, "correct": False}
-    class_ok = _class_key(reported["fault_class"]) == _class_key(truth.fault_class)
-    entity_ok = entity_matches(reported["entity"], truth.entity)
+        return {"reported": None, "class_correct": False, "entity_correct": False, "correct": False,
+                "matched": [], "all_named": False}
+    blocks = parse_diagnoses(message)
+    matched, class_ok, entity_ok = [], False, False
+    for index, fault in enumerate(faults):
+        for block in blocks:
+            c_ok = _class_key(block["fault_class"]) == _class_key(fault["fault_class"])
+            e_ok = entity_matches(block["entity"], fault["entity"])
+            class_ok = class_ok or c_ok
+            entity_ok = entity_ok or (c_ok and e_ok)
+            if c_ok and e_ok:
+                matched.append({"index": index, "fault_class": fault["fault_class"]})
+                break
+    if len(faults) == 1:  # the single-fault verdict, as before: the last block against the truth
+        class_ok = _class_key(reported["fault_class"]) == _class_key(faults[0]["fault_class"])
+        entity_ok = entity_matches(reported["entity"], faults[0]["entity"])
+        matched = [{"index": 0, "fault_class": faults[0]["fault_class"]}] if class_ok and entity_ok else []
     return {"reported": reported, "class_correct": class_ok, "entity_correct": entity_ok,
-            "correct": class_ok and entity_ok}
+            "correct": bool(matched), "matched": matched, "all_named": len(matched) == len(faults)}
 
 
 def time_to_diagnosis(actions: list) -> float | None:

@@ -27,3 +27,15 @@ def check_mitigation(target: Target, fault: str | None, params: dict) -> dict:
     except (RuntimeError, ValueError) as exc:
         return {"passed": False, "checks": [], "error": str(exc)}
     return {"passed": bool(found.get("passed")), "checks": found.get("checks", [])}
+
+
+def check_mitigation_all(target: Target, injections: list[dict]) -> dict:
+    """Several injections: every class's oracle must pass. {passed, checks (named by class),
+    by_fault: [{fault_class, passed, checks}]}."""
+    try:
+        found = run_service_tool(target, ["oracle", "--faults", json.dumps(injections, sort_keys=True)])
+    except (RuntimeError, ValueError) as exc:
+        return {"passed": False, "checks": [], "error": str(exc)}
+    return {"passed": bool(found.get("passed")), "checks": found.get("checks", []),
+            "by_fault": [{"fault_class": f.get("fault_class"), "passed": bool(f.get("passed")),
+                          "checks": f.get("checks", [])} for f in found.get("by_fault", [])]}

@@ -67,6 +67,12 @@ class Target(abc.ABC):
         return self._fault
 
     @property
+    def fault_names(self) -> list[str]:
+        """Every injected fault class (several when the incident has several injections)."""
+        injections = getattr(self, "_injections", None)
+        return [i["fault"] for i in injections] if injections else [self._fault or "healthy"]
+
+    @property
     def port(self) -> int:
         """Port the verifier probes on 127.0.0.1 (host side)."""
         return self._port

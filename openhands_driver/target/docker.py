@@ -83,7 +83,12 @@ class DockerTarget(Target):
                  root: Path | str | None = None, run_id: str | None = None, image: str | None = None,
                  container: str | None = None, url: str | None = None, build: bool = True,
                  start_timeout_s: float = 15.0, client: docker.DockerClient | None = None,
-                 fault_params: Mapping[str, Any] | None = None) -> None:
+                 fault_params: Mapping[str, Any] | None = None,
+                 injections: list[Mapping[str, Any]] | None = None) -> None:
+        # several injections applied together ([{fault, params}]): `fault` is the first one's
+        injections = faults.fault_specs(injections) if injections else None
+        if injections:
+            fault, fault_params = injections[0]["fault"], injections[0]["params"]
         if fault is not None and fault not in faults.FAULTS:
             raise ValueError(f"unknown fault {fault!r}; valid faults: {', '.join(faults.fault_names())}")
         if fault_params is not None and not isinstance(fault_params, Mapping):
@@ -99,6 +104,7 @@ class DockerTarget(Target):
                          port=port if port is not None else (0 if self._attach else free_ports(1)[0]))
         self._url = url
         self._fault_params = dict(fault_params or {})  # ignored when attaching (already injected)
+        self._injections = injections
         self._run_id = run_id or f"target-{uuid.uuid4().hex[:8]}"
         self._image = image or IMAGE_TAG
         self._build = build
@@ -171,6 +177,8 @@ class DockerTarget(Target):
         # container's environment (every `docker exec`, so the agent's `targetctl exec env`, sees that).
         provision = {"instance": self.scenario_id, "fault": self.fault or faults.HEALTHY,
                      "params": self._fault_params}
+        if self._injections:
+            provision["faults"] = self._injections
         began = time.monotonic()
         self._create_attempted = True  # from here on cleanup() removes the container by name
         try:
@@ -187,7 +195,7 @@ class DockerTarget(Target):
         self._expected_image_id = image.id
         self._started = True
         # No app pid will appear for a fault that keeps the app down: wait for the decision.
-        waited_for = "supervisor" if faults.keeps_app_down(self.fault) else "app"
+        waited_for = "supervisor" if any(faults.keeps_app_down(n) for n in self.fault_names) else "app"
         code, out, err = self._exec_raw(["python3", "-c", WAIT_BOOT,
                                          Path(targetctl.__file__).read_text(encoding="utf-8"),
                                          waited_for, str(self._start_timeout_s)],
@@ -332,6 +340,8 @@ class DockerTarget(Target):
             info["stop_with"] = f"docker rm -f {self._name}"
             if self._fault_params:
                 info["fault_params"] = self._fault_params
+            if self._injections and len(self._injections) > 1:
+                info["injections"] = self._injections
         return info
 
     def identity(self) -> dict[str, Any]:

@@ -82,7 +82,12 @@ class LocalTarget(Target):
     def __init__(self, *, scenario_id: str, fault: str | None, port: int | None = None,
                  root: Path | None = None, wrong_port: int | None = None, keep: bool = False,
                  start_timeout_s: float = 10.0, fault_params: Mapping[str, Any] | None = None,
-                 attach: bool = False, url: str | None = None) -> None:
+                 attach: bool = False, url: str | None = None,
+                 injections: list[Mapping[str, Any]] | None = None) -> None:
+        # several injections applied together ([{fault, params}]): `fault` is the first one's
+        injections = faults.fault_specs(injections) if injections else None
+        if injections:
+            fault, fault_params = injections[0]["fault"], injections[0]["params"]
         if fault is not None and fault not in faults.FAULTS:
             raise ValueError(f"unknown fault {fault!r}; valid faults: {', '.join(faults.fault_names())}")
         if attach and (root is None or url is None):
@@ -91,13 +96,15 @@ class LocalTarget(Target):
             raise ValueError("url= is only for attaching to a running service (attach=True, root=DIR)")
         if attach:
             port = url_port(url)
-        elif port is None or (wrong_port is None and fault == "port_mismatch"):
+        elif port is None or (wrong_port is None and {"port_mismatch", "probe_misconfig"} &
+                              set([fault] + [i["fault"] for i in injections or []])):
             picked = [p for p in free_ports(3) if p != port]
             port = port if port is not None else picked[0]
             wrong_port = wrong_port if wrong_port is not None else next(p for p in picked if p != port)
         super().__init__(scenario_id=scenario_id, fault=fault, port=port)
         self._wrong_port = wrong_port
         self._fault_params = dict(fault_params or {})  # ignored when attaching (already injected)
+        self._injections = injections
         self._attach = attach
         self._url = url
         self._attached_pid: int | None = None  # the supervisor found by start() in attach mode
@@ -158,7 +165,8 @@ class LocalTarget(Target):
             self._attach_running()
             return
         faults.inject(self._root, self.fault, scenario_id=self.scenario_id,
-                      listen_port=self.port, wrong_port=self._wrong_port, params=self._fault_params)
+                      listen_port=self.port, wrong_port=self._wrong_port, params=self._fault_params,
+                      faults=self._injections)
         for rel in (targetctl.SUPERVISOR_PID, targetctl.APP_PID, targetctl.SUPERVISOR_STATE):
             # stale pids / state of a reused root
             (self._root / rel).unlink(missing_ok=True)
@@ -171,7 +179,7 @@ class LocalTarget(Target):
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(argv, cwd=self._root, stdin=subprocess.DEVNULL,
                                           stdout=log, stderr=log, start_new_session=True)
-        if faults.keeps_app_down(self.fault):  # no app pid will appear: wait for the decision
+        if any(faults.keeps_app_down(name) for name in self.fault_names):  # no app pid will appear
             up = targetctl.wait_for_supervisor(self._root, self._start_timeout_s,
                                                supervisor_pid=self._proc.pid) is not None
         else:
@@ -260,6 +268,8 @@ class LocalTarget(Target):
             described["supervisor_pid"] = self._attached_pid
         elif self._fault_params:
             described["fault_params"] = self._fault_params
+        if self._injections and len(self._injections) > 1 and not self._attach:
+            described["injections"] = self._injections
         return described
 
     def cleanup(self) -> None:

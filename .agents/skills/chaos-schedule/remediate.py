@@ -40,7 +40,8 @@ def remediate() -> dict:
         time.sleep(0.5)
     return {"action": "delete-schedule", "deleted": deleted, "kept": found["keep"],
             "errors": errors, "healthy_after": healthy,
-            "ok": bool(deleted) and not errors and healthy}
+            # ok = this cause is gone; another cause may still keep the service unhealthy
+            "ok": bool(deleted) and not errors}
 
 
 def main(argv: list) -> int:

@@ -55,7 +55,9 @@ def remediate() -> dict:
         time.sleep(0.5)
     return {"action": "turn-off-flag", "flag": culprit["flag"], "source": culprit["source"],
             "left_on": found["not_implicated"], "edited": result.returncode == 0,
-            "healthy_after": healthy, "ok": result.returncode == 0 and healthy,
+            "healthy_after": healthy,
+            # ok = this cause is fixed; another cause may still keep the service unhealthy
+            "ok": result.returncode == 0,
             "error": result.stderr.strip()[-400:] or None}
 
 
