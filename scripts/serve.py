@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--training-data", type=Path, default=None, help="scenario catalog for demo targets")
     p.add_argument("--trace-log", type=Path, default=None, help="JSONL trace of the runs")
     p.add_argument("--max-iterations", type=int, default=40, help="agent step budget per run")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                   help="where each agent's commands run: bubblewrap (auto: where it works, else refuse "
+                        "to start, naming the package) or none (unconfined, warned and recorded) "
+                        "(default: %(default)s)")
     return p
 
 
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             hourly_token_budget=args.hourly_token_budget, token_estimate=args.token_estimate,
             escalation_url=args.escalation_url, shutdown_deadline_s=args.shutdown_deadline_s,
             training_data=args.training_data, trace_log=args.trace_log,
-            max_iterations=args.max_iterations)
+            max_iterations=args.max_iterations, sandbox=args.sandbox)
         from openhands_driver.intake.service import serve
 
         return serve(config)

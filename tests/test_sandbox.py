@@ -65,6 +65,49 @@ class ResolveKindTest(unittest.TestCase):
         self.assertEqual(cli.config_from_args(cli.build_parser().parse_args([])).sandbox, "auto")
 
 
+class ManyIncidentsTest(unittest.TestCase):
+    """The fan-out scripts and the intake take the same flag, and refuse before any incident starts."""
+
+    def test_fanout_flag_and_refusal_before_anything_starts(self):
+        from openhands_driver.fanout import cli as fanout_cli
+        from openhands_driver.fanout.engine import FanoutEngine
+
+        parser = fanout_cli.build_parser("fanout")
+        self.assertEqual(fanout_cli.config_from_args(parser.parse_args(["--sandbox", "none"])).run.sandbox, "none")
+        config = fanout_cli.config_from_args(parser.parse_args(
+            ["--scenarios", "stale_lockfile", "--training-data", str(Path(__file__).resolve().parents[1]
+                                                                   / "training_data" / "scenarios.json")]))
+        self.assertEqual(config.run.sandbox, "auto")
+        with tempfile.TemporaryDirectory() as tmp, \
+                mock.patch.object(bwrap, "unavailable_reason", return_value="bubblewrap (bwrap) is not installed"), \
+                mock.patch("openhands_driver.fanout.engine.warm_up") as warm_up:
+            engine = FanoutEngine(config, stream=io.StringIO(), progress=False)
+            engine.log_dir = Path(tmp) / "logs"
+            with self.assertRaises(UserError) as caught:
+                engine.run()
+            self.assertIn("--sandbox none", str(caught.exception))
+            warm_up.assert_not_called()
+            self.assertFalse(engine.log_dir.exists())
+
+    def test_intake_refuses_at_start_up_and_passes_the_flag_to_runs(self):
+        from openhands_driver.intake.config import IntakeConfig
+
+        with mock.patch.object(bwrap, "unavailable_reason", return_value="bubblewrap (bwrap) is not installed"):
+            with self.assertRaises(UserError) as caught:
+                IntakeConfig(insecure_no_auth=True).validate()
+            self.assertIn("apt-get install bubblewrap", str(caught.exception))
+            stderr = io.StringIO()
+            with mock.patch.object(sys, "stderr", stderr):
+                IntakeConfig(insecure_no_auth=True, sandbox="none").validate()
+            self.assertIn("--sandbox none", stderr.getvalue())
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+        try:
+            import serve
+        finally:
+            sys.path.pop(0)
+        self.assertEqual(serve.build_parser().parse_args(["--sandbox", "none"]).sandbox, "none")
+
+
 class FileGuardTest(unittest.TestCase):
     def test_paths_are_resolved_before_the_check(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -18,6 +18,7 @@ from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
 from openhands_driver.fanout.records import FanoutConfig
 from openhands_driver.paths import DEFAULT_TRACE_LOG, REPO_ROOT
+from openhands_driver.sandbox import MODES as SANDBOX_MODES
 from openhands_driver.strategy import MODES, STRATEGY_SOURCES
 
 ITBENCH_DATA = REPO_ROOT / "training_data" / "atlas_sre_scenarios.json"
@@ -83,6 +84,10 @@ def build_parser(variant: str = "fanout", prog: str | None = None, description: 
         a.add_argument("--log-dir", type=Path, default=None,
                        help="per-incident console logs (default: artifacts/fanout/<fanout id>/)")
         a.add_argument("--no-progress", action="store_true", help="no live view on stderr")
+        a.add_argument("--sandbox", choices=SANDBOX_MODES, default="auto",
+                       help="where each agent's commands run: bubblewrap (auto: where it works, else "
+                            "stop with the package to install) or none (unconfined, warned and "
+                            "recorded) (default: %(default)s)")
     p.add_argument("--output", type=Path, default=None, help="write the JSON report here")
     p.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     return p
@@ -102,7 +107,7 @@ def config_from_args(args: argparse.Namespace, variant: str = "fanout") -> Fanou
         run_timeout_s=getattr(args, "run_timeout_s", None),
         trace_log=getattr(args, "trace_log", DEFAULT_TRACE_LOG),
         disable_trace_log=getattr(args, "disable_trace_log", False) or simulate,
-        blind=args.blind, soak_s=args.soak_s)
+        blind=args.blind, soak_s=args.soak_s, sandbox=getattr(args, "sandbox", "auto"))
     if args.soak_s < 0:
         raise UserError(f"--soak-s must be >= 0, got {args.soak_s}")
     if args.variant_seeds and not args.blind:

@@ -90,6 +90,7 @@ class FanoutEngine:
         self._not_started: list[Incident] = []
         self._t0 = 0.0
         self.progress: Progress | None = None
+        self.sandbox: str | None = None  # the agents' boundary, resolved once in run()
 
     # --- public -------------------------------------------------------------------------------
     def run(self, incidents: list[Incident] | None = None) -> dict:
@@ -100,6 +101,16 @@ class FanoutEngine:
             from openhands_driver.remote import check_hosts
 
             check_hosts(config.remote_hosts)
+        from openhands_driver.sandbox import resolve_kind
+
+        # every incident gets the same boundary: refuse (exit 2) before any starts when it cannot work
+        sandbox = resolve_kind(dataclasses.replace(config.run, remote_host=config.remote_hosts[0] if config.remote_hosts
+                                       else None))
+        if sandbox == "none":
+            from openhands_driver.sandbox import NONE_WARNING
+
+            print(NONE_WARNING, file=self.stream)
+        self.sandbox = sandbox
         self.log_dir.mkdir(parents=True, exist_ok=True)
         setup_s = warm_up(config.run.verbose)
         self.progress = Progress(self.stream if self.show_progress else _Null(), total=len(incidents),
@@ -298,6 +309,7 @@ class FanoutEngine:
             "sample_size": config.sample_size, "seed": config.seed, "backend": config.run.backend,
             "brain": "llm" if config.run.model else "runbook", "model": config.run.model,
             "remote_hosts": list(config.remote_hosts), "run_timeout_s": config.run.run_timeout_s,
+            "sandbox": self.sandbox,
             "continuous": ({"duration_s": config.duration_s, "arrival_rate_per_min": config.arrival_rate,
                             "arrivals": len(incidents)} if config.continuous else None),
             "started_at": started_at, "setup_s": setup_s, "log_dir": str(self.log_dir),

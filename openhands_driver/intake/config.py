@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class IntakeConfig:
     trace_log: Path = DEFAULT_TRACE_LOG
     verify_interval_s: float | None = None
     max_iterations: int = 40
+    sandbox: str = "auto"                     # the agents' boundary: auto | bwrap | none
 
     @property
     def reports_path(self) -> Path:
@@ -71,6 +73,13 @@ class IntakeConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+        from openhands_driver.sandbox import resolve_kind
+
+        # refused at start-up (exit 2, the package to install), not on the first alert
+        if resolve_kind(self) == "none":
+            from openhands_driver.sandbox import NONE_WARNING
+
+            print(NONE_WARNING, file=sys.stderr)
         if self.escalation_url and not self.escalation_url.startswith(("http://", "https://")):
             raise UserError(f"--escalation-url must be an http(s) URL, got {self.escalation_url!r}")
         return self

@@ -94,7 +94,7 @@ class IntakeQueue:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.run_base = {"training_data": config.training_data, "trace_log": config.trace_log,
-                         "max_iterations": config.max_iterations}
+                         "max_iterations": config.max_iterations, "sandbox": config.sandbox}
         if config.verify_interval_s is not None:
             self.run_base["verify_interval_s"] = config.verify_interval_s
         if config.blind_demo_targets:  # demo plans only; registry.run_config drops it for attach
