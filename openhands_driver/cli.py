@@ -23,8 +23,22 @@ EXIT_FIXED, EXIT_NOT_FIXED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SCENARIO = "stale_lockfile"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but with ``--json`` a bad flag still prints exactly one JSON object on stdout."""
+
+    def error(self, message: str):
+        if "--json" in sys.argv[1:] or "--json" in (getattr(self, "_argv", None) or ()):
+            print(json.dumps(error_object(f"{self.prog}: {message}", EXIT_BAD_INPUT)))
+        return super().error(message)
+
+
+def error_object(message: str, code: int) -> dict:
+    """What ``--json`` prints when the run never started (bad input, internal error)."""
+    return {"status": "error", "error": message, "exit_code": code}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="run_demo.py",
         description="Run one SRE incident: start a broken target, let an OpenHands agent fix it, "
                     "verify with independent HTTP probes, append a trace row.")
@@ -76,10 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG, help="JSONL trace file")
     p.add_argument("--disable-trace-log", action="store_true", help="do not append a trace row")
     p.add_argument("--run-id", default=None, help="run id (default: generated)")
-    p.add_argument("--verify-consecutive-successes", type=int, default=verifier.DEFAULT_CONSECUTIVE)
-    p.add_argument("--verify-max-attempts", type=int, default=verifier.DEFAULT_MAX_ATTEMPTS)
-    p.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S)
-    p.add_argument("--max-iterations", type=int, default=40, help="agent step budget")
+    p.add_argument("--verify-consecutive-successes", type=int, default=verifier.DEFAULT_CONSECUTIVE,
+                   metavar="N", help="healthy probes in a row the verifier needs (default: %(default)s)")
+    p.add_argument("--verify-max-attempts", type=int, default=verifier.DEFAULT_MAX_ATTEMPTS, metavar="N",
+                   help="probes the verifier may make in all (default: %(default)s)")
+    p.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S, metavar="S",
+                   help="seconds between verifier probes, > 0 (default: %(default)s)")
+    p.add_argument("--max-iterations", type=int, default=40, metavar="N",
+                   help="agent step budget, >= 1 (default: %(default)s)")
     p.add_argument("--verbose", action="store_true", help="show the SDK's own logs")
     brain = p.add_argument_group("brain (default: the offline runbook policy, no key needed)")
     brain.add_argument("--model", default=None,
@@ -132,12 +150,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         from openhands_driver.runrecord import validate_run_id
 
         validate_run_id(args.run_id)
-    if args.verify_consecutive_successes < 1 or args.verify_max_attempts < args.verify_consecutive_successes:
-        raise UserError("--verify-max-attempts must be >= --verify-consecutive-successes >= 1")
-    if args.soak_s < 0:
-        raise UserError(f"--soak-s must be >= 0 seconds, got {args.soak_s}")
-    if args.variant_seed is not None and args.variant_seed < 0:
-        raise UserError(f"--variant-seed must be a whole number >= 0, got {args.variant_seed}")
+    check_numbers(args)
     if args.blind and (target_root is not None or args.target_container):
         raise UserError("--blind provisions a fresh incident: it cannot attach to a running service "
                         "(--target-root / --target-container)")
@@ -159,6 +172,25 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         target_port=getattr(args, "port", None), runtime_image=args.runtime_image,
         target_container=args.target_container, target_root=target_root, target_url=args.target_url,
         remote_host=_remote_host(args.remote_host, check=not args.simulate), sandbox=args.sandbox)
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Every numeric flag, before anything starts: one line per problem, exit 2."""
+    problems = []
+    if args.verify_consecutive_successes < 1 or args.verify_max_attempts < args.verify_consecutive_successes:
+        problems.append("--verify-max-attempts must be >= --verify-consecutive-successes >= 1 (got "
+                        f"{args.verify_max_attempts} and {args.verify_consecutive_successes})")
+    for flag, value, low, strict in (("--verify-interval-s", args.verify_interval_s, 0, True),
+                                     ("--max-iterations", args.max_iterations, 1, False),
+                                     ("--soak-s", args.soak_s, 0, False),
+                                     ("--run-timeout-s", args.run_timeout_s, 0, True),
+                                     ("--variant-seed", args.variant_seed, 0, False)):
+        if value is None:  # unset
+            continue
+        if value != value or (value <= low if strict else value < low):  # value != value: NaN
+            problems.append(f"{flag} must be {'>' if strict else '>='} {low}, got {value}")
+    if problems:
+        raise UserError("\n".join(problems))
 
 
 def _remote_host(value: str | None, check: bool = True) -> str | None:
@@ -254,24 +286,30 @@ def _proof_lines(result: RunResult) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    parser._argv = argv
+    args = parser.parse_args(argv)
+
+    def failed(message: str, code: int, prefix: str = "") -> int:
+        print("\n".join(prefix + line for line in message.splitlines()), file=sys.stderr)
+        if args.json:  # the promise: exactly one JSON object on stdout, whatever happened
+            print(json.dumps(error_object(message, code)))
+        return code
+
     try:
         config = config_from_args(args)
         from openhands_driver.runner import run_incident
 
         result = run_incident(config)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return failed(str(exc), exc.exit_code, prefix="error: ")
     except KeyboardInterrupt:
-        print("interrupted before the run started", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return failed("interrupted before the run started", EXIT_INTERRUPTED)
     except Exception as exc:  # an internal failure: the traceback goes to a log file, not the screen
         from openhands_driver.crash_safety import internal_error_log
 
-        print(f"internal error: {type(exc).__name__}: {exc}; traceback in {internal_error_log('run_demo')}",
-              file=sys.stderr)
-        return EXIT_NOT_FIXED
+        return failed(f"internal error: {type(exc).__name__}: {exc}; traceback in "
+                      f"{internal_error_log('run_demo')}", EXIT_NOT_FIXED)
     if args.json:
         print(json.dumps(result.to_dict(), default=str))
     else:

@@ -65,6 +65,33 @@ class RunDemoInputs(_Tmp):
             with self.subTest(argv=argv):
                 self.assert_exit_2(run("run_demo.py", "--simulate", *argv), fragment)
 
+    def test_numeric_flags_are_checked_before_anything_starts_one_line_each(self) -> None:
+        for argv, fragment in ((["--verify-interval-s", "-1"], "--verify-interval-s must be > 0, got -1.0"),
+                               (["--verify-interval-s", "0"], "--verify-interval-s must be > 0"),
+                               (["--max-iterations", "0"], "--max-iterations must be >= 1, got 0"),
+                               (["--run-timeout-s", "nan"], "--run-timeout-s must be > 0, got nan"),
+                               (["--soak-s", "-2"], "--soak-s must be >= 0"),
+                               (["--variant-seed", "-1", "--blind"], "--variant-seed must be >= 0")):
+            with self.subTest(argv=argv):  # not --simulate: refused before the target or the SDK
+                self.assert_exit_2(run("run_demo.py", "--disable-trace-log", *argv), fragment)
+        proc = run("run_demo.py", "--simulate", "--max-iterations", "0", "--verify-interval-s", "-1")
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 2, proc.stderr)  # one line per problem
+
+    def test_json_prints_one_error_object_on_stdout(self) -> None:
+        for argv, fragment in ((["--max-iterations", "0"], "--max-iterations must be >= 1"),
+                               (["--scenario", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),
+                               (["--no-such-flag"], "unrecognized arguments: --no-such-flag")):
+            with self.subTest(argv=argv):
+                proc = run("run_demo.py", "--simulate", "--json", *argv)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(len(proc.stdout.strip().splitlines()), 1, proc.stdout)
+                obj = json.loads(proc.stdout)
+                self.assertEqual(obj["status"], "error")
+                self.assertEqual(obj["exit_code"], 2)
+                self.assertIn(fragment, obj["error"])
+                self.assertNotIn("error: error", obj["error"])
+
     def test_unknown_fault_is_refused_when_the_scenario_is_planned(self) -> None:
         path = self.scenario_file(local_fault="no_such_fault")
         self.assertEqual(load_catalog(path).get("s1").local_fault, "no_such_fault")  # loads (fan-out)
