@@ -13,7 +13,7 @@ from pathlib import Path
 
 from openhands_driver import verifier
 from openhands_driver.config import RunConfig
-from openhands_driver.errors import UserError
+from openhands_driver.errors import UserError, error_lines
 from openhands_driver.optimizer.result import DEFAULT_OPTIMIZER_RESULT
 from openhands_driver.paths import DEFAULT_TRACE_LOG
 from openhands_driver.records import RunResult
@@ -290,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     parser._argv = argv
     args = parser.parse_args(argv)
 
-    def failed(message: str, code: int, prefix: str = "") -> int:
-        print("\n".join(prefix + line for line in message.splitlines()), file=sys.stderr)
+    def failed(message: str, code: int, printed: str | None = None) -> int:
+        print(printed or message, file=sys.stderr)
         if args.json:  # the promise: exactly one JSON object on stdout, whatever happened
             print(json.dumps(error_object(message, code)))
         return code
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
 
         result = run_incident(config)
     except UserError as exc:
-        return failed(str(exc), exc.exit_code, prefix="error: ")
+        return failed(str(exc), exc.exit_code, error_lines(exc))
     except KeyboardInterrupt:
         return failed("interrupted before the run started", EXIT_INTERRUPTED)
     except Exception as exc:  # an internal failure: the traceback goes to a log file, not the screen

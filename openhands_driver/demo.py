@@ -19,7 +19,7 @@ from typing import TextIO
 
 from openhands_driver import cli
 from openhands_driver.config import RunConfig
-from openhands_driver.errors import UserError
+from openhands_driver.errors import UserError, error_lines
 
 
 
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             approver = interactive_approver(ask=input, say=lambda text: print(text, file=sys.stderr))
         result = start_demo(options, approver=approver)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted before the run started", file=sys.stderr)

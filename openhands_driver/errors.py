@@ -17,3 +17,8 @@ class Interrupted(Exception):
     """The run was interrupted (Ctrl-C / SIGTERM); the target was cleaned up."""
 
     exit_code = 130
+
+
+def error_lines(exc: BaseException) -> str:
+    """A user error as printed: ``error: `` before each line (one line per problem)."""
+    return "\n".join(f"error: {line}" for line in str(exc).splitlines() or [""])

@@ -24,7 +24,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from openhands_driver import verifier  # noqa: E402
-from openhands_driver.errors import UserError  # noqa: E402
+from openhands_driver.errors import UserError, error_lines  # noqa: E402
 from openhands_driver.optimizer.result import DEFAULT_ITERATIVE_RESULT, DEFAULT_OPTIMIZER_RESULT  # noqa: E402
 from openhands_driver.paths import DEFAULT_TRACE_LOG  # noqa: E402
 from openhands_driver.reports.scorecard import APPROACHES, ScorecardConfig, render_text, run_scorecard  # noqa: E402
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         config, as_json = config_from_args(argv)
         card = run_scorecard(config)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: no scorecard (runs so far are in the trace log)", file=sys.stderr)

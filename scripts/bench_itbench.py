@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from openhands_driver.config import RunConfig  # noqa: E402
-from openhands_driver.errors import UserError  # noqa: E402
+from openhands_driver.errors import UserError, error_lines  # noqa: E402
 from openhands_driver.strategy import MODES  # noqa: E402
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "training_data" / "atlas_sre_scenarios.json"
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         if args.json:
             print(json.dumps({"status": "error", "error": str(exc)}))
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return exc.exit_code
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from openhands_driver.errors import UserError  # noqa: E402
+from openhands_driver.errors import UserError, error_lines  # noqa: E402
 from openhands_driver.model import resolve_model  # noqa: E402
 from openhands_driver.paths import ARTIFACTS_DIR  # noqa: E402
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         if not config.model:
             raise UserError("no model to check: pass --model or set LLM_MODEL")
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return 2
     from openhands_driver.llm_check import check_model, save_report
 

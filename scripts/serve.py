@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from openhands_driver.errors import UserError  # noqa: E402
+from openhands_driver.errors import UserError, error_lines  # noqa: E402
 from openhands_driver.intake import config as intake  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(config)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # internal: traceback to a log file whose path is printed
         from openhands_driver.crash_safety import internal_error_log

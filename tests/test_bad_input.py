@@ -78,6 +78,12 @@ class RunDemoInputs(_Tmp):
         self.assertEqual(proc.returncode, 2)
         self.assertEqual(len(proc.stderr.strip().splitlines()), 2, proc.stderr)  # one line per problem
 
+    def test_optimizer_flags_are_checked_not_silently_replaced(self) -> None:
+        proc = run("optimize.py", "--simulate", "--minibatch-size", "0", "--max-iterations", "0")
+        self.assertEqual(proc.returncode, 2, proc.stderr)  # --minibatch-size 0 used to become 3
+        self.assertEqual(proc.stderr.strip().splitlines(), ["error: --minibatch-size must be >= 1, got 0",
+                                                            "error: --max-iterations must be >= 1, got 0"])
+
     def test_json_prints_one_error_object_on_stdout(self) -> None:
         for argv, fragment in ((["--max-iterations", "0"], "--max-iterations must be >= 1"),
                                (["--scenario", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),

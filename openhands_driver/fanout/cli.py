@@ -15,7 +15,7 @@ from pathlib import Path
 
 from openhands_driver import verifier
 from openhands_driver.config import RunConfig
-from openhands_driver.errors import UserError
+from openhands_driver.errors import UserError, error_lines
 from openhands_driver.fanout.records import FanoutConfig
 from openhands_driver.paths import DEFAULT_TRACE_LOG, REPO_ROOT
 from openhands_driver.sandbox import MODES as SANDBOX_MODES
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None, *, variant: str = "fanout", prog: str | 
         report = execute(config, progress=not getattr(args, "no_progress", False),
                          local_servers=getattr(args, "local_servers", 0))
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

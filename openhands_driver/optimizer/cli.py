@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from openhands_driver.errors import UserError
+from openhands_driver.errors import UserError, error_lines
 from openhands_driver.optimizer.candidate import SKILL_PREFIX
 from openhands_driver.optimizer.config import (DEFAULT_FAULTS, DEFAULT_TRAIN_SEEDS, DEFAULT_VAL_SEEDS, OPTIMIZERS,
                                                POOR_RUNBOOK, OptimizerConfig)
@@ -97,8 +97,15 @@ def _skills(values: list[str]) -> tuple[str, ...]:
 
 
 def config_from_args(args: argparse.Namespace) -> OptimizerConfig:
-    if args.max_metric_calls < 1:
-        raise UserError("--max-metric-calls must be at least 1")
+    problems = [f"{flag} must be >= 1, got {value}" for flag, value in (
+        ("--max-metric-calls", args.max_metric_calls), ("--minibatch-size", args.minibatch_size),
+        ("--max-iterations", args.max_iterations)) if value is not None and value < 1]
+    if not args.verify_interval_s > 0:
+        problems.append(f"--verify-interval-s must be > 0, got {args.verify_interval_s}")
+    if args.soak_s < 0:
+        problems.append(f"--soak-s must be >= 0 seconds, got {args.soak_s}")
+    if problems:
+        raise UserError("\n".join(problems))
     env_model, env_base_url = OptimizerConfig.env_reflection_lm()
     model = args.reflection_lm or env_model
     if args.proposer == "deterministic":
@@ -112,8 +119,6 @@ def config_from_args(args: argparse.Namespace) -> OptimizerConfig:
     faults_text = args.faults or args.scenarios
     faults = tuple(s.strip() for s in faults_text.split(",") if s.strip()) if faults_text else None
     val_seeds = () if args.val_seeds.strip().lower() == "none" else tuple(parse_seeds(args.val_seeds))
-    if args.soak_s < 0:
-        raise UserError(f"--soak-s must be >= 0 seconds, got {args.soak_s}")
     config = OptimizerConfig(
         optimizer=args.optimizer, training_data=args.training_data, faults=faults,
         train_seeds=tuple(parse_seeds(args.train_seeds)), val_seeds=val_seeds,
@@ -197,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             output = optimize(config)
             human = render_plan(output) if output.get("simulate") else render_result(output)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: the optimization stopped; no result file was written "
