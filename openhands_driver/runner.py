@@ -29,6 +29,7 @@ from openhands_driver.sandbox import copy_skills, open_sandbox, resolve_kind
 from openhands_driver.router import RoutingDecision, route
 from openhands_driver.scenarios import Scenario, load_catalog
 from openhands_driver.strategy import Strategy, choose_strategy, incident_message
+from openhands_driver.strategy import describe as describe_strategy
 from openhands_driver.model import resolve_model, secret_values
 from openhands_driver.session import laminar_span, run_session
 from openhands_driver.skill_overrides import apply_skill_overrides
@@ -194,7 +195,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         before = proof.take_snapshot(target) if owned else None
         injected = "blind incident" if plan.incident.blind else f"fault: {plan.incident.fault or 'none'}"
         print(f"[runner] {plan.run_id}: target {target.backend} up at {target.url} "
-              f"({injected if owned else 'attached'}); routing: {plan.routing.reason}",
+              f"({injected if owned else 'attached'}); {describe_strategy(plan.strategy, plan.routing.reason)}",
               file=console, flush=True)
         workspace = _prepare_workspace(plan.run_id, plan.strategy)
         apply_skill_overrides(workspace, config.skill_overrides)  # optimizer skill candidates

@@ -47,6 +47,15 @@ class Strategy:
     load_skills: bool      # whether the agent's context gets the project skills
 
 
+def describe(strategy: Strategy, routing_reason: str) -> str:
+    """One line on what the agent is told, for the run's header (never a skill the agent will not get)."""
+    if strategy.source == "baseline":
+        return f"strategy: baseline generic triage ({strategy.runbook_name}; no skill, no catalog)"
+    if strategy.skill_id:
+        return f"strategy: follow skill {strategy.skill_id} ({routing_reason})"
+    return f"strategy: {strategy.source} runbook {strategy.runbook_name} with the skill catalog"
+
+
 def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 

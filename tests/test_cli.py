@@ -111,6 +111,30 @@ class ExitCodeTest(unittest.TestCase):
         self.assertEqual(exit_code_for(result(status="interrupted", service_up=None)), 130)
         self.assertEqual(exit_code_for(result(status="simulated", simulate=True, service_up=None)), 0)
 
+    def test_verdict_labels_say_what_happened(self):
+        from openhands_driver.cli import render_human
+        from openhands_driver.records import RunResult
+
+        base = dict(run_id="r", scenario="healthy", mode="optimized", strategy_source="skills", skill_id=None,
+                    routing={}, brain="runbook", backend="local", simulate=False, status="fixed",
+                    service_up=True, step_count=1, started_at="t", ground_truth={"fault_class": "healthy"})
+        healthy = render_human(RunResult(**base, resolved=True)).splitlines()[0]
+        self.assertTrue(healthy.startswith("NO FAULT (confirmed healthy"), healthy)
+        self.assertNotIn("FIXED", healthy)
+        self.assertNotIn("RESOLVED", healthy)
+        broken = dict(base, scenario="stale_lockfile", ground_truth={"fault_class": "stale_lockfile"})
+        self.assertTrue(render_human(RunResult(**broken, resolved=True)).startswith("RESOLVED (proven)"))
+
+    def test_the_header_never_names_a_skill_the_agent_does_not_get(self):
+        from openhands_driver.strategy import Strategy, describe
+
+        baseline = describe(Strategy("baseline", None, "text", "baseline.md", False),
+                            "scenario stale_lockfile maps to skill stale-lockfile")
+        self.assertNotIn("stale-lockfile", baseline)
+        self.assertIn("baseline", baseline)
+        self.assertIn("follow skill stale-lockfile",
+                      describe(Strategy("skills", "stale-lockfile", None, None, True), "routed by label"))
+
 
 if __name__ == "__main__":
     unittest.main()
