@@ -234,6 +234,8 @@ def render_human(result: RunResult) -> str:
     if (result.ground_truth or {}).get("fault_class") == "healthy" and result.resolved is not None:
         verdict = ("NO FAULT (confirmed healthy; nothing needed fixing, nothing was broken)" if result.resolved
                    else "NOT RESOLVED (the service was healthy; see the proof below)")
+    if result.status == "interrupted":
+        verdict = "INTERRUPTED (stopped by a signal; the target was cleaned up)"
     subject = "blind incident" if result.blind else f"scenario {result.scenario}"
     lines = [f"{verdict} — {subject}, run {result.run_id}",
              f"  status {result.status}; {result.step_count} steps; brain {result.brain}; "

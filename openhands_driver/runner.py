@@ -185,9 +185,14 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         # The SDK import (seconds of CPU) runs while the target boots in its own process.
         preload = threading.Thread(target=_preload_sdk, args=(config.verbose,), name="preload-sdk",
                                    daemon=True)
+        brain = f"model {model.model}" if model.model else "the offline runbook brain"
+        print(f"[runner] {plan.run_id}: starting the target ({config.backend}), {brain} and the agent "
+              "runtime (the OpenHands SDK takes a few seconds to load)", file=console, flush=True)
         preload.start()
         try:
             target.start()
+            print(f"[runner] target {target.backend} up in {time.monotonic() - started:.1f}s; "
+                  "loading the agent runtime", file=console, flush=True)
         finally:
             preload.join()
         result.target = target.describe()

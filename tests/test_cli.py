@@ -111,6 +111,29 @@ class ExitCodeTest(unittest.TestCase):
         self.assertEqual(exit_code_for(result(status="interrupted", service_up=None)), 130)
         self.assertEqual(exit_code_for(result(status="simulated", simulate=True, service_up=None)), 0)
 
+    def test_first_output_within_a_second_and_a_signal_ends_cleanly(self):
+        import signal
+        import time
+
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "run_demo.py", "--disable-trace-log", "--sandbox", "none",
+                                 "--scenario", "healthy"], cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            first = proc.stderr.readline()
+            elapsed = time.monotonic() - started
+            self.assertLess(elapsed, 1.0, first)  # not a blank terminal while the SDK loads
+            self.assertIn("starting the target", first)
+            self.assertIn("agent runtime", first)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertTrue(out.startswith("INTERRUPTED"), out)
+
     def test_verdict_labels_say_what_happened(self):
         from openhands_driver.cli import render_human
         from openhands_driver.records import RunResult
