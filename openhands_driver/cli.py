@@ -207,6 +207,35 @@ def _remote_host(value: str | None, check: bool = True) -> str | None:
     return hosts[0]
 
 
+def print_human(text: str, stream=None) -> None:
+    """The result on a terminal in colour (rich); plain text when piped or with NO_COLOR."""
+    import os
+
+    stream = stream or sys.stdout
+    if not (getattr(stream, "isatty", lambda: False)() and not os.environ.get("NO_COLOR")):
+        print(text, file=stream)
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=stream, highlight=False, soft_wrap=True)
+    for i, line in enumerate(text.splitlines()):
+        body = line.strip()
+        style = ""
+        if i == 0:
+            style = ("bold green" if line.startswith(("RESOLVED", "NO FAULT", "FIXED", "DRY RUN"))
+                     else "bold yellow" if line.startswith("INTERRUPTED") else "bold red")
+        elif body.startswith("+") and not body.startswith("+++"):
+            style = "green"
+        elif body.startswith("-") and not body.startswith("---"):
+            style = "red"
+        elif body.startswith("@@"):
+            style = "cyan"
+        elif "FAILED" in body or "WRONG" in body:
+            style = "red"
+        console.print(Text(line, style=style))
+
+
 def exit_code_for(result: RunResult) -> int:
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
@@ -239,7 +268,7 @@ def render_human(result: RunResult) -> str:
     subject = "blind incident" if result.blind else f"scenario {result.scenario}"
     lines = [f"{verdict} — {subject}, run {result.run_id}",
              f"  status {result.status}; {result.step_count} steps; brain {result.brain}; "
-             f"skill {result.skill_id or '-'}; {result.duration_s}s"]
+             f"skill {result.skill_id or ', '.join(result.skills_used or []) or '-'}; {result.duration_s}s"]
     if result.verification:
         oks = sum(a["ok"] for a in result.verification["attempts"])
         lines.append(f"  verifier: {oks}/{len(result.verification['attempts'])} probes healthy "
@@ -249,8 +278,13 @@ def render_human(result: RunResult) -> str:
             lines.append(f"  identity: {'ok' if identity.get('ok') else 'FAILED'} — "
                          f"{identity.get('reason')}")
     lines += _proof_lines(result)
-    if result.agent_message:
-        lines.append(f"  agent said: {result.agent_message}")
+    lines += _change_lines(result)
+    if result.mttd_s is not None or result.mttr_s is not None:
+        lines.append(f"  time: diagnosed after {result.mttd_s if result.mttd_s is not None else '-'}s, "
+                     f"resolved after {result.mttr_s if result.mttr_s is not None else '-'}s")
+    if result.agent_message:  # its diagnosis block is shown above, scored
+        said = result.agent_message.split("```")[0].strip() or result.agent_message.strip()
+        lines.append(f"  agent said: {said}")
     if result.error:
         lines.append(f"  error: {result.error}")
     if result.target.get("kept"):
@@ -259,6 +293,22 @@ def render_human(result: RunResult) -> str:
     if result.trace_log:
         lines.append(f"  trace: {result.trace_log}")
     return "\n".join(lines)
+
+
+def _change_lines(result: RunResult) -> list[str]:
+    """What the agent changed on the service: each file, as a diff where its text is known."""
+    record = result.collateral or {}
+    changed = record.get("changed") or []
+    if not changed:
+        return ["  changed: nothing on the service's files"] if result.collateral is not None else []
+    shown = {d["path"]: d for d in record.get("diffs") or []}
+    lines = [f"  changed: {len(changed)} file(s)"]
+    for item in changed[:10]:
+        lines.append(f"    {item['change']}: {item['path']}")
+        diff = shown.get(item["path"], {}).get("diff")
+        if diff:
+            lines += ["      " + line for line in diff.splitlines()[2:]]  # the ---/+++ header is the path
+    return lines
 
 
 def _proof_lines(result: RunResult) -> list[str]:
@@ -274,6 +324,8 @@ def _proof_lines(result: RunResult) -> list[str]:
         said = (f"{reported.get('fault_class')} on {reported.get('entity') or '-'}" if reported
                 else "no structured diagnosis")
         lines.append(f"  diagnosis: {'correct' if diagnosis.get('correct') else 'WRONG'} — {said}")
+        for evidence in (reported.get("evidence") or [])[:4]:
+            lines.append(f"    evidence: {str(evidence)[:160]}")
     for name in ("mitigation", "durability", "collateral"):
         record = getattr(result, name)
         if record is None:
@@ -318,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), default=str))
     else:
-        print(render_human(result))
+        print_human(render_human(result))
     return exit_code_for(result)
 
 

@@ -10,6 +10,7 @@ import atexit
 import logging
 import os
 import sys
+import re
 import threading
 import time
 import warnings
@@ -113,9 +114,8 @@ class _Recorder:
                 self.gatekeeper.cwd = str(working_dir)
             self._apply_gate(record, event.tool_call_id)
             if record.tool != "finish":
-                shown = text.strip().splitlines()
-                tail = "\n".join("    " + line for line in shown[-6:])
-                self._say(f"  -> exit {record.exit_code} ({record.duration_s}s)\n{tail}")
+                shown = "\n".join("    " + line for line in salient_lines(text))
+                self._say(f"  -> exit {record.exit_code} ({record.duration_s}s)\n{shown}")
         elif isinstance(event, UserRejectObservation):
             record, _ = self._pending.pop(event.tool_call_id, (None, 0.0))
             if record is not None:
@@ -136,6 +136,33 @@ class _Recorder:
 
     def _say(self, text: str) -> None:
         print(text, file=self.console, flush=True)
+
+
+_SALIENT = re.compile(r"\b(ERROR|CRITICAL|FATAL|WARN(?:ING)?|Traceback|refused|denied|fail(?:ed|ing|ure)?|"
+                      r"exception|timed? ?out|unhealthy|not found|No such|HTTP [45]\d\d|status: (?:error|failing))",
+                      re.I)
+
+
+def salient_lines(text: str, limit: int = 10, tail: int = 4) -> list[str]:
+    """The lines of a tool's output worth showing live: the ones that name a problem (errors,
+    warnings, refusals, failing HTTP codes; the latest first), plus the last ``tail`` lines, in order,
+    at most ``limit``; hidden stretches are marked, so the line that names the problem is never cut."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    if len(lines) <= limit:
+        return lines
+    keep = set(range(len(lines) - tail, len(lines)))
+    for i in range(len(lines) - tail - 1, -1, -1):  # the most recent problems first
+        if len(keep) >= limit:
+            break
+        if _SALIENT.search(lines[i]):
+            keep.add(i)
+    out, previous = [], -1
+    for i in sorted(keep):
+        if i > previous + 1:
+            out.append(f"... ({i - previous - 1} lines)")
+        out.append(lines[i])
+        previous = i
+    return out
 
 
 INPUTRC = Path(__file__).with_name("terminal.inputrc")

@@ -198,6 +198,9 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.target = target.describe()
         owned = getattr(target, "owned", True)
         before = proof.take_snapshot(target) if owned else None
+        truth = plan.incident.ground_truth
+        before_texts = (proof.take_texts(target, [*truth.may_change, *truth.decoys])
+                        if before is not None else {})  # for the change's diff in the story
         injected = "blind incident" if plan.incident.blind else f"fault: {plan.incident.fault or 'none'}"
         print(f"[runner] {plan.run_id}: target {target.backend} up at {target.url} "
               f"({injected if owned else 'attached'}); {describe_strategy(plan.strategy, plan.routing.reason)}",
@@ -234,6 +237,9 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         closer.start()
         try:
             after = proof.take_snapshot(target) if before is not None else None
+            changed = [p for p in set(before or {}) | set(after or {})
+                       if (before or {}).get(p) != (after or {}).get(p)]
+            after_texts = proof.take_texts(target, changed) if after is not None and changed else {}
             check = verifier.verify(target.url, plan.incident.instance,
                                     consecutive=config.verify_consecutive_successes,
                                     max_attempts=config.verify_max_attempts,
@@ -246,6 +252,8 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.service_up = check.verified
         result.status = _status(outcome.status, check.verified)
         _prove(config, plan, target, result, before, after)
+        if result.collateral is not None:
+            result.collateral["diffs"] = proof.diffs(result.collateral["changed"], before_texts, after_texts)
         if result.diagnosis and result.diagnosis.get("correct"):
             result.mttd_s = proof.time_to_diagnosis(result.actions)
         if result.resolved:  # the verifier's first passing probe of the streak that proved it

@@ -20,6 +20,7 @@ CLI (the container's start.sh on first boot; the runner, inside the target's con
     python faults.py oracle --root DIR --fault NAME --params JSON     -> JSON checks
     python faults.py oracle --root DIR --faults JSON                  -> every injection's checks
     python faults.py snapshot --root DIR                                -> JSON {path: sha256}
+    python faults.py texts --root DIR --paths '["etc/flags.json"]'       -> JSON {path: text or null}
     python faults.py variant --fault NAME --seed N                      -> JSON variant
 """
 
@@ -31,6 +32,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import random
 import sys
 from pathlib import Path
@@ -124,6 +126,37 @@ def snapshot(root: Path, dirs: Optional[List[str]] = None) -> Dict[str, str]:
     return found
 
 
+_SECRET_PATH = re.compile(r"secret|vault|credential|passw|token|private|\.key$|/auth$|/auth/", re.I)
+_SECRET_LINE = re.compile(r"^(\s*[\w.-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|CREDENTIAL)[\w.-]*\s*[=:]\s*).+$",
+                          re.I | re.M)
+TEXT_LIMIT = 4096
+
+
+def texts(root: Path, paths: List[str], limit: int = TEXT_LIMIT) -> Dict[str, Optional[str]]:
+    """{relative path: text} of the given files (a path ending in "/": the files under it) that
+    are small UTF-8 text, for a before/after diff of the fix. Secret-looking files are left out
+    (None) and secret-looking ``KEY=value`` lines masked: the diff is shown and traced."""
+    root = Path(root)
+    wanted: List[str] = []
+    for rel in paths:
+        base = root / rel
+        if rel.endswith("/") and base.is_dir():
+            wanted += sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+        elif base.is_file():
+            wanted.append(rel)
+    found: Dict[str, Optional[str]] = {}
+    for rel in wanted:
+        if _SECRET_PATH.search(rel):
+            found[rel] = None
+            continue
+        try:
+            data = (root / rel).read_bytes()
+            found[rel] = _SECRET_LINE.sub(r"\1<masked>", data.decode("utf-8")) if len(data) <= limit else None
+        except (OSError, UnicodeDecodeError):
+            found[rel] = None
+    return found
+
+
 def fault_specs(specs: Any) -> List[Dict[str, Any]]:
     """Normalise a list of injections [{"fault": name, "params": {...}}, ...] (also accepted:
     "fault_class" for "fault", or [name, params] pairs); ValueError on anything else."""
@@ -188,13 +221,14 @@ def run_oracles(root: Path, specs: Any) -> Dict[str, Any]:
 # --- CLI -------------------------------------------------------------------------------------
 
 def _tool_main(argv: List[str]) -> int:
-    """oracle | snapshot | variant (JSON on stdout)."""
+    """oracle | snapshot | texts | variant (JSON on stdout)."""
     parser = argparse.ArgumentParser(prog="faults.py %s" % argv[0])
     parser.add_argument("--root", default="/")
     parser.add_argument("--fault", default=HEALTHY)
     parser.add_argument("--params", default="")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--faults", default="", help="several injections: JSON [{fault, params}]")
+    parser.add_argument("--paths", default="[]", help="texts: JSON list of relative paths (dirs end in /)")
     args = parser.parse_args(argv[1:])
     try:
         params = json.loads(args.params) if args.params.strip() else {}
@@ -204,6 +238,8 @@ def _tool_main(argv: List[str]) -> int:
             out = run_oracle(Path(args.root), args.fault, params)
         elif argv[0] == "snapshot":
             out = snapshot(Path(args.root))
+        elif argv[0] == "texts":
+            out = texts(Path(args.root), [str(p) for p in json.loads(args.paths)])
         else:
             out = make_variant(args.fault, args.seed)
     except ValueError as exc:
@@ -215,7 +251,7 @@ def _tool_main(argv: List[str]) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["oracle"], ["snapshot"], ["variant"]):
+    if argv[:1] in (["oracle"], ["snapshot"], ["texts"], ["variant"]):
         return _tool_main(argv)
     parser = argparse.ArgumentParser(description="Inject one fault into a target service root "
                                                  "(once per root).")

@@ -134,6 +134,25 @@ class ExitCodeTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 130, err)
         self.assertTrue(out.startswith("INTERRUPTED"), out)
 
+    def test_print_human_colours_only_a_terminal_without_no_color(self):
+        import io
+        import os
+        from unittest import mock
+
+        from openhands_driver.cli import print_human
+
+        class Tty(io.StringIO):
+            def isatty(self):
+                return True
+
+        text = "RESOLVED (proven) — scenario s\n  changed: 1 file(s)\n      -a\n      +b"
+        for stream, env, coloured in ((Tty(), {}, True), (Tty(), {"NO_COLOR": "1"}, False),
+                                      (io.StringIO(), {}, False)):
+            with mock.patch.dict(os.environ, env):
+                print_human(text, stream)
+            self.assertEqual("\x1b[" in stream.getvalue(), coloured, (env, stream.getvalue()))
+            self.assertIn("+b", stream.getvalue())
+
     def test_verdict_labels_say_what_happened(self):
         from openhands_driver.cli import render_human
         from openhands_driver.records import RunResult
@@ -157,6 +176,62 @@ class ExitCodeTest(unittest.TestCase):
         self.assertIn("baseline", baseline)
         self.assertIn("follow skill stale-lockfile",
                       describe(Strategy("skills", "stale-lockfile", None, None, True), "routed by label"))
+
+
+class LiveViewInATerminalTest(unittest.TestCase):
+    """A real run in a pseudo-terminal, as a person sees it: output from the first second, colour,
+    and a verdict that names the cause, the change (as a diff) and how it was verified."""
+
+    def test_run_reads_like_an_incident_summary(self):
+        import os
+        import pty
+        import select
+        import time
+
+        if os.environ.get("NO_COLOR"):
+            self.skipTest("NO_COLOR is set in this environment")
+        main, sub = pty.openpty()
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "run_demo.py", "--scenario", "stale_lockfile",
+                                 "--disable-trace-log", "--soak-s", "0.5"], cwd=REPO, stdin=sub, stdout=sub,
+                                stderr=sub, env={k: v for k, v in os.environ.items() if k != "NO_COLOR"})
+        os.close(sub)
+        chunks, first_at = [], None
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([main], [], [], 1.0)
+                if not ready:
+                    if proc.poll() is not None:
+                        break
+                    continue
+                try:
+                    data = os.read(main, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not data:
+                    break
+                if first_at is None:
+                    first_at = time.monotonic() - started
+                chunks.append(data)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(main)
+        out = b"".join(chunks).decode("utf-8", "replace")
+        self.assertIsNotNone(first_at, out)
+        self.assertLess(first_at, 1.0, out[:300])
+        self.assertEqual(proc.returncode, 0, out[-3000:])
+        self.assertIn("\x1b[", out)  # colour on a terminal
+        plain = __import__("re").sub(r"\x1b\[[0-9;]*m", "", out)
+        verdict = plain[plain.index("RESOLVED (proven)"):]
+        self.assertIn("ground truth: stale_lockfile", verdict)           # what was wrong
+        self.assertIn("deleted: var/lock/", verdict)                     # what was changed
+        self.assertIn("verifier: ", verdict)                             # how it was verified
+        self.assertIn("durability: passed", verdict)
+        self.assertIn("time: diagnosed after", verdict)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,38 @@ class CollateralTests(unittest.TestCase):
         self.assertTrue(verdict["passed"])
 
 
+class ChangeDiffTests(unittest.TestCase):
+    def test_diffs_of_modified_created_and_deleted_files(self) -> None:
+        changed = [{"path": "etc/flags.json", "change": "modified"}, {"path": "etc/new", "change": "created"},
+                   {"path": "var/lock/x.lock", "change": "deleted"}, {"path": "etc/secrets/db", "change": "modified"}]
+        before = {"etc/flags.json": '{\n  "on": true\n}', "var/lock/x.lock": "4242", "etc/secrets/db": None}
+        after = {"etc/flags.json": '{\n  "on": false\n}', "etc/new": "hello", "etc/secrets/db": None}
+        found = {d["path"]: d["diff"] for d in proof.diffs(changed, before, after)}
+        self.assertIn('-  "on": true', found["etc/flags.json"])
+        self.assertIn('+  "on": false', found["etc/flags.json"])
+        self.assertIn("+hello", found["etc/new"])
+        self.assertIn("-4242", found["var/lock/x.lock"])
+        self.assertNotIn("etc/secrets/db", found)  # no text known: no diff
+
+    def test_texts_leave_out_secrets_and_large_or_binary_files(self) -> None:
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / "etc" / "secrets").mkdir(parents=True)
+            (root / "etc" / "service.env").write_text("MODE=fast\nDB_PASSWORD=hunter2-value\n")
+            (root / "etc" / "secrets" / "api").write_text("sk-live-secret")
+            (root / "etc" / "big").write_text("x" * (faults.TEXT_LIMIT + 1))
+            (root / "etc" / "bin").write_bytes(b"\xff\xfe\x00")
+            found = faults.texts(root, ["etc/"])
+        self.assertEqual(found["etc/service.env"], "MODE=fast\nDB_PASSWORD=<masked>\n")
+        self.assertIsNone(found["etc/secrets/api"])
+        self.assertIsNone(found["etc/big"])
+        self.assertIsNone(found["etc/bin"])
+        self.assertNotIn("hunter2", repr(found))
+
+
 class LiveProofTests(unittest.TestCase):
     """A real target: the oracle and the snapshots run through the target's own exec."""
 

@@ -9,10 +9,10 @@ After the agent stops, the runner judges the outcome itself:
 ``resolved`` is true only when the verifier, mitigation, durability and collateral all pass.
 """
 
-from openhands_driver.proof.collateral import compare_snapshots, take_snapshot
+from openhands_driver.proof.collateral import compare_snapshots, diffs, take_snapshot, take_texts
 from openhands_driver.proof.diagnosis import parse_diagnosis, score_diagnosis, time_to_diagnosis
 from openhands_driver.proof.durability import check_durability
 from openhands_driver.proof.mitigation import check_mitigation, check_mitigation_all
 
 __all__ = ["check_durability", "check_mitigation", "check_mitigation_all", "compare_snapshots", "parse_diagnosis",
-           "score_diagnosis", "take_snapshot", "time_to_diagnosis"]
+           "score_diagnosis", "take_snapshot", "take_texts", "time_to_diagnosis", "diffs"]

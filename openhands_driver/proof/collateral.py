@@ -8,12 +8,43 @@ deleted file that the fix may not touch (the class's ``may_change``), fails the 
 
 from __future__ import annotations
 
+import difflib
+
 from openhands_driver.proof.mitigation import run_service_tool
 from openhands_driver.target.base import Target
 
 
 def take_snapshot(target: Target) -> dict[str, str]:
     return run_service_tool(target, ["snapshot"])
+
+
+def take_texts(target: Target, paths: list[str]) -> dict[str, str | None]:
+    """The small text files among ``paths`` (the fix's own files), for the change's diff; {} when
+    the target cannot say (the diff is a nicety, never part of the judgement)."""
+    import json
+
+    try:
+        return run_service_tool(target, ["texts", "--paths", json.dumps(sorted(set(paths)))]) if paths else {}
+    except (RuntimeError, ValueError):
+        return {}
+
+
+def diffs(changed: list[dict], before: dict[str, str | None], after: dict[str, str | None],
+          max_lines: int = 40) -> list[dict]:
+    """[{path, change, diff}] for each changed file whose text is known on both sides (a created or
+    deleted file diffs against nothing); unified diff, at most ``max_lines`` lines each."""
+    out = []
+    for item in changed:
+        path = item["path"]
+        old, new = before.get(path), after.get(path)
+        if (item["change"] != "created" and old is None) or (item["change"] != "deleted" and new is None):
+            continue
+        lines = list(difflib.unified_diff((old or "").splitlines(), (new or "").splitlines(),
+                                          f"a/{path}", f"b/{path}", lineterm="", n=1))
+        if len(lines) > max_lines:
+            lines = lines[:max_lines] + [f"... ({len(lines) - max_lines} more lines)"]
+        out.append({"path": path, "change": item["change"], "diff": "\n".join(lines)})
+    return out
 
 
 def _allowed(path: str, may_change: list[str]) -> bool:
