@@ -171,6 +171,10 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     from openhands_driver.target import create_target
 
     sandbox_kind = resolve_kind(config)  # UserError (exit 2) before anything starts
+    if config.backend == "docker":  # the engine first: one line with the fix, not after the SDK loads
+        from openhands_driver.target.docker_engine import connect
+
+        connect(timeout=10).close()
     previous_term = previous_hup = None
     if threading_is_main():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminated)

@@ -78,6 +78,20 @@ class RunDemoInputs(_Tmp):
         self.assertEqual(proc.returncode, 2)
         self.assertEqual(len(proc.stderr.strip().splitlines()), 2, proc.stderr)  # one line per problem
 
+    def test_unreachable_docker_engine_is_one_line_before_anything_starts(self) -> None:
+        import os
+        import time
+
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "run_demo.py", "--backend", "docker", "--disable-trace-log"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "DOCKER_HOST": f"unix://{self.tmp}/no-engine.sock"})
+        self.assertLess(time.monotonic() - started, 20)  # before the SDK import, not after it
+        self.assert_exit_2(proc, "no Docker engine answers at DOCKER_HOST=unix://")
+        self.assertIn("(no socket there); make one reachable with:", proc.stderr)
+        self.assertNotIn("starting the target", proc.stderr)
+        self.assertNotIn("('", proc.stderr)  # not a printed tuple
+
     def test_optimizer_flags_are_checked_not_silently_replaced(self) -> None:
         proc = run("optimize.py", "--simulate", "--minibatch-size", "0", "--max-iterations", "0")
         self.assertEqual(proc.returncode, 2, proc.stderr)  # --minibatch-size 0 used to become 3

@@ -38,7 +38,27 @@ CLIENT_TIMEOUT_S = 300
 
 
 class DockerUnavailableError(TargetError, UserError):
-    """No Docker engine answers: a user-fixable problem (exit 2, no traceback)."""
+    """No Docker engine answers: a user-fixable problem (exit 2, no traceback). ``str()`` is the one
+    line to print (problem + fix); ``problem`` alone is for skip reasons."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message, problem)
+        self.message, self.problem = message, problem
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _why(exc: Exception) -> str:
+    """The engine connection failure in a few words (docker-py nests the cause in its message)."""
+    text = str(exc)
+    for needle, meaning in (("FileNotFoundError", "no socket there"), ("No such file", "no socket there"),
+                            ("PermissionError", "permission denied on the socket"),
+                            ("Permission denied", "permission denied on the socket"),
+                            ("Connection refused", "connection refused"), ("timed out", "timed out")):
+        if needle in text:
+            return meaning
+    return text.splitlines()[-1][:200] if text else type(exc).__name__
 
 
 # --- engine, image, networking -------------------------------------------------------------
@@ -53,7 +73,7 @@ def connect(timeout: int = CLIENT_TIMEOUT_S) -> docker.DockerClient:
         client = docker.from_env(timeout=timeout)
         client.ping()
     except DockerException as exc:
-        problem = f"no Docker engine answers at DOCKER_HOST={docker_host()} ({exc})"
+        problem = f"no Docker engine answers at DOCKER_HOST={docker_host()} ({_why(exc)})"
         raise DockerUnavailableError(f"{problem}; {ENGINE_HINT}", problem) from None
     return client
 
@@ -63,7 +83,7 @@ def engine_problem() -> str | None:
     try:
         connect(timeout=10).close()
     except DockerUnavailableError as exc:
-        return exc.args[1]
+        return exc.problem
     return None
 
 
