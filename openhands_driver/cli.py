@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "of that service (required)")
     p.add_argument("--keep-target", action="store_true",
                    help="leave the target running and print how to reach and stop it")
+    p.add_argument("--list", action="store_true",
+                   help="list the scenarios, fault classes and skills (one line each) and exit")
+    p.add_argument("--show", default=None, metavar="RUN_ID",
+                   help="tell a past run's story from its trace row (--trace-log) and exit")
     p.add_argument("--simulate", action="store_true",
                    help="dry run: route and print the plan; start nothing; service_up is null")
     p.add_argument("--json", action="store_true",
@@ -150,6 +154,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         from openhands_driver.runrecord import validate_run_id
 
         validate_run_id(args.run_id)
+        if not args.disable_trace_log and not args.simulate:
+            from openhands_driver.crash_safety import check_run_id_unused
+
+            check_run_id_unused(args.trace_log, args.run_id)
     check_numbers(args)
     if args.blind and (target_root is not None or args.target_container):
         raise UserError("--blind provisions a fresh incident: it cannot attach to a running service "
@@ -354,6 +362,15 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
     try:
+        if args.list or args.show:
+            from openhands_driver import lookup
+
+            if args.show:
+                row = lookup.find_run(args.trace_log, args.show)
+                print(json.dumps(row, default=str) if args.json else lookup.story(row))
+            else:
+                print(lookup.listing(args.training_data))
+            return EXIT_FIXED
         config = config_from_args(args)
         from openhands_driver.runner import run_incident
 

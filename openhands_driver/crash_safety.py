@@ -36,6 +36,25 @@ def preflight(config) -> None:
         print(f"[janitor] sweep skipped: {exc}", file=sys.stderr, flush=True)
 
 
+def check_run_id_unused(trace_log, run_id: str) -> None:
+    """A given ``--run-id`` must be new to the trace log: two runs under one id would make its rows,
+    reports and ``--show`` ambiguous. UserError (exit 2) before anything starts."""
+    import json
+
+    from openhands_driver.errors import UserError
+    from openhands_driver.trace import read_rows
+
+    path = Path(trace_log)
+    try:
+        if f'"run_id": {json.dumps(run_id)}' not in path.read_text(encoding="utf-8", errors="replace"):
+            return  # the cheap check: rows are written with sorted keys and ": " separators
+    except FileNotFoundError:
+        return
+    if any(row.get("run_id") == run_id for row in read_rows(path, include_started=True)):
+        raise UserError(f"run id {run_id!r} is already in {path}; pick a new --run-id (or omit it for a "
+                        "generated one), or --trace-log another file")
+
+
 def internal_error_log(program: str) -> Path:
     """Write the current exception's traceback to a log file and return its path.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # Run statuses. "fixed" is the verifier's verdict, never the agent's claim.
@@ -86,6 +86,21 @@ class RunResult:
     mttd_s: float | None = None          # run start -> a correct diagnosis (see proof/diagnosis.py)
     mttr_s: float | None = None          # run start -> proven resolution (verifier + proof passed)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict) -> RunResult:
+        """A result back from its trace row (any schema version): known fields by name, actions as
+        ActionRecords, anything else in ``extra``."""
+        names = {f.name for f in fields(cls)} - {"extra", "actions"}
+        required = {"run_id": "?", "scenario": "?", "mode": "?", "strategy_source": "?", "skill_id": None,
+                    "routing": {}, "brain": "?", "backend": "?", "simulate": False, "status": "?",
+                    "service_up": None, "step_count": 0, "started_at": "?"}
+        action_names = {f.name for f in fields(ActionRecord)} - {"ended_mono"}
+        actions = [ActionRecord(**{k: v for k, v in a.items() if k in action_names})
+                   for a in row.get("actions") or [] if isinstance(a, dict) and "tool" in a and "command" in a]
+        known = {**required, **{k: v for k, v in row.items() if k in names}}
+        extra = {k: v for k, v in row.items() if k not in names and k != "actions"}
+        return cls(**known, actions=actions, extra=extra)
 
     def to_dict(self, *, with_excerpts: bool = False) -> dict:
         data = asdict(self)
