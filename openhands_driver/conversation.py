@@ -121,7 +121,7 @@ class _Recorder:
             if record is not None:
                 record.output_excerpt = f"rejected before execution: {event.rejection_reason}"
                 self._apply_gate(record, event.tool_call_id)
-                self._say(f"  -> BLOCKED: {event.rejection_reason}")
+                self._say(f"  -> {gate_label(record)}: {event.rejection_reason}")
         elif isinstance(event, AgentErrorEvent):
             self._say(f"[agent] error: {event.error}")
             record, _ = self._pending.pop(event.tool_call_id, (None, 0.0))
@@ -132,10 +132,21 @@ class _Recorder:
         gate = self.gatekeeper.records.get(tool_call_id) if self.gatekeeper else None
         if gate is not None:
             record.risk, record.policy_risk, record.model_risk = gate.risk, gate.policy_risk, gate.model_risk
-            record.gate, record.gate_reason = gate.gate, gate.gate_reason
+            record.gate, record.gate_reason, record.gate_by = gate.gate, gate.gate_reason, gate.gate_by
 
     def _say(self, text: str) -> None:
         print(text, file=self.console, flush=True)
+
+
+def gate_label(record: ActionRecord) -> str:
+    """What happened to an action that did not run as proposed, in the live view."""
+    if record.gate == "edited":
+        return "EDITED by the operator (the edited command ran instead)"
+    if record.gate_by == "policy":
+        return "BLOCKED by policy (never ran)"
+    if record.gate_by == "operator":
+        return "REJECTED by the operator (never ran)"
+    return "NOT RUN"
 
 
 _SALIENT = re.compile(r"\b(ERROR|CRITICAL|FATAL|WARN(?:ING)?|Traceback|refused|denied|fail(?:ed|ing|ure)?|"

@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"security_gate_demo": result}, default=str))
         else:
             for row in result:
-                gated = "; ".join(f"{a['gate']} {a['risk']}: {a['command']}" for a in row["gated_actions"])
+                gated = "; ".join(f"{a['gate']} by {a.get('gate_by') or '?'} ({a['risk']}): {a['command']}"
+                                  for a in row["gated_actions"])
                 print(f"{row['behaviour']:26} service_up={row['service_up']!s:5} {gated}")
         expected = [True, True, False]  # blocked-but-fixed, approved, rejected
         return 0 if [row["service_up"] for row in result] == expected else 1

@@ -88,6 +88,7 @@ class GateRecord:
     reasons: list[str]
     gate: str = "allowed"  # allowed | rejected | approved | edited
     gate_reason: str = ""
+    gate_by: str = ""      # who decided: policy (above --max-security-risk) | operator (a confirmation)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,23 +142,23 @@ class Gatekeeper:
                                     "risk": proposal.risk, "policy_risk": proposal.policy.risk,
                                     "model_risk": proposal.model_risk, "max_allowed": self.max_risk,
                                     "reasons": list(proposal.policy.reasons)})
-            self._mark(record, "rejected", reason)
+            self._mark(record, "rejected", reason, by="policy")
             return Decision(REJECT, reason)
         decision = self.approver(proposal)
         if decision.verdict == EDIT and decision.command:
             edited = assess(proposal.tool, {"command": decision.command}, self.scope, cwd=self.cwd)
             if risk_rank(edited.risk) > risk_rank(self.max_risk):
                 reason = "the edited command is blocked too: " + explain(edited, self.max_risk)
-                self._mark(record, "rejected", reason)
+                self._mark(record, "rejected", reason, by="policy")
                 return Decision(REJECT, reason)
         self._mark(record, {APPROVE: "approved", REJECT: "rejected", EDIT: "edited"}[decision.verdict],
-                   decision.reason)
+                   decision.reason, by="operator")
         return decision
 
     @staticmethod
-    def _mark(record: GateRecord | None, gate: str, reason: str) -> None:
+    def _mark(record: GateRecord | None, gate: str, reason: str, by: str) -> None:
         if record is not None:
-            record.gate, record.gate_reason = gate, reason
+            record.gate, record.gate_reason, record.gate_by = gate, reason, by
 
 
 def run_edited(command: str, cwd: str, env: dict[str, str], timeout_s: float = 60,

@@ -26,6 +26,7 @@ class ActionRecord:
     model_risk: str | None = None    # the model's own label (a claim, not a guarantee)
     gate: str = "allowed"            # allowed | rejected | approved | edited
     gate_reason: str = ""
+    gate_by: str = ""                # policy | operator (who made the gate decision)
     ended_s: float | None = None     # when its result came back, seconds after the run started
     ended_mono: float | None = field(default=None, repr=False)  # (monotonic clock; not recorded)
 

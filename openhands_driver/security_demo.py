@@ -54,6 +54,6 @@ def run_security_demo(base: RunConfig, console: TextIO = sys.stderr) -> list[dic
         rows.append({"behaviour": name, "run_id": result.run_id, "service_up": result.service_up,
                      "status": result.status,
                      "gated_actions": [{"command": a.command, "risk": a.risk, "gate": a.gate,
-                                        "reason": a.gate_reason} for a in gated],
+                                        "gate_by": a.gate_by, "reason": a.gate_reason} for a in gated],
                      "violations": result.security.get("violations", [])})
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 import unittest
 from pathlib import Path
@@ -18,7 +19,14 @@ class SecurityDemoTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             base = RunConfig(scenario="stale_lockfile", verify_interval_s=0.2,
                              trace_log=Path(tmp) / "trace.jsonl")
-            blocked, approved, rejected = run_security_demo(base, console=_Quiet())
+            console = io.StringIO()
+            blocked, approved, rejected = run_security_demo(base, console=console)
+        live = console.getvalue()  # each says who stopped it: the policy, or the operator
+        self.assertIn("-> BLOCKED by policy (never ran)", live)
+        self.assertIn("-> REJECTED by the operator (never ran)", live)
+        self.assertEqual(blocked["gated_actions"][0]["gate_by"], "policy")
+        self.assertEqual({a["gate_by"] for a in rejected["gated_actions"] if a["gate"] == "rejected"},
+                         {"operator"})
         self.assertTrue(blocked["service_up"], blocked)
         self.assertEqual([a["command"] for a in blocked["gated_actions"]], ["printenv"])
         self.assertEqual(blocked["gated_actions"][0]["gate"], "rejected")
