@@ -258,6 +258,7 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
     # start-up sleeps about 1 s. Overlap the two.
     threading.Thread(target=_warm_llm_client, name="warm-llm-client", daemon=True).start()
     timed_out = threading.Event()
+    interrupted = threading.Event()  # set by pause_live_conversations(): the caller is stopping
     run_over = threading.Event()
     timer = None
     if spec.run_timeout_s:
@@ -273,7 +274,7 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
         timer.start()
     error = None
     with _LIVE_LOCK:
-        _LIVE[id(conversation)] = (conversation, timed_out)
+        _LIVE[id(conversation)] = (conversation, timed_out, interrupted)
     try:
         conversation.send_message(spec.incident_message)
         _run_with_gates(conversation, spec, timed_out)
@@ -290,7 +291,8 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
             timer.cancel()
     status = getattr(conversation.state.execution_status, "value",
                      str(conversation.state.execution_status))
-    status = "timeout" if timed_out.is_set() else str(status).lower()
+    status = ("timeout" if timed_out.is_set() else "interrupted" if interrupted.is_set()
+              else str(status).lower())
     if status == "error" and error is None:
         error = _last_error(conversation)
     outcome = ConversationOutcome(status=status, actions=recorder.actions,
@@ -300,7 +302,7 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
 
 
 # Conversations inside run(), for a process-wide stop (the fan-out's deadlines and Ctrl-C).
-_LIVE: dict[int, tuple[object, threading.Event]] = {}
+_LIVE: dict[int, tuple[object, threading.Event, threading.Event]] = {}
 _LIVE_LOCK = threading.Lock()
 
 
@@ -313,9 +315,11 @@ def pause_live_conversations(*, only_timed_out: bool = False) -> int:
     with _LIVE_LOCK:
         live = list(_LIVE.values())
     paused = 0
-    for conversation, timed_out in live:
+    for conversation, timed_out, interrupted in live:
         if only_timed_out and not timed_out.is_set():
             continue
+        if not only_timed_out:
+            interrupted.set()  # its run ends "interrupted", not "not_fixed"
         try:
             conversation.pause()
             paused += 1

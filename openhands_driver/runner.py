@@ -385,7 +385,7 @@ def threading_is_main() -> bool:
 def _status(conversation_status: str, verified: bool) -> str:
     if verified:
         return "fixed"
-    if conversation_status in ("stuck", "timeout"):
+    if conversation_status in ("stuck", "timeout", "interrupted"):
         return conversation_status
     return "not_fixed"
 

@@ -29,5 +29,33 @@ class SalientLinesTest(unittest.TestCase):
         self.assertEqual(shown[-1], "done")
 
 
+class StopTest(unittest.TestCase):
+    def test_a_stop_marks_running_conversations_interrupted_and_the_run_says_so(self):
+        import threading
+
+        from openhands_driver import conversation
+        from openhands_driver.runner import _status
+
+        class Fake:
+            paused = 0
+
+            def pause(self):
+                self.paused += 1
+
+        fake, timed_out, interrupted = Fake(), threading.Event(), threading.Event()
+        with conversation._LIVE_LOCK:
+            conversation._LIVE[id(fake)] = (fake, timed_out, interrupted)
+        try:
+            conversation.pause_live_conversations(only_timed_out=True)  # the deadline monitor
+            self.assertEqual((fake.paused, interrupted.is_set()), (0, False))
+            conversation.pause_live_conversations()  # Ctrl-C of a fan-out
+            self.assertEqual((fake.paused, interrupted.is_set()), (1, True))
+        finally:
+            with conversation._LIVE_LOCK:
+                conversation._LIVE.pop(id(fake), None)
+        self.assertEqual(_status("interrupted", False), "interrupted")  # the trace row, not not_fixed
+        self.assertEqual(_status("interrupted", True), "fixed")
+
+
 if __name__ == "__main__":
     unittest.main()
