@@ -42,7 +42,7 @@ def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
     p.add_argument("--soak-s", type=float, default=3.0, help="durability soak per run (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=1, help="runs per approach and scenario (default: 1)")
     p.add_argument("--approaches", default=",".join(APPROACHES), metavar="A,B",
-                   help="subset of approaches (default: all of them)")
+                   help="subset of approaches (default: all of them; short names: skills, manual, gepa, iterative)")
     p.add_argument("--gepa-result", type=Path, default=DEFAULT_OPTIMIZER_RESULT,
                    help="optimize.py --optimizer gepa result (default: %(default)s)")
     p.add_argument("--iterative-result", type=Path, default=DEFAULT_ITERATIVE_RESULT,

@@ -143,6 +143,15 @@ class ScorecardTest(unittest.TestCase):
             with self.assertRaises(UserError):
                 run_scorecard(config)
 
+    def test_short_approach_names_are_accepted(self):
+        from openhands_driver.reports.scorecard import approach_names, run_scorecard
+
+        self.assertEqual(approach_names(["skills", "baseline", "optimized-skills", "gepa"]),
+                         ("optimized-skills", "baseline", "optimized-gepa"))
+        with self.assertRaises(UserError) as caught:
+            run_scorecard(ScorecardConfig(approaches=("skills", "nope")))
+        self.assertIn("unknown approach(es) nope", str(caught.exception))  # skills itself is fine
+
     def test_missing_result_files_are_reported_with_the_command(self):
         with tempfile.TemporaryDirectory() as tmp:
             missing, sources = check_sources(ScorecardConfig(gepa_result=Path(tmp) / "g.json",

@@ -37,6 +37,14 @@ from openhands_driver.scenarios import load_catalog
 from openhands_driver.trace import read_rows
 
 APPROACHES = ("baseline", "optimized-skills", "optimized-manual", "optimized-gepa", "optimized-iterative")
+# The short names people type (the skills-first approach is "skills"): same approaches.
+ALIASES = {"skills": "optimized-skills", "skills-first": "optimized-skills", "manual": "optimized-manual",
+           "gepa": "optimized-gepa", "iterative": "optimized-iterative", "optimized": "optimized-skills"}
+
+
+def approach_names(names) -> tuple[str, ...]:
+    """Approach names with aliases resolved (order kept, duplicates dropped)."""
+    return tuple(dict.fromkeys(ALIASES.get(name, name) for name in names))
 HEADERS = ["approach", "runs", "success", "resolved", "diagnosis", "mean steps", "p50 s", "p95 s",
            "tokens in/out", "mean cost $"]
 
@@ -136,9 +144,11 @@ def proof_figures(rows: list[dict]) -> dict:
 def run_scorecard(config: ScorecardConfig, *, console: TextIO | None = None) -> dict:
     """Run every approach on every scenario, ``repeats`` times, and return the scorecard."""
     console = console or sys.stderr
+    config.approaches = approach_names(config.approaches)
     unknown = [a for a in config.approaches if a not in APPROACHES]
     if unknown:
-        raise UserError(f"unknown approach(es) {', '.join(unknown)}. Valid: {', '.join(APPROACHES)}")
+        raise UserError(f"unknown approach(es) {', '.join(unknown)}. Valid: {', '.join(APPROACHES)} "
+                        f"(or {', '.join(ALIASES)})")
     if config.repeats < 1:
         raise UserError("--repeats must be at least 1")
     if config.blind and not config.seeds:
