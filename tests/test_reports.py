@@ -96,6 +96,34 @@ class LeaderboardTest(unittest.TestCase):
         self.assertIn("run_demo.py", proc.stderr)
 
 
+class FailureCauseTest(unittest.TestCase):
+    def test_only_the_skills_own_failures_count_against_it(self):
+        from openhands_driver.reports.leaderboard import leaderboard
+        from openhands_driver.reports.stats import failure_cause
+
+        def row(run_id, **kw):
+            return {"schema_version": 1, "run_id": run_id, "scenario": "s", "skill_id": "k", "mode": "optimized",
+                    "strategy_source": "skills", "status": "not_fixed", "service_up": False, "step_count": 3,
+                    "duration_s": 5.0, "finished_at": run_id, **kw}
+
+        rows = [row("1", status="fixed", service_up=True),
+                row("2"),  # the agent ran its course: the skill's failure
+                row("3", actions=[{"tool": "terminal", "command": "remediate", "gate": "rejected"}]),  # gate demo
+                row("4", status="error", error="conversation failed: litellm.APIConnectionError: refused"),
+                row("5", status="timeout"),
+                row("6", status="error", error="target did not start: port in use"),
+                row("7", status="interrupted")]
+        self.assertEqual([failure_cause(r) for r in rows],
+                         [None, "skill", "gate", "model", "budget", "harness", "skill"])
+        entry = leaderboard(rows)[0]
+        self.assertEqual(entry["runs"], 6)  # the interrupted row is not a run
+        self.assertEqual(entry["causes"], {"skill": 1, "gate": 1, "model": 1, "budget": 1, "harness": 1})
+        self.assertEqual(entry["success_rate"], round(1 / 6, 3))
+        self.assertEqual(entry["skill_success_rate"], 0.5)  # 1 fixed, 1 skill failure
+        table = render_text({"trace_log": "t", "runs": 6, "simulated_rows_excluded": 0, "entries": [entry]})
+        self.assertIn("skill 1, gate 1, model 1, budget 1, harness 1", table)
+
+
 class ScorecardTest(unittest.TestCase):
     def test_figures_per_approach_from_its_run_ids(self):
         run_ids = {"baseline": ["fx-baseline-stale-1", "fx-baseline-ready-1", "fx-baseline-port-1"],

@@ -1,5 +1,9 @@
 """The skill leaderboard: per skill and scenario, how runs went (from a trace log).
 
+Failures are split by cause (reports/stats.py ``failure_cause``): only the ``skill`` ones count
+against the skill in "skill's rate"; gate rejections, dead model endpoints, budgets and harness
+errors are shown, not blamed on the skill.
+
 Runs without a skill (baseline, manual or optimizer strategies) are grouped under
 ``(no skill: <strategy>)`` so they sit next to the skills they compete with.
 """
@@ -12,8 +16,8 @@ from openhands_driver.reports.stats import RunRecord, is_run, records, summarize
 from openhands_driver.reports.table import markdown_table, text_table
 from openhands_driver.trace import read_rows
 
-HEADERS = ["skill", "scenario", "runs", "success", "mean steps", "p50 s", "p95 s", "mean cost $",
-           "last failure"]
+HEADERS = ["skill", "scenario", "runs", "success", "skill's rate", "failures by cause", "mean steps", "p50 s",
+           "p95 s", "mean cost $", "last failure"]
 
 
 def skill_label(item: RunRecord) -> str:
@@ -47,8 +51,11 @@ def build(trace_log: str | Path) -> dict:
 def _cells(entry: dict) -> list:
     rate = entry["success_rate"]
     failure = entry["last_failure"]
+    skill_rate = entry.get("skill_success_rate")
+    causes = ", ".join(f"{cause} {n}" for cause, n in (entry.get("causes") or {}).items()) or "-"
     return [entry["skill"], entry["scenario"], entry["runs"],
             f"{entry['fixed']}/{entry['runs']} ({rate:.0%})" if rate is not None else "-",
+            f"{skill_rate:.0%}" if skill_rate is not None else "-", causes,
             entry["mean_steps"], entry["p50_s"], entry["p95_s"], entry["mean_cost_usd"],
             (failure[:70] + "...") if failure and len(failure) > 73 else failure]
 

@@ -9,6 +9,11 @@
 - ``p50_s`` / ``p95_s``: percentiles of ``duration_s`` with linear interpolation between closest
   ranks (numpy's default): p of [x0..x(n-1)] sorted is at position (n-1)*p/100.
 - Cost: ``mean_cost_usd`` over runs; tokens are summed.
+- ``cause`` of a failed run (:func:`failure_cause`): ``skill`` (the agent ran its course and the
+  service is not fixed), or a cause that is not the skill's: ``gate`` (an action was rejected by
+  the policy or an operator, e.g. the security-gates demo), ``model`` (the model endpoint failed),
+  ``budget`` (timeout, stuck, out of steps), ``harness`` (the run could not be carried out).
+  ``skill_success_rate`` = fixed / (fixed + failures caused by the skill).
 """
 
 from __future__ import annotations
@@ -48,6 +53,29 @@ class RunRecord:
     cost_usd: float
     finished_at: str
     failure: str | None
+    cause: str | None = None  # why a failed run failed (failure_cause); None when fixed
+
+
+CAUSES = ("skill", "gate", "model", "budget", "harness")
+_MODEL_ERRORS = ("litellm", "llm", "model", "api key", "apiconnection", "rate limit", "ratelimit",
+                 "completion", "endpoint", "connection refused", "authentication")
+
+
+def failure_cause(row: dict) -> str | None:
+    """Why a run that is not fixed failed; None when it is fixed (see the module docstring)."""
+    if row.get("service_up") and row.get("resolved") is not False:
+        return None
+    status = str(row.get("status") or "")
+    error = str(row.get("error") or "").lower()
+    if any(isinstance(a, dict) and a.get("gate") == "rejected" for a in row.get("actions") or []):
+        return "gate"
+    if error and any(word in error for word in _MODEL_ERRORS):
+        return "model"
+    if status in ("timeout", "stuck") or row.get("conversation_status") in ("timeout", "stuck"):
+        return "budget"
+    if status == "error":
+        return "harness"
+    return "skill"
 
 
 def _failure(row: dict) -> str | None:
@@ -71,7 +99,8 @@ def _record_v1(row: dict) -> RunRecord:
         steps=int(row.get("step_count") or 0), duration_s=float(row.get("duration_s") or 0.0),
         tokens_in=int(tokens.get("input") or 0), tokens_out=int(tokens.get("output") or 0),
         cost_usd=float(row.get("cost_usd") or 0.0),
-        finished_at=str(row.get("finished_at") or row.get("written_at") or ""), failure=_failure(row))
+        finished_at=str(row.get("finished_at") or row.get("written_at") or ""), failure=_failure(row),
+        cause=None if row.get("service_up") else failure_cause(row))
 
 
 # One reader per trace schema version the project has written (trace.READABLE_SCHEMA_VERSIONS).
@@ -124,6 +153,8 @@ class RunStats:
     crashed: int
     last_failure: str | None
     last_failure_run_id: str | None
+    causes: dict | None = None               # failed runs by cause ({} when none failed)
+    skill_success_rate: float | None = None  # fixed / (fixed + failures the skill caused)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,4 +178,11 @@ def summarize(records: list[RunRecord]) -> RunStats:
         interrupted=sum(1 for r in records if not r.simulate and r.status == "interrupted"),
         crashed=sum(1 for r in records if not r.simulate and r.status == "crashed"),
         last_failure=failures[-1].failure if failures else None,
-        last_failure_run_id=failures[-1].run_id if failures else None)
+        last_failure_run_id=failures[-1].run_id if failures else None,
+        causes={c: n for c in CAUSES if (n := sum(r.cause == c for r in failures))},
+        skill_success_rate=_skill_rate(runs))
+
+
+def _skill_rate(runs: list[RunRecord]) -> float | None:
+    judged = [r for r in runs if r.fixed or r.cause == "skill"]
+    return _round(sum(r.fixed for r in judged) / len(judged)) if judged else None
