@@ -300,6 +300,8 @@ def render_human(result: RunResult) -> str:
                      f"{result.target.get('stop_with')}")
     if result.trace_log:
         lines.append(f"  trace: {result.trace_log}")
+    if result.report:
+        lines.append(f"  report: {result.report}")
     return "\n".join(lines)
 
 

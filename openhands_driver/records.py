@@ -86,6 +86,7 @@ class RunResult:
     skills_used: list[str] = field(default_factory=list)  # skills the agent loaded (invoke_skill)
     mttd_s: float | None = None          # run start -> a correct diagnosis (see proof/diagnosis.py)
     mttr_s: float | None = None          # run start -> proven resolution (verifier + proof passed)
+    report: str | None = None            # the markdown report next to the trace (reports/run_report.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

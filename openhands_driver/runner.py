@@ -399,7 +399,16 @@ def _finish(config: RunConfig, result: RunResult, started: float, secrets: list[
         for action, clean in zip(result.actions, redacted["actions"]):
             action.command, action.output_excerpt = clean["command"], clean["output_excerpt"]
     if not config.disable_trace_log:
-        crash_safety.append_final(config.trace_log, trace_row(result, secrets))
+        row = trace_row(result, secrets)
+        if not config.simulate:  # the run's story in markdown, next to the trace (what the row holds)
+            from openhands_driver.reports import run_report
+
+            try:
+                result.report = str(run_report.write(row, config.trace_log))
+                row["report"] = result.report
+            except OSError as exc:  # a report is a convenience; the trace row is the record
+                print(f"[runner] report not written: {exc}", file=sys.stderr)
+        crash_safety.append_final(config.trace_log, row)
     return result
 
 

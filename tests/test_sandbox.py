@@ -285,6 +285,9 @@ class NoneOptOutTest(unittest.TestCase):
             self.assertIn("WARNING", console.getvalue())
             self.assertEqual(result.security["sandbox"], "none")
             self.assertEqual(read_rows(trace)[-1]["security"]["sandbox"], "none")
+            report = Path(read_rows(trace)[-1]["report"])  # the run's markdown report, next to the trace
+            self.assertEqual(report.parent, trace.parent / "reports")
+            self.assertIn("**sandbox:** none", report.read_text())
             self.assertEqual(result.actions[0].exit_code, 1)  # the stale lock: HTTP 500
             self.assertIn("HTTP 500", json.dumps(result.to_dict(with_excerpts=True)))
 
