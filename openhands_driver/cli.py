@@ -215,6 +215,16 @@ def _remote_host(value: str | None, check: bool = True) -> str | None:
     return hosts[0]
 
 
+def emit(text: str) -> None:
+    """Print to stdout; a reader that went away (``| head``) ends the output quietly."""
+    import os
+
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+
+
 def print_human(text: str, stream=None) -> None:
     """The result on a terminal in colour (rich); plain text when piped or with NO_COLOR."""
     import os
@@ -369,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.show:
                 row = lookup.find_run(args.trace_log, args.show)
-                print(json.dumps(row, default=str) if args.json else lookup.story(row))
+                emit(json.dumps(row, default=str) if args.json else lookup.story(row))
             else:
-                print(lookup.listing(args.training_data))
+                emit(lookup.listing(args.training_data))
             return EXIT_FIXED
         config = config_from_args(args)
         from openhands_driver.runner import run_incident

@@ -112,6 +112,9 @@ def _docker_plan(options: DemoConfig) -> dict:
 
 # --- command line --------------------------------------------------------------------------
 
+_NOT_HERE = ("backend", "keep_target", "target_container", "target_root", "target_url")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """run_demo.py's flags (all passed through) plus the demo's own; the backend is docker."""
     p = cli.build_parser()
@@ -120,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "verify it (health + container identity), remove the container. Every "
                      "run_demo.py flag is passed through.")
     p.set_defaults(backend="docker")
+    for action in p._actions:  # run_demo flags that mean nothing here stay out of --help
+        if action.dest in _NOT_HERE:  # (--keep-target is --keep-container's old name; --backend is docker)
+            action.help = argparse.SUPPRESS
     own = p.add_argument_group("start_demo")
     own.add_argument("--base-image", default=None,
                      help="BASE_IMAGE build argument (default: $TARGET_BASE_IMAGE, else the local "
@@ -161,6 +167,8 @@ def options_from_args(args: argparse.Namespace) -> DemoConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.list or args.show:  # lookups start nothing: the same answer as run_demo.py
+        return cli.main(list(sys.argv[1:] if argv is None else argv))
     try:
         options = options_from_args(args)
         approver = None

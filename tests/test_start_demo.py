@@ -94,6 +94,15 @@ class StartDemoFlagsTest(unittest.TestCase):
             demo.options_from_args(parser.parse_args(["--target-container", "c"]))
         self.assertTrue(demo.options_from_args(parser.parse_args(["--keep-target"])).keep_container)
 
+    def test_help_offers_only_what_start_demo_accepts(self):
+        text = demo.build_parser().format_help()
+        for hidden in ("--backend", "--keep-target", "--target-root", "--target-container", "--target-url"):
+            self.assertNotIn(hidden, text)  # refused, or another name for --keep-container
+        self.assertIn("--keep-container", text)
+        proc = start_demo("--list")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("Fault classes", proc.stdout)
+
 
 class StartDemoDockerTest(unittest.TestCase):
     @classmethod
