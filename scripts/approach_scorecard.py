@@ -50,7 +50,8 @@ def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
     p.add_argument("--training-data", type=Path, default=None, help="scenario catalog")
     p.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG,
                    help="where the runs append their trace rows (default: %(default)s)")
-    p.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S)
+    p.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S,
+                   help="seconds between verifier probes (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = p.parse_args(argv)
     split = lambda text: tuple(s.strip() for s in text.split(",") if s.strip())  # noqa: E731

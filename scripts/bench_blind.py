@@ -30,20 +30,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fault classes to run (default: every registered class)")
     p.add_argument("--mode", choices=MODES, default="optimized",
                    help="optimized = the skill catalog; baseline = a generic checklist, no skills")
-    p.add_argument("--strategy-source", choices=STRATEGY_SOURCES, default="skills")
+    p.add_argument("--strategy-source", choices=STRATEGY_SOURCES, default="skills",
+                   help="where the optimized strategy comes from (default: %(default)s)")
     p.add_argument("--concurrency", type=int, default=3, help="incidents at once (default %(default)s)")
-    p.add_argument("--backend", choices=("local", "docker"), default="local")
+    p.add_argument("--backend", choices=("local", "docker"), default="local",
+                   help="where each target runs (default: %(default)s)")
     p.add_argument("--model", default=None, help="a litellm model id (default: the offline runbook brain)")
     p.add_argument("--llm-base-url", default=None, help="an OpenAI-compatible endpoint for --model")
-    p.add_argument("--max-iterations", type=int, default=40)
-    p.add_argument("--run-timeout-s", type=float, default=None)
+    p.add_argument("--max-iterations", type=int, default=40, help="agent step budget per run (default: %(default)s)")
+    p.add_argument("--run-timeout-s", type=float, default=None,
+                   help="stop an incident's agent after S seconds (default: no limit)")
     p.add_argument("--soak-s", type=float, default=3.0, help="durability soak after the restart")
     p.add_argument("--trace-log", type=Path, default=None,
                    help="trace log (default: artifacts/runs/trace_log.jsonl)")
     p.add_argument("--output", type=Path, default=None,
                    help="write the JSON report here (and the markdown table beside it, .md)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no live view on stderr")
     return p
 
 

@@ -137,14 +137,16 @@ def _median_result(runs: list[dict]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--training-data", type=Path, default=REPO / "training_data" / "scenarios.json")
+    parser.add_argument("--training-data", type=Path, default=REPO / "training_data" / "scenarios.json",
+                        help="scenario file the incidents come from (default: %(default)s)")
     parser.add_argument("--scenarios", default=DEFAULT_SET, help="the incident set (default: %(default)s)")
     parser.add_argument("--levels", default="1,3,4", help="concurrency levels (default: %(default)s)")
-    parser.add_argument("--verify-interval-s", type=float, default=1.5)
+    parser.add_argument("--verify-interval-s", type=float, default=1.5,
+                        help="seconds between verifier probes (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=2,
                         help="rounds over all levels, interleaved (1,3,4,1,3,4); medians are reported, so "
                              "other load on the machine skews every level alike (default: %(default)s)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the measurements as one JSON object")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     if 1 not in levels:

@@ -29,15 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="imported ITBench catalog")
     p.add_argument("--repeats", type=int, default=1, help="runs per incident, seeds 0..N-1 (default 1)")
-    p.add_argument("--mode", choices=MODES, default="optimized")
-    p.add_argument("--concurrency", type=int, default=2)
-    p.add_argument("--backend", choices=("local", "docker"), default="local")
+    p.add_argument("--mode", choices=MODES, default="optimized",
+                   help="optimized: the skills; baseline: generic triage (default: %(default)s)")
+    p.add_argument("--concurrency", type=int, default=2, help="incidents at once (default: %(default)s)")
+    p.add_argument("--backend", choices=("local", "docker"), default="local",
+                   help="where each target runs (default: %(default)s)")
     p.add_argument("--model", default=None, help="a litellm model id (default: the offline runbook brain)")
-    p.add_argument("--llm-base-url", default=None)
-    p.add_argument("--soak-s", type=float, default=3.0)
+    p.add_argument("--llm-base-url", default=None, help="an OpenAI-compatible endpoint for --model")
+    p.add_argument("--soak-s", type=float, default=3.0,
+                   help="durability soak after the runner's restart (default: %(default)s)")
     p.add_argument("--output", type=Path, default=None, help="JSON report (markdown beside it, .md)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no live view on stderr")
     return p
 
 

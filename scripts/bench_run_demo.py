@@ -46,9 +46,10 @@ def median_of(argv: list[str], repeats: int, check=lambda p: p.returncode == 0,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="stale_lockfile")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--scenario", default="stale_lockfile", help="the incident measured (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each command; medians are reported (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the measurements as one JSON object")
     parser.add_argument("--blind", action="store_true", help="measure blind incidents (seed 101)")
     parser.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                         help="run_demo's --sandbox for the incident runs (default: %(default)s)")

@@ -20,9 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", default=None, help="litellm model id (default: $LLM_MODEL)")
     p.add_argument("--llm-base-url", default=None, help="OpenAI-compatible endpoint")
-    p.add_argument("--env-file", type=Path, default=None)
-    p.add_argument("--timeout-s", type=int, default=60)
-    p.add_argument("--output-dir", type=Path, default=ARTIFACTS_DIR / "llm_checks")
+    p.add_argument("--env-file", type=Path, default=None, help=".env file to read keys from (default: ./.env)")
+    p.add_argument("--timeout-s", type=int, default=60, help="per-stage time limit in seconds (default: %(default)s)")
+    p.add_argument("--output-dir", type=Path, default=ARTIFACTS_DIR / "llm_checks",
+                   help="where the check's JSON report is written (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     args = p.parse_args(argv)
     try:

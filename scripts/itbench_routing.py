@@ -21,8 +21,10 @@ from openhands_driver.itbench.routing import measure  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--catalog", type=Path, required=True)
-    parser.add_argument("--reference", type=Path, default=REPO_ROOT / "training_data" / "atlas_sre_scenarios.json")
+    parser.add_argument("--catalog", type=Path, required=True,
+                        help="an imported catalog (scripts/import_itbench_sre.py --output) to route")
+    parser.add_argument("--reference", type=Path, default=REPO_ROOT / "training_data" / "atlas_sre_scenarios.json",
+                        help="the sample catalog: its incidents count as in-sample (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         records = json.loads(args.catalog.read_text(encoding="utf-8"))["scenarios"]

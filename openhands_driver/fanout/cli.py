@@ -73,14 +73,17 @@ def build_parser(variant: str = "fanout", prog: str | None = None, description: 
                    help="durability soak after the runner's restart (default: %(default)s)")
     if variant != "sample":
         a = p.add_argument_group("agent")
-        a.add_argument("--mode", choices=MODES, default="optimized")
-        a.add_argument("--strategy-source", choices=STRATEGY_SOURCES, default="skills")
+        a.add_argument("--mode", choices=MODES, default="optimized",
+                       help="optimized: follow the routed skill; baseline: generic triage (default: %(default)s)")
+        a.add_argument("--strategy-source", choices=STRATEGY_SOURCES, default="skills",
+                       help="where the optimized strategy comes from (default: %(default)s)")
         a.add_argument("--model", default=None, help="a litellm model id (default: the offline runbook brain)")
         a.add_argument("--llm-base-url", default=None, help="an OpenAI-compatible endpoint for --model")
-        a.add_argument("--max-iterations", type=int, default=40)
-        a.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S)
-        a.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG)
-        a.add_argument("--disable-trace-log", action="store_true")
+        a.add_argument("--max-iterations", type=int, default=40, help="agent step budget per incident (default: %(default)s)")
+        a.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S,
+                       help="seconds between verifier probes (default: %(default)s)")
+        a.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG, help="JSONL trace file (default: %(default)s)")
+        a.add_argument("--disable-trace-log", action="store_true", help="append no trace rows")
         a.add_argument("--log-dir", type=Path, default=None,
                        help="per-incident console logs (default: artifacts/fanout/<fanout id>/)")
         a.add_argument("--no-progress", action="store_true", help="no live view on stderr")
@@ -108,8 +111,15 @@ def config_from_args(args: argparse.Namespace, variant: str = "fanout") -> Fanou
         trace_log=getattr(args, "trace_log", DEFAULT_TRACE_LOG),
         disable_trace_log=getattr(args, "disable_trace_log", False) or simulate,
         blind=args.blind, soak_s=args.soak_s, sandbox=getattr(args, "sandbox", "auto"))
-    if args.soak_s < 0:
-        raise UserError(f"--soak-s must be >= 0, got {args.soak_s}")
+    problems = [f"--soak-s must be >= 0, got {args.soak_s}"] if args.soak_s < 0 else []
+    if run.max_iterations < 1:
+        problems.append(f"--max-iterations must be >= 1, got {run.max_iterations}")
+    if not run.verify_interval_s > 0:
+        problems.append(f"--verify-interval-s must be > 0, got {run.verify_interval_s}")
+    if args.sample_size is not None and args.sample_size < 1:
+        problems.append(f"--sample-size must be >= 1, got {args.sample_size}")
+    if problems:
+        raise UserError("\n".join(problems))
     if args.variant_seeds and not args.blind:
         raise UserError("--variant-seeds goes with --blind")
     if args.variant_seeds and not args.scenarios:
