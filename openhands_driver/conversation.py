@@ -61,6 +61,11 @@ class _Recorder:
 
     def __init__(self, console: TextIO, gatekeeper=None):
         self.console = console
+        self._rich = None  # colour only on a terminal, and never with NO_COLOR
+        if getattr(console, "isatty", lambda: False)() and not os.environ.get("NO_COLOR"):
+            from rich.console import Console
+
+            self._rich = Console(file=console, highlight=False, soft_wrap=True)
         self.gatekeeper = gatekeeper
         self.actions: list[ActionRecord] = []
         self._pending: dict[str, tuple[ActionRecord, float]] = {}
@@ -135,7 +140,20 @@ class _Recorder:
             record.gate, record.gate_reason, record.gate_by = gate.gate, gate.gate_reason, gate.gate_by
 
     def _say(self, text: str) -> None:
-        print(text, file=self.console, flush=True)
+        if self._rich is None:
+            print(text, file=self.console, flush=True)
+            return
+        from rich.text import Text
+
+        for line in text.splitlines():
+            body = line.lstrip()
+            style = ("bold cyan" if body.startswith("[agent]") else
+                     "bold red" if body.startswith("-> ") and ("BLOCKED" in body or "REJECTED" in body) else
+                     "yellow" if body.startswith("-> EDITED") else
+                     "green" if body.startswith("-> exit 0") else
+                     "red" if body.startswith("-> exit") else
+                     "red" if _SALIENT.search(body) else "dim")
+            self._rich.print(Text(line, style=style))
 
 
 def gate_label(record: ActionRecord) -> str:
