@@ -186,6 +186,7 @@ class LocalAttachTests(unittest.TestCase):
         self.assertEqual({k: desc[k] for k in ("backend", "url", "root", "pid", "owned", "supervisor_pid")},
                          {"backend": "local", "url": self.owner.url, "root": str(self.owner.root),
                           "pid": None, "owned": False, "supervisor_pid": before["supervisor_pid"]})
+        self.assertIsNone(desc["fault"])  # attached: it injected nothing, so it names no fault
         self.assertEqual(target.exec(["ls", "var/lock"]).stdout, "service.lock\nsupervisor.lock\n")  # nothing injected again
         target.restart()
         self.assertNotEqual(target.status()["app_pid"], before["app_pid"])

@@ -332,7 +332,8 @@ class DockerTarget(Target):
     def describe(self) -> dict[str, Any]:
         info = {"backend": self.backend, "url": self.url, "root": "/", "port": self.port,
                 "container_port": self._inner_port, "scenario_id": self.scenario_id,
-                "fault": self.fault, "container": self._name,
+                "fault": self.fault if self.owned else None,  # attached: nothing was injected
+                "container": self._name,
                 "container_id": (self._container_id or "")[:12] or None, "image": self._image,
                 "image_id": self._expected_image_id, "network": self._network,
                 "owned": self.owned, "run_id": self._run_id, "startup_s": self.startup_s}

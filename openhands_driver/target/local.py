@@ -263,7 +263,8 @@ class LocalTarget(Target):
     def describe(self) -> dict[str, Any]:
         described = {"backend": self.backend, "url": self.url, "root": str(self._root),
                      "pid": self.pgid, "port": self.port, "scenario_id": self.scenario_id,
-                     "fault": self.fault, "owned": self.owned}
+                     "fault": None if self._attach else self.fault,  # attached: nothing injected
+                     "owned": self.owned}
         if self._attach:
             described["supervisor_pid"] = self._attached_pid
         elif self._fault_params:
