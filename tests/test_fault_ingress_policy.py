@@ -5,6 +5,9 @@ and the ingress-policy skill's scripts, locally and on the Docker backend."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import unittest
 
 from target_service import app_policy
@@ -151,6 +154,60 @@ class IngressPolicyTest(sf.ServiceFaultCase):
         self.assertTrue(self.oracle(target, variant)["passed"], self.oracle(target, variant))
         target.restart()
         self.assertEqual(sf.ctl(target, "status")[0], 0)
+
+
+    def test_skill_frontmatter_is_plain_strings(self) -> None:
+        """The SDK drops a skill whose triggers are not strings (an unquoted `a: b` is a mapping)."""
+        import yaml
+
+        front = yaml.safe_load((sf.SKILLS / self.SKILL / "SKILL.md").read_text().split("---")[1])
+        self.assertEqual(front["name"], self.SKILL)
+        self.assertTrue(all(isinstance(t, str) for t in front["triggers"]), front["triggers"])
+        self.assertIn("Signals: via gateway; mesh config in", front["description"])
+
+    def test_docker_every_variant(self) -> None:
+        """Every variant on the Docker backend: the symptom, the skill's scripts, the oracle in the container."""
+        from openhands_driver.target import docker as dt
+        from tests.test_target_docker import new_run_id, require_engine
+
+        client = require_engine()["client"]  # skips when no engine answers
+        for seed in self.SEEDS[1:]:  # SEEDS[0]: test_docker_backend
+            with self.subTest(seed=seed):
+                run_id = new_run_id("mesh")
+                self.addCleanup(dt.remove_run_containers, run_id, client)
+                variant = self.variant(seed)
+                target = dt.DockerTarget(scenario_id="inst-x", fault=FAULT, run_id=run_id, client=client,
+                                         fault_params=variant["params"])
+                self.addCleanup(target.cleanup)
+                target.start()
+                self.assertIn("HTTP %d" % STATUS[variant["symptom"]], sf.ctl(target, "status")[1])
+                code, fixed = sf.run_script(target, sf.SKILLS / self.SKILL / "remediate.py")
+                self.assertEqual((code, fixed["file"]), (0, variant["entity"]), fixed)
+                self.assertEqual(sf.ctl(target, "status")[0], 0)
+                done = target.exec(["python3", "/app/faults.py", "oracle", "--root", "/", "--fault", FAULT,
+                                    "--params", json.dumps(variant["params"])])
+                self.assertTrue(json.loads(done.stdout)["passed"], done.stdout)
+                target.cleanup()
+
+
+class BlindRunDemoTest(unittest.TestCase):
+    """`run_demo.py --scenario ingress_policy --blind --variant-seed N` end to end (the runbook brain,
+    a real SDK conversation, the runner's proof): the 403 variant (seed 11 of tests/test_e2e_blind.py
+    is a NetworkPolicy one)."""
+
+    def test_blind_run_resolves(self) -> None:
+        seed = seed_for("authorization_deny", start=20)
+        out = subprocess.run([sys.executable, "run_demo.py", "--scenario", FAULT, "--blind", "--variant-seed",
+                              str(seed), "--json", "--soak-s", "0.5", "--verify-interval-s", "0.3",
+                              "--disable-trace-log"], cwd=sf.REPO, capture_output=True, text=True, timeout=240,
+                             env={**os.environ, "LLM_API_KEY": "dummy"})
+        self.assertEqual(out.returncode, 0, out.stdout[-3000:] + out.stderr[-2000:])
+        result = json.loads(out.stdout)
+        self.assertTrue(result["resolved"])
+        self.assertTrue(result["diagnosis"]["correct"], result["diagnosis"])
+        self.assertEqual(result["diagnosis"]["reported"]["entity"],
+                         sf.faults.make_variant(FAULT, seed)["entity"])
+        self.assertTrue(result["collateral"]["passed"])
 
 
 class GatewayEvaluationTest(unittest.TestCase):
