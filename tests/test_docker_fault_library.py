@@ -1,7 +1,7 @@
 """The richer fault library on the Docker backend: FAULT_PARAMS, app-down starts, incidents end to end.
 
 For each of feature_flag, chaos_schedule, scaled_to_zero, bad_release, crash_loop, bad_credential,
-resource_limit and dns_misconfig, one imported ITBench incident of
+resource_limit, dns_misconfig, wrong_peer_address, service_routing, probe_misconfig and ingress_policy, one imported ITBench incident of
 training_data/atlas_sre_scenarios.json runs in-process through run_incident(backend="docker"): a
 container of the target image provisioned with the incident's fault and params, the real SDK
 conversation driven by the offline runbook brain, the routed skill, the verifier with the container
@@ -38,6 +38,10 @@ SCENARIOS = {
     "bad_credential": "itbench_63_corrupted_secret_credentials_email_service_secret",
     "resource_limit": "itbench_46_insufficient_resources_postgresql",
     "dns_misconfig": "itbench_43_failing_name_resolution_dns_policy_frontend",
+    "wrong_peer_address": "itbench_16_modified_environment_variable_quote_addr_shipping",
+    "service_routing": "itbench_30_modified_target_port_service_ad",
+    "probe_misconfig": "itbench_49_misconfigured_readiness_probe_frontend",
+    "ingress_policy": "itbench_47_traffic_denying_istio_gateway_authorization_policy_bookinfo",  # 403 (default: 503)
 }
 
 
@@ -122,7 +126,8 @@ class DockerItbenchEndToEndTest(unittest.TestCase):
         self.assertTrue(result.verification["verified"])
         self.assertTrue(result.verification["identity"]["ok"], result.verification["identity"])
         self.assertEqual(result.skill_id, scenario.skill_id)
-        self.assertEqual(result.target.get("fault_params", {}), scenario.extra.get("fault_params") or {})
+        given = {k: v for k, v in result.target.get("fault_params", {}).items() if k != "service"}
+        self.assertEqual(given, scenario.extra.get("fault_params") or {})  # + the service's name
         self.assertEqual(dt.managed_containers(run_id, self.client), [],
                          f"labelled containers left behind by {run_id}")
         rows = [r for r in read_rows(self.trace) if r["run_id"] == run_id]
@@ -154,6 +159,19 @@ class DockerItbenchEndToEndTest(unittest.TestCase):
 
     def test_dns_misconfig(self):
         self.run_fault("dns_misconfig")
+
+    def test_wrong_peer_address(self):
+        self.assertIn("QUOTE_ADDR=quote:0000", self.run_fault("wrong_peer_address"))
+
+    def test_service_routing(self):
+        self.run_fault("service_routing")
+
+    def test_probe_misconfig(self):
+        self.run_fault("probe_misconfig")
+
+    def test_ingress_policy(self):
+        # the gateway and policy names of the incident reach the container: the log names them
+        self.assertIn("policy[bookinfo-gateway-deny]", self.run_fault("ingress_policy"))
 
 
 if __name__ == "__main__":
