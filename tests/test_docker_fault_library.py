@@ -1,8 +1,8 @@
 """The richer fault library on the Docker backend: FAULT_PARAMS, app-down starts, incidents end to end.
 
 For each of feature_flag, chaos_schedule, scaled_to_zero, bad_release, crash_loop, bad_credential,
-resource_limit, dns_misconfig, wrong_peer_address, service_routing, probe_misconfig and ingress_policy, one imported ITBench incident of
-training_data/atlas_sre_scenarios.json runs in-process through run_incident(backend="docker"): a
+resource_limit, dns_misconfig, wrong_peer_address, service_routing, probe_misconfig and
+ingress_policy, one imported ITBench incident of training_data/atlas_sre_scenarios.json runs in-process through run_incident(backend="docker"): a
 container of the target image provisioned with the incident's fault and params, the real SDK
 conversation driven by the offline runbook brain, the routed skill, the verifier with the container
 identity check, and a trace row; it must end fixed with no labelled container left. Where ITBench
