@@ -62,7 +62,7 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "corrupted-kubernetes-secret-credentials": FaultMapping("bad_credential", "A Secret's credentials are corrupted; locally a corrupted credential, fixed by restoring it."),
     "node-resource-exhaustion": FaultMapping(None, _NO_K8S + "scheduler and node-pressure eviction: excessive requests starve other pods on the node."),
     "failed-release-pipeline-service": FaultMapping("bad_release", "A release is pinned to an invalid image tag; locally a release that cannot run, fixed by rollback."),
-    "monitoring-probe-failure": FaultMapping(None, "A monitoring probe is scaled to zero so alerts go silent while the app stays healthy; the local verifier measures the target's own health, so scaled_to_zero would be a different incident."),
+    "monitoring-probe-failure": FaultMapping(None, "A monitoring probe is scaled to zero so alerts go silent while the app stays healthy; the local verifier judges the target's own health, which is fine before any fix, so it could not tell a fix from no fix (and scaled_to_zero of the service would be a different incident)."),
 }
 
 
