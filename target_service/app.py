@@ -47,6 +47,7 @@ if __package__:
     from .app_traffic import *  # noqa: F401,F403
     from .app_probes import HEALTH_PATH, probe_gate
     from .app_routes import route_problem
+    from .app_policy import policy_problem
 else:
     from pidfiles import remove_own_pid, write_pid
     from root_layout import *  # noqa: F401,F403
@@ -55,9 +56,10 @@ else:
     from app_traffic import *  # noqa: F401,F403
     from app_probes import HEALTH_PATH, probe_gate
     from app_routes import route_problem
+    from app_policy import policy_problem
 
 log = logging.getLogger("app")
-HTTP_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+HTTP_REASONS = {403: "Forbidden", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 def problem(root: Path, cfg: ServiceConfig,
@@ -78,6 +80,9 @@ def problem(root: Path, cfg: ServiceConfig,
     unrouted = route_problem(root, cfg.service, cfg.listen_port)  # the routing entry (app_routes.py)
     if unrouted:
         return 503, unrouted
+    refused = policy_problem(root, cfg.service, cfg.listen_port)  # the gateway's policies (app_policy.py)
+    if refused:
+        return refused
     if cfg.dependency_error:
         return 500, cfg.dependency_error
     if getattr(cfg, "peer_error", None):

@@ -94,6 +94,10 @@ SYMPTOMS: Dict[str, Tuple[str, ...]] = {
         "{severity} {service}: requests time out; probe success ratio {ratio}% lower over {minutes}m",
         "{severity} {service}: health checks time out (no response within 2s) for {minutes}m",
     ),
+    "forbidden": (
+        "{severity} {service}: health check returns HTTP 403 (forbidden) for {minutes}m",
+        "{severity} {service}: no successful requests for {minutes}m; clients get 403 responses",
+    ),
     "healthy": (
         "{severity} {service}: a user reported slowness {minutes}m ago; please check the service",
     ),

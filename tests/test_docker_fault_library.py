@@ -1,9 +1,9 @@
 """The richer fault library on the Docker backend: FAULT_PARAMS, app-down starts, incidents end to end.
 
-For each fault class beyond the first four (feature_flag, chaos_schedule, scaled_to_zero,
-bad_release, crash_loop, bad_credential, resource_limit, dns_misconfig, wrong_peer_address,
-service_routing, probe_misconfig), one imported ITBench incident of
-training_data/atlas_sre_scenarios.json runs in-process through run_incident(backend="docker"): a
+For each of feature_flag, chaos_schedule, scaled_to_zero, bad_release, crash_loop, bad_credential,
+resource_limit, dns_misconfig, wrong_peer_address, service_routing, probe_misconfig and
+ingress_policy, one imported ITBench incident of training_data/atlas_sre_scenarios.json runs
+in-process through run_incident(backend="docker"): a
 container of the target image provisioned with the incident's fault and params, the real SDK
 conversation driven by the offline runbook brain, the routed skill, the verifier with the container
 identity check, and a trace row; it must end fixed with no labelled container left. Where ITBench
@@ -42,6 +42,7 @@ SCENARIOS = {
     "wrong_peer_address": "itbench_16_modified_environment_variable_quote_addr_shipping",
     "service_routing": "itbench_30_modified_target_port_service_ad",
     "probe_misconfig": "itbench_49_misconfigured_readiness_probe_frontend",
+    "ingress_policy": "itbench_47_traffic_denying_istio_gateway_authorization_policy_bookinfo",  # 403 (default: 503)
 }
 
 
@@ -126,9 +127,8 @@ class DockerItbenchEndToEndTest(unittest.TestCase):
         self.assertTrue(result.verification["verified"])
         self.assertTrue(result.verification["identity"]["ok"], result.verification["identity"])
         self.assertEqual(result.skill_id, scenario.skill_id)
-        given = dict(result.target.get("fault_params", {}))
-        self.assertTrue(given.pop("service", None), given)  # the service's name is the incident's own
-        self.assertEqual(given, scenario.extra.get("fault_params") or {})
+        given = {k: v for k, v in result.target.get("fault_params", {}).items() if k != "service"}
+        self.assertEqual(given, scenario.extra.get("fault_params") or {})  # + the service's name
         self.assertEqual(dt.managed_containers(run_id, self.client), [],
                          f"labelled containers left behind by {run_id}")
         rows = [r for r in read_rows(self.trace) if r["run_id"] == run_id]
@@ -162,13 +162,17 @@ class DockerItbenchEndToEndTest(unittest.TestCase):
         self.run_fault("dns_misconfig")
 
     def test_wrong_peer_address(self):
-        self.run_fault("wrong_peer_address")
+        self.assertIn("QUOTE_ADDR=quote:0000", self.run_fault("wrong_peer_address"))
 
     def test_service_routing(self):
         self.run_fault("service_routing")
 
     def test_probe_misconfig(self):
         self.run_fault("probe_misconfig")
+
+    def test_ingress_policy(self):
+        # the gateway and policy names of the incident reach the container: the log names them
+        self.assertIn("policy[bookinfo-gateway-deny]", self.run_fault("ingress_policy"))
 
 
 if __name__ == "__main__":

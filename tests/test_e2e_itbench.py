@@ -39,10 +39,11 @@ SCENARIOS = {
     "wrong_peer_address": "itbench_16_modified_environment_variable_quote_addr_shipping",
     "service_routing": "itbench_30_modified_target_port_service_ad",
     "probe_misconfig": "itbench_49_misconfigured_readiness_probe_frontend",
+    "ingress_policy": "itbench_47_traffic_denying_istio_gateway_authorization_policy_bookinfo",
 }
 NEW_FAULTS = ("feature_flag", "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop",
               "bad_credential", "resource_limit", "dns_misconfig", "wrong_peer_address", "service_routing",
-              "probe_misconfig")
+              "probe_misconfig", "ingress_policy")
 
 
 @unittest.skipUnless(ATLAS.is_file(), f"{ATLAS} not generated (run scripts/import_itbench_sre.py)")
@@ -173,6 +174,11 @@ class EndToEndItbenchTest(unittest.TestCase):
 
     def test_probe_misconfig(self):
         self.run_fault("probe_misconfig")
+
+    def test_ingress_policy(self):
+        result = self.run_fault("ingress_policy")
+        outputs = " ".join(a.output_excerpt for a in result.actions)
+        self.assertIn("policy[bookinfo-gateway-deny]", outputs)  # the incident's own gateway policy
 
 
 if __name__ == "__main__":

@@ -155,9 +155,16 @@ class MappingTest(unittest.TestCase):
         "misconfigured-kubernetes-workload-container-readiness-probe": "probe_misconfig",
         "modified-kubernetes-workload-container-environment-variable": "wrong_peer_address",
         "cordoned-kubernetes-worker-node": None,
-        "ingress-port-blocking-network-policy": None,
         "insufficient-kubernetes-resource-quota": None,
-        "strict-mutual-tls-istio-service-mesh-enforcement": None,
+        # the gateway's traffic policies in front of the instance (fault_ingress_policy.py)
+        "ingress-port-blocking-network-policy": "ingress_policy",
+        "traffic-denying-istio-gateway-authorization-policy": "ingress_policy",
+        "strict-mutual-tls-istio-service-mesh-enforcement": "ingress_policy",
+        "disabled-istio-ambient-mode-kubernetes-namespace": "ingress_policy",
+        # control plane and monitoring: no honest local analogue
+        "kubernetes-api-server-request-surge": None,
+        "exhausted-etcd-database-storage": None,
+        "monitoring-probe-failure": None,
     }
 
     def test_specific_faults(self) -> None:
@@ -332,6 +339,30 @@ class MultiInjectionRecordTest(unittest.TestCase):
         args = {"kubernetesObject": {"kind": "Service", "metadata": {"name": "ad"}}, "targetPort": 8080}
         rec = self.record([Injection("modified-target-port-kubernetes-service", args, 0)])
         self.assertEqual(rec["local_faults"][0]["params"], {"breakage": "target_port", "target_port": 8080})
+
+    def test_mesh_policies_keep_their_names_namespaces_and_methods(self) -> None:
+        def obj(kind: str, name: str, ns: str | None = "book-info") -> dict:
+            return {"kubernetesObject": {"kind": kind, "metadata": {"name": name, **({"namespace": ns} if ns else {})}}}
+
+        for fault_id, args, params in (
+                ("ingress-port-blocking-network-policy", obj("Deployment", "frontend", "otel-demo"),
+                 {"breakage": "network_policy", "network_rule": "no_source", "namespace": "otel-demo",
+                  "policy_name": "frontend-ingress"}),
+                ("traffic-denying-istio-gateway-authorization-policy",
+                 {**obj("Gateway", "bookinfo-gateway"), "httpMethods": ["GET", "POST"]},
+                 {"breakage": "authorization_deny", "namespace": "book-info", "gateway": "bookinfo-gateway",
+                  "policy_name": "bookinfo-gateway-deny", "methods": ["GET", "POST"]}),
+                ("disabled-istio-ambient-mode-kubernetes-namespace", obj("Namespace", "book-info", None),
+                 {"breakage": "mesh_membership", "namespace": "book-info"}),
+                ("strict-mutual-tls-istio-service-mesh-enforcement", obj("Deployment", "productpage-v1"),
+                 {"breakage": "mtls_strict", "namespace": "book-info", "policy_name": "productpage-v1"})):
+            with self.subTest(fault=fault_id):
+                rec = self.record([Injection(fault_id, args, 0)])
+                self.assertEqual(rec["local_faults"], [{"fault_class": "ingress_policy", "injection": 0,
+                                                        "params": params}])
+                self.assertEqual(rec["skill_id"], "ingress-policy")
+                from target_service import faults  # the params inject: the class accepts them as they are
+                self.assertTrue(faults.fault_class("ingress_policy").entity(params))
 
     @unittest.skipUnless(SAMPLE.is_dir(), NO_SAMPLE)
     def test_summary_counts_warnings_and_multi(self) -> None:

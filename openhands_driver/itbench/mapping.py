@@ -8,7 +8,8 @@ from openhands_driver.itbench.model import Injection, ItbenchIncident
 
 LOCAL_FAULTS = ("stale_lockfile", "readiness_probe_fail", "port_mismatch", "bad_env_config", "feature_flag",
                 "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop", "bad_credential", "resource_limit",
-                "dns_misconfig", "wrong_peer_address", "probe_misconfig", "service_routing")
+                "dns_misconfig", "wrong_peer_address", "probe_misconfig", "service_routing",
+                "ingress_policy")
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,10 @@ _NO_K8S = "needs the Kubernetes "
 FAULT_MAP: dict[str, FaultMapping] = {
     "cordoned-kubernetes-worker-node": FaultMapping(None, _NO_K8S + "scheduler: a cordoned node leaves new pods Pending; the local target has no nodes or scheduling."),
     "crashing-kubernetes-workload-init-container": FaultMapping("crash_loop", "An init step with a bad script crashes before the app starts; locally a crashing start command, fixed by repairing or reverting it."),
-    "disabled-istio-ambient-mode-kubernetes-namespace": FaultMapping(None, "Istio ambient-mesh membership of a namespace; there is no service mesh in the local environment."),
+    "disabled-istio-ambient-mode-kubernetes-namespace": FaultMapping("ingress_policy", "The namespace lost its Istio ambient-mode label, so the mesh's gateway has no endpoint for its workloads; locally the gateway in front of the instance routes only to namespaces labelled istio.io/dataplane-mode=ambient, fixed by labelling that namespace again."),
     "failing-name-resolution-kubernetes-workload-dns-policy": FaultMapping("dns_misconfig", "A broken DNS policy stops the workload resolving its dependencies; locally a broken name-resolution setting."),
     "hanging-kubernetes-workload-init-container": FaultMapping("crash_loop", "An init step hangs so the app never starts; locally a hanging start command, fixed by repairing or reverting it."),
-    "ingress-port-blocking-network-policy": FaultMapping(None, _NO_K8S + "NetworkPolicy between pods; the port and app are correct, and there is no pod network to police locally."),
+    "ingress-port-blocking-network-policy": FaultMapping("ingress_policy", "A NetworkPolicy selecting the workload blocks its ingress ports while the app and port are correct; locally the gateway in front of the instance enforces the same NetworkPolicy documents, fixed by allowing the workload's port (or deleting that policy)."),
     "insufficient-kubernetes-resource-quota": FaultMapping(None, _NO_K8S + "API server's ResourceQuota admission (pods refused, Pending); the local resource_limit fault is an OOM/throttle of a running process, not an admission refusal."),
     "insufficient-kubernetes-workload-container-resources": FaultMapping("resource_limit", "Container CPU/memory limits set too low (OOMKilled / CrashLoopBackOff); locally a too-low limit, fixed by raising it."),
     "invalid-kubernetes-workload-container-command": FaultMapping("crash_loop", "Invalid container command -> CrashLoopBackOff; locally a bad entrypoint/start command."),
@@ -44,8 +45,8 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "priority-kubernetes-workload-priority-preemption": FaultMapping(None, _NO_K8S + "scheduler's priority preemption (evicted by a higher-priority workload)."),
     "scaled-to-zero-kubernetes-workload": FaultMapping("scaled_to_zero", "The workload is scaled to 0 replicas; locally the service is scaled to zero, fixed by scaling it back."),
     "scheduled-chaos-mesh-experiment": FaultMapping("chaos_schedule", "A recurring Chaos Mesh schedule degrades a workload until removed; locally a scheduled chaos experiment, fixed by removing the schedule (symptom varies by experiment type)."),
-    "strict-mutual-tls-istio-service-mesh-enforcement": FaultMapping(None, "Istio strict mTLS between pods in a service mesh; there is no mesh or peer pods locally."),
-    "traffic-denying-istio-gateway-authorization-policy": FaultMapping(None, "An Istio gateway AuthorizationPolicy denies requests; there is no gateway or mesh policy layer locally."),
+    "strict-mutual-tls-istio-service-mesh-enforcement": FaultMapping("ingress_policy", "A PeerAuthentication in mode STRICT refuses peers that present no client certificate; locally the gateway in front of the instance has none and the same policy refuses it, fixed by that policy's mode (PERMISSIVE) or removing it. Upstream's fix re-enrols the caller in the mesh instead: there is no caller workload locally to enrol."),
+    "traffic-denying-istio-gateway-authorization-policy": FaultMapping("ingress_policy", "An Istio AuthorizationPolicy on the gateway has a DENY rule matching the requests (403); locally the gateway in front of the instance enforces the same policy, fixed by removing the rule (or the policy)."),
     "unassigned-kubernetes-workload-container-resource-limits": FaultMapping(None, "Removing resource limits causes no failure by itself (it only aggravates another fault); the local resource_limit fault is the opposite (a limit too low).", standalone=False),
     "unschedulable-kubernetes-workload-pod-anti-affinity-rule": FaultMapping(None, _NO_K8S + "scheduler: an inter-pod anti-affinity rule makes pods unschedulable."),
     "unsupported-architecture-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image built for another CPU architecture; locally a release that cannot run, fixed by rollback."),
@@ -61,7 +62,7 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "corrupted-kubernetes-secret-credentials": FaultMapping("bad_credential", "A Secret's credentials are corrupted; locally a corrupted credential, fixed by restoring it."),
     "node-resource-exhaustion": FaultMapping(None, _NO_K8S + "scheduler and node-pressure eviction: excessive requests starve other pods on the node."),
     "failed-release-pipeline-service": FaultMapping("bad_release", "A release is pinned to an invalid image tag; locally a release that cannot run, fixed by rollback."),
-    "monitoring-probe-failure": FaultMapping(None, "A monitoring probe is scaled to zero so alerts go silent while the app stays healthy; the local verifier measures the target's own health, so scaled_to_zero would be a different incident."),
+    "monitoring-probe-failure": FaultMapping(None, "A monitoring probe is scaled to zero so alerts go silent while the app stays healthy; the local verifier judges the target's own health, which is fine before any fix, so it could not tell a fix from no fix (and scaled_to_zero of the service would be a different incident)."),
 }
 
 
@@ -74,6 +75,27 @@ _CRASH_VARIANT = {"crashing-kubernetes-workload-init-container": "crash", "valke
 
 _ROUTING_VARIANT = {"modified-target-port-kubernetes-service": "target_port",
                     "invalid-kubernetes-service-selector": "selector", "deleted-kubernetes-service": "deleted"}
+
+
+def _policy_params(fault_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    """ingress_policy's params from the injection's Kubernetes object (names, namespace, methods)."""
+    meta = ((args.get("kubernetesObject") or {}).get("metadata") or {}) if isinstance(args.get("kubernetesObject"), dict) else {}
+    name, ns = str(meta.get("name") or ""), str(meta.get("namespace") or "")
+    if fault_id == "disabled-istio-ambient-mode-kubernetes-namespace":  # the object is the Namespace
+        return {"breakage": "mesh_membership", **({"namespace": name} if name else {})}
+    out: dict[str, Any] = {"namespace": ns} if ns else {}
+    if fault_id == "traffic-denying-istio-gateway-authorization-policy":
+        methods = [str(m) for m in args.get("httpMethods") or [] if isinstance(m, str)]
+        return {"breakage": "authorization_deny", **out, **({"gateway": name, "policy_name": name + "-deny"} if name else {}),
+                **({"methods": methods} if methods else {})}
+    if fault_id == "strict-mutual-tls-istio-service-mesh-enforcement":
+        return {"breakage": "mtls_strict", **out, **({"policy_name": name} if name else {})}
+    return {"breakage": "network_policy", "network_rule": "no_source", **out,
+            **({"policy_name": name + "-ingress"} if name else {})}
+
+
+_POLICY_FAULTS = ("ingress-port-blocking-network-policy", "traffic-denying-istio-gateway-authorization-policy",
+                  "strict-mutual-tls-istio-service-mesh-enforcement", "disabled-istio-ambient-mode-kubernetes-namespace")
 
 
 def local_fault_params(inj: Injection) -> dict[str, Any]:
@@ -93,6 +115,8 @@ def local_fault_params(inj: Injection) -> dict[str, Any]:
                 **({"target_port": port} if isinstance(port, int) and not isinstance(port, bool) else {})}
     if fault_id in _CRASH_VARIANT:
         return {"variant": _CRASH_VARIANT[fault_id]}
+    if fault_id in _POLICY_FAULTS:
+        return _policy_params(fault_id, args)
     if fault_id == "unsupported-architecture-kubernetes-workload-container-image":
         return {"variant": "arch"}
     if map_fault(fault_id).local_fault == "bad_release":
