@@ -38,7 +38,7 @@ def error_object(message: str, code: int) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = _Parser(allow_abbrev=False,
         prog="run_demo.py",
         description="Run one SRE incident: start a broken target, let an OpenHands agent fix it, "
                     "verify with independent HTTP probes, append a trace row.")

@@ -95,8 +95,16 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
 def _scenario(catalog, scenario_id: str, config: RunConfig) -> Scenario:
     """The catalog's scenario; for blind or seeded runs a fault class's name works too (the
     incident then comes from its generator alone)."""
-    if scenario_id in catalog.ids() or not (config.blind or config.variant_seed is not None):
+    if scenario_id in catalog.ids():
         return catalog.get(scenario_id)
+    builtin = load_catalog(None)
+    if Path(catalog.path).resolve() != Path(builtin.path).resolve() and scenario_id in builtin.ids():
+        # the design runs built-in scenarios with an imported file given: fall back, and say so
+        print(f"[runner] note: scenario {scenario_id!r} is not in {catalog.path}; using the built-in "
+              f"catalog's ({builtin.path})", file=sys.stderr, flush=True)
+        return builtin.get(scenario_id)
+    if not (config.blind or config.variant_seed is not None):
+        return catalog.get(scenario_id)  # the unknown-scenario error, with the valid ids
     from target_service import faults
 
     if scenario_id in faults.FAULT_CLASSES:

@@ -336,7 +336,7 @@ def docker_backend(command: str, args: argparse.Namespace, env: Dict[str, str]) 
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="targetctl",
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="targetctl",
                                      description="Control the incident's target service.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("info", help="service, backend, probe url, expected port, service root")

@@ -31,7 +31,7 @@ from openhands_driver.reports.scorecard import APPROACHES, ScorecardConfig, rend
 
 
 def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--scenarios", "--faults", dest="scenarios", default=None, metavar="A,B",
                    help="scenario ids; with --blind, fault classes (default: the catalog's active fault "
                         "scenarios; blind: every registered fault class)")

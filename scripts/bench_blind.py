@@ -23,7 +23,7 @@ from openhands_driver.strategy import MODES, STRATEGY_SOURCES  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", default="100-119", help="variant seeds: a range and/or list (default %(default)s)")
     p.add_argument("--faults", default=None, metavar="CLASS,...",

@@ -136,7 +136,7 @@ def _median_result(runs: list[dict]) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--training-data", type=Path, default=REPO / "training_data" / "scenarios.json",
                         help="scenario file the incidents come from (default: %(default)s)")
     parser.add_argument("--scenarios", default=DEFAULT_SET, help="the incident set (default: %(default)s)")

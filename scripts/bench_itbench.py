@@ -25,7 +25,7 @@ DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "training_data" / "at
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help="imported ITBench catalog")
     p.add_argument("--repeats", type=int, default=1, help="runs per incident, seeds 0..N-1 (default 1)")

@@ -45,7 +45,7 @@ def median_of(argv: list[str], repeats: int, check=lambda p: p.returncode == 0,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="stale_lockfile", help="the incident measured (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of each command; medians are reported (default: %(default)s)")

@@ -17,7 +17,7 @@ from openhands_driver.paths import ARTIFACTS_DIR  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__)
     p.add_argument("--model", default=None, help="litellm model id (default: $LLM_MODEL)")
     p.add_argument("--llm-base-url", default=None, help="OpenAI-compatible endpoint")
     p.add_argument("--env-file", type=Path, default=None, help=".env file to read keys from (default: ./.env)")

@@ -26,7 +26,7 @@ DEFAULT_OUTPUT = REPO_ROOT / "training_data" / "atlas_sre_scenarios.json"
 
 def parse_args(argv: list[str] | None = None) -> tuple[ImportConfig, bool]:
     """Flags -> (library config, whether to print the summary JSON on stdout)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", required=True, help="ITBench checkout path or git URL (file:// works)")
     parser.add_argument("--source-subdir", default=DEFAULT_SUBDIR, help=f"SRE tree inside the source (default {DEFAULT_SUBDIR})")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,

@@ -20,7 +20,7 @@ from openhands_driver.itbench.routing import measure  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", type=Path, required=True,
                         help="an imported catalog (scripts/import_itbench_sre.py --output) to route")
     parser.add_argument("--reference", type=Path, default=REPO_ROOT / "training_data" / "atlas_sre_scenarios.json",

@@ -19,7 +19,7 @@ from openhands_driver.janitor import UNOWNED_AFTER_S, sweep  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="janitor.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="janitor.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--tmp", type=Path, default=None, help="temp dir to scan (default: the system's)")
     p.add_argument("--unowned-after-s", type=float, default=UNOWNED_AFTER_S,
                    help="remove dirs with no owner file older than this (default: %(default)s)")

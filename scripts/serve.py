@@ -21,7 +21,7 @@ from openhands_driver.intake import config as intake  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="serve.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="serve.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1", help="listen address (default: %(default)s)")
     p.add_argument("--port", type=int, default=8088, help="listen port; 0 = a free one (default: %(default)s)")
     p.add_argument("--db", type=Path, default=intake.DEFAULT_DB, help="SQLite database (default: %(default)s)")

@@ -22,7 +22,7 @@ from openhands_driver.reports.leaderboard import build, render_markdown, render_
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG,
                         help="JSONL trace log (default: %(default)s)")
     output = parser.add_mutually_exclusive_group()

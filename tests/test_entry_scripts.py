@@ -1,5 +1,6 @@
-"""Every entry script's flags say what they do: each option has help text (checked on the parser the
-script really builds, captured when it parses its arguments)."""
+"""Every entry script's flags say what they do: each option has help text and no flag is an
+abbreviation of another (checked on the parser the script really builds, captured when it parses
+its arguments)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,10 @@ class EntryScriptFlagsTest(unittest.TestCase):
     def test_every_flag_has_help(self):
         for script in SCRIPTS:
             with self.subTest(script=script.name):
-                self.assertEqual(undocumented(capture_parser(script)), [], script.name)
+                parser = capture_parser(script)
+                self.assertEqual(undocumented(parser), [], script.name)
+                # no prefix matching: `--optimizer gepa` must never quietly mean `--optimizer-result gepa`
+                self.assertFalse(parser.allow_abbrev, script.name)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from openhands_driver.brain.server import PolicyServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m openhands_driver.brain",
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m openhands_driver.brain",
                                      description="Serve the offline runbook brain as an "
                                                  "OpenAI-compatible chat-completions endpoint.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

@@ -27,7 +27,7 @@ VARIANTS = ("fanout", "isolated", "sequential", "sample")
 
 
 def build_parser(variant: str = "fanout", prog: str | None = None, description: str | None = None):
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = argparse.ArgumentParser(allow_abbrev=False, prog=prog, description=description)
     p.add_argument("--training-data", type=Path, default=ITBENCH_DATA,
                    help="scenario file (default: the imported ITBench incidents, %(default)s)")
     p.add_argument("--sample-size", type=int, default=None,

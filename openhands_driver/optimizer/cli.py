@@ -21,7 +21,7 @@ from openhands_driver.paths import ARTIFACTS_DIR, DEFAULT_TRACE_LOG
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(allow_abbrev=False, 
         prog="optimize.py",
         description="Improve the triage strategy from real blind incidents: GEPA (gepa.optimize) or an "
                     "iterative baseline evaluates candidate runbooks on blind variants drawn from the "
