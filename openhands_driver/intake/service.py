@@ -49,6 +49,9 @@ class IntakeService:
         self.registry = registry.load_registry(config.services_file)
         self.catalog = load_catalog(config.training_data)
         self.store = Store(config.db)
+        from openhands_driver.intake import approvals
+
+        approvals.ensure_schema(self.store.path)
         self._secrets = [s for s in (config.token, config.routing_key) if s]
         self.escalator = Escalator(self.store, config, on_change=self.write_report, clock=clock)
         if runner is None:
