@@ -127,7 +127,8 @@ def from_trace_row(row: dict, *, template: str | None = None, now: float) -> dic
         "status": status, "service": (row.get("target") or {}).get("service") or row.get("scenario") or "-",
         "priority": "-", "source": "trace", "reason": row.get("error") or "",
         "created_at": started, "started_at": started, "finished_at": finished,
-        "elapsed_s": _elapsed(started, finished, now), "phase": current_phase(status, phases),
+        "elapsed_s": (row.get("duration_s") if finished is not None and row.get("duration_s") is not None
+                      else _elapsed(started, finished, now)), "phase": current_phase(status, phases),
         "alert": row.get("alert") or {"scenario": row.get("scenario"), "blind": row.get("blind")},
         "incident_text": (row.get("alert") or {}).get("text") if isinstance(row.get("alert"), dict) else row.get("alert"),
         "phases": phases, "hypotheses": hypotheses(row.get("routing"), actions, row.get("diagnosis"),
