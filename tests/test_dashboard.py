@@ -255,6 +255,48 @@ class IntakeDashboardTest(unittest.TestCase):
         self.assertNotIn('value="approve"', page)
 
 
+    def test_start_a_simulated_fanout_from_the_page(self):
+        sign_in(self, self.client)
+        csrf = csrf_of(self.client, "/ui/runs")
+        bad = self.client.post("/ui/runs/start", data={"csrf_token": csrf, "kind": "fanout",
+                                                      "scenarios": "stale_lockfile; rm -rf /", "concurrency": "2"})
+        self.assertEqual(bad.status_code, 400)
+        self.assertIn("not a scenario or fault class name", bad.get_data(as_text=True))
+        self.assertEqual(self.client.post("/ui/runs/start", data={"kind": "fanout", "scenarios": "x"}).status_code, 403)
+        started = self.client.post("/ui/runs/start", data={
+            "csrf_token": csrf, "kind": "fanout", "scenarios": "stale_lockfile,port_mismatch",
+            "concurrency": "2", "simulate": "on"})
+        self.assertEqual(started.status_code, 302)
+        job = wait_for(lambda: [j for j in self.client.get("/ui/runs/jobs.json").get_json()["jobs"]
+                                if not j["running"]], timeout_s=60)[0]
+        self.assertEqual(job["status"], "done", job["log_tail"])
+        self.assertTrue(job["has_output"])
+        listing = self.client.get("/ui/runs").get_data(as_text=True)
+        self.assertIn(Path(job["output"]).name, listing)
+        view = self.client.get("/ui/runs/view", query_string={"file": job["output"]}).get_data(as_text=True)
+        self.assertIn("port_mismatch", view)
+
+
+class JobRequestTest(unittest.TestCase):
+    def test_form_values_become_an_argv_list(self):
+        from openhands_driver.dashboard.jobs import JobError, JobRequest
+
+        request = JobRequest.from_form({"kind": "bench_blind", "scenarios": "stale_lockfile", "seeds": "1-3",
+                                        "concurrency": "3"})
+        args = request.script_args(Path("/tmp/out.json"))
+        self.assertEqual(args[:4], ["--seeds", "1-3", "--concurrency", "3"])
+        self.assertIn("--faults", args)
+        for form, why in (({"kind": "shell"}, "unknown run kind"),
+                          ({"kind": "fanout", "scenarios": ""}, "name the incidents"),
+                          ({"kind": "fanout", "scenarios": "a", "concurrency": "99"}, "concurrency must be"),
+                          ({"kind": "fanout", "scenarios": "a", "seeds": "1-2"}, "tick blind"),
+                          ({"kind": "bench_blind", "seeds": "1-2", "simulate": "on"}, "no dry run"),
+                          ({"kind": "fanout", "scenarios": "$(id)"}, "not a scenario")):
+            with self.assertRaises(JobError) as caught:
+                JobRequest.from_form(form)
+            self.assertIn(why, str(caught.exception))
+
+
 class ApproverTimeoutTest(unittest.TestCase):
     def test_no_decision_expires_and_rejects(self):
         with tempfile.TemporaryDirectory() as tmp:

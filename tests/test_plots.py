@@ -90,6 +90,9 @@ class WritePlotsTest(unittest.TestCase):
                 assert_image(self, path, "svg")
         groups = plots.group_points(plots.points_from_trace(rows, plots.fault_group, fixed_key="resolved"))
         self.assertEqual(sorted(groups), ["feature_flag", "stale_lockfile"])
+        # finish times come from the trace rows of the runs
+        timed = plots._with_finish_times([{"run_id": "fx-skill-stale-1"}, {"run_id": "gone"}], str(FIXTURE))
+        self.assertEqual([r["finished_at"] for r in timed], ["2026-01-01T00:00:01.000+00:00", None])
         self.assertEqual(sum(len(v) for v in groups.values()), 8)  # the unsupported row is not a run
 
 

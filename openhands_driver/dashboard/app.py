@@ -209,7 +209,27 @@ def blueprint(source, auth: DashboardAuth) -> Blueprint:
 
     @bp.get("/ui/runs")
     def runs():
-        return render_template("runs.html", files=source.results.list())
+        return render_template("runs.html", files=source.results.list(),
+                               jobs=source.jobs.list() if source.jobs is not None else None, form={})
+
+    @bp.post("/ui/runs/start")
+    def start_run():
+        from openhands_driver.dashboard.jobs import JobError, JobRequest
+
+        if source.jobs is None:
+            return _refuse(403, "this dashboard is read-only: start runs from the intake's dashboard")
+        try:
+            job = source.jobs.start(JobRequest.from_form(request.form))
+        except JobError as exc:
+            return render_template("runs.html", files=source.results.list(), jobs=source.jobs.list(),
+                                   job_error=str(exc), form=request.form), 400
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(job.view()), 202
+        return redirect(url_for("dashboard.runs"))
+
+    @bp.get("/ui/runs/jobs.json")
+    def jobs_json():
+        return jsonify({"jobs": source.jobs.list() if source.jobs is not None else []})
 
     @bp.get("/ui/runs/view")
     def run_file():

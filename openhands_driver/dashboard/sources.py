@@ -156,6 +156,7 @@ class TraceSource:
 
     read_only = True
     label = "trace log"
+    jobs = None  # no runs started from a read-only dashboard
 
     def __init__(self, trace_log: Path, results: list[Path] | None = None, template: str | None = None):
         self.trace = _TraceCache(trace_log)
@@ -192,9 +193,12 @@ class IntakeSource:
     label = "intake"
 
     def __init__(self, service: Any, results: list[Path] | None = None, template: str | None = None):
+        from openhands_driver.dashboard.jobs import Jobs
+
         self.service = service
         self.trace = _TraceCache(service.config.trace_log)
-        self.results = ResultFiles(results or [])
+        self.jobs = Jobs(Path(service.config.db).parent / "dashboard-runs")
+        self.results = ResultFiles([*(results or []), self.jobs.directory])
         self.template = template
 
     @property

@@ -111,8 +111,10 @@ def create_app(service: IntakeService) -> Flask:
     from openhands_driver.dashboard.app import register
     from openhands_driver.dashboard.sources import IntakeSource
 
-    register(app, IntakeSource(service, results=list(service.config.results),
-                               template=service.config.trace_url_template), token=token)
+    dashboard = IntakeSource(service, results=list(service.config.results),
+                             template=service.config.trace_url_template)
+    service.dashboard_jobs = dashboard.jobs  # stopped with the service
+    register(app, dashboard, token=token)
 
     @app.post("/webhook/<source>")
     def webhook(source: str):

@@ -130,6 +130,9 @@ class IntakeService:
         runs = self.queue.shutdown(self.config.shutdown_deadline_s if deadline_s is None else deadline_s,
                                    self.config.cancel_grace_s if cancel_grace_s is None else cancel_grace_s)
         self.escalator.stop()
+        jobs = getattr(self, "dashboard_jobs", None)
+        if jobs is not None:  # fan-out/benchmark runs started from the dashboard
+            jobs.stop_all()
         if getattr(self, "heartbeat", None) is not None:
             self.heartbeat.stop()
         close = getattr(self.runner, "close", None)

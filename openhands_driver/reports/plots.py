@@ -260,11 +260,23 @@ def write_plots(groups: dict[str, list[RunPoint]], directory: Path, *, prefix: s
     return paths
 
 
+def _with_finish_times(rows: list[dict], trace_log: str | None) -> list[dict]:
+    """Fan-out rows carry offsets, not times: take each run's ``finished_at`` from its trace row."""
+    if not trace_log or not Path(trace_log).exists():
+        return rows
+    from openhands_driver.trace import read_rows
+
+    finished = {r.get("run_id"): r.get("finished_at") for r in read_rows(trace_log)}
+    return [{**r, "finished_at": r.get("finished_at") or finished.get(r.get("run_id"))} for r in rows]
+
+
 def bench_plots(report: dict, output: Path, fmt: str = "png") -> list[Path]:
     """The plots of a bench_blind / bench_itbench JSON report, beside it (``<stem>_<kind>.<fmt>``):
     per fault class, resolved (the runner's whole proof) as success."""
     output = Path(output)
-    groups = group_points(points_from_trace(report.get("rows") or [], fault_group, fixed_key="resolved"))
+    rows = _with_finish_times(report.get("rows") or [],
+                              (report.get("config") or {}).get("trace_log") or report.get("trace_log"))
+    groups = group_points(points_from_trace(rows, fault_group, fixed_key="resolved"))
     return write_plots(groups, output.parent, prefix=output.stem, fmt=fmt,
                        title=f"{report.get('kind', 'benchmark')} {report.get('bench_id', '')}".strip())
 
