@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import threading
 import time
 import unittest
 from pathlib import Path

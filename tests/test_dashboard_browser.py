@@ -6,7 +6,8 @@ driven by Playwright (PyPI ``playwright``, dev dependency), headless.
 - a real incident through the intake (``scripts/serve.py --demo-targets
   --require-confirmation-for-risk MEDIUM`` as a process, the runbook brain, a real local target):
   the live list shows it without a reload, its remediation waits for approval, the Approve button
-  on its page lets it run, and the page then shows the command with its exit code and the fix.
+  on its page lets it run, and the page then shows the command with its exit code and the fix;
+  then a (simulated) fan-out started from the Runs page shows its progress and its report.
 
 Screenshots go to ``artifacts/screenshots/`` (gitignored). Skips with the reason when Playwright or
 Chromium is missing (``.ci/run`` installs Chromium).
@@ -234,6 +235,17 @@ class IntakeDashboardBrowserTest(BrowserCase):
         self.shot("dashboard_execution_fixed")
         self.page.goto(self.base + "/")
         expect(self.page.locator(f"#live-recent tr[data-id='{execution_id}']")).to_contain_text("fixed")
+
+        # a fan-out started from the page (a dry run: plans only), its progress and its report
+        self.page.goto(self.base + "/ui/runs")
+        self.page.fill("input[name=scenarios]", "stale_lockfile,port_mismatch")
+        self.page.check("input[name=simulate]")
+        self.page.click("#start-run-button")
+        expect(self.page.locator("#jobs")).to_contain_text("fanout: stale_lockfile,port_mismatch")
+        expect(self.page.locator("#jobs")).to_contain_text("done", timeout=90_000)
+        self.page.locator("#jobs a", has_text="report").click()
+        expect(self.page.locator("#rows")).to_contain_text("port_mismatch")
+        self.shot("dashboard_run_started_from_page")
 
 
 if __name__ == "__main__":

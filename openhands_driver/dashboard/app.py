@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, Response, abort, jsonify, redirect, render_template, request, url_for)
 from jinja2 import Undefined
+from werkzeug.exceptions import HTTPException
 
 from openhands_driver.dashboard.auth import DashboardAuth
 from openhands_driver.dashboard.sources import HistoryFilter
@@ -128,6 +129,10 @@ def blueprint(source, auth: DashboardAuth) -> Blueprint:
         if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
             return _refuse(401, "sign in first at /login")
         return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+
+    @bp.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # pages answer with a page (the intake's API answers JSON)
+        return _refuse(exc.code or 500, f"{exc.name}: {exc.description}")
 
     def _refuse(code: int, message: str):
         if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
