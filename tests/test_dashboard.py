@@ -161,6 +161,25 @@ class TraceDashboardTest(unittest.TestCase):
             self.assertEqual(client.get("/ui/runs/view", query_string={"file": "/etc/passwd"}).status_code, 404)
 
 
+class StandaloneScriptTest(unittest.TestCase):
+    def test_refuses_to_serve_without_a_token_or_a_trace_log(self):
+        import os
+        import subprocess
+        import sys
+
+        env = {k: v for k, v in os.environ.items() if k not in ("SRE_DASHBOARD_TOKEN", "SRE_INTAKE_TOKEN")}
+        script = str(REPO / "scripts" / "dashboard.py")
+        proc = subprocess.run([sys.executable, script, "--trace-log", str(FIXTURE), "--port", "0"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("SRE_DASHBOARD_TOKEN", proc.stderr)
+        self.assertNotIn("Traceback", proc.stderr)
+        proc = subprocess.run([sys.executable, script, "--trace-log", "/nonexistent/trace.jsonl", "--port", "0"],
+                              env={**env, "SRE_DASHBOARD_TOKEN": TOKEN}, capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("no trace log at /nonexistent/trace.jsonl", proc.stderr)
+
+
 class LinksTest(unittest.TestCase):
     def test_template_fields(self):
         self.assertEqual(trace_url("https://x/{trace_id}?r={run_id}", run_id="a b", trace_id="t1"),
@@ -171,6 +190,12 @@ class LinksTest(unittest.TestCase):
             check_template("https://x/{secret}")
         with self.assertRaises(UserError):
             check_template("ftp://x/{run_id}")
+
+    def test_the_intake_refuses_a_bad_template_or_risk_before_it_starts(self):
+        with self.assertRaises(UserError):
+            IntakeConfig(token=TOKEN, trace_url_template="https://x/{secret}").validate()
+        with self.assertRaises(UserError):
+            IntakeConfig(token=TOKEN, confirm_risk="CRITICAL").validate()
 
 
 class PausingRunner(FakeRunner):

@@ -63,7 +63,14 @@ def main(argv: list[str] | None = None, *, narrated: bool = False, prog: str = "
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     board_class = NarratedBoard if narrated else LiveBoard
-    board = board_class(sys.stderr, full_screen=args.full_screen, refresh_per_second=args.refresh_per_second,
+    if getattr(args, "no_progress", False):  # no live view at all: the report only
+        import io
+
+        board_class = LiveBoard
+        stream = io.StringIO()
+    else:
+        stream = sys.stderr
+    board = board_class(stream, full_screen=args.full_screen, refresh_per_second=args.refresh_per_second,
                         trace_log=None if config.run.disable_trace_log else str(config.run.trace_log),
                         trace_url_template=args.trace_url_template)
     from openhands_driver.fanout.engine import run_fanout
