@@ -236,6 +236,18 @@ class IntakeDashboardTest(unittest.TestCase):
         self.assertEqual(response.status_code, 202, response.get_json())
         return response.get_json()["execution_id"]
 
+    def test_no_secret_value_is_rendered(self):
+        response = self.client.post("/webhook/generic", json={
+            "title": "db auth", "service": "db", "priority": "P2", "scenario": "stale_lockfile",
+            "text": f"client sent Authorization: Bearer abcdefghijklmnop123 and {TOKEN}",
+            "labels": {"api_key": "sk-live-0123456789"}}, headers={"Authorization": f"Bearer {TOKEN}"})
+        execution_id = response.get_json()["execution_id"]
+        sign_in(self, self.client)
+        page = self.client.get(f"/ui/executions/{execution_id}").get_data(as_text=True)
+        self.assertIn("client sent Authorization", page)
+        for secret in (TOKEN, "abcdefghijklmnop123", "sk-live-0123456789"):
+            self.assertNotIn(secret, page)
+
     def test_the_api_keeps_its_bearer_token_and_the_dashboard_its_session(self):
         self.assertEqual(self.client.get("/executions").status_code, 401)
         self.assertEqual(self.client.get("/").status_code, 302)

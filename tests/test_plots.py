@@ -70,6 +70,15 @@ class WritePlotsTest(unittest.TestCase):
                 for path in paths:
                     assert_image(self, path, fmt)
 
+    def test_scorecard_plots_per_approach(self):
+        card = {"blind": False, "approaches": [{"name": "baseline", "run_ids": ["fx-baseline-stale-1", "fx-baseline-port-1"]},
+                                               {"name": "optimized-skills", "run_ids": ["fx-skill-stale-1"]}]}
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = plots.scorecard_plots(card, read_rows(FIXTURE), Path(tmp), "png")
+            self.assertEqual([p.name for p in paths], [f"scorecard_{k}.png" for k in plots.KINDS])
+            for path in paths:
+                assert_image(self, path, "png")
+
     def test_no_runs_still_gives_images(self):
         with tempfile.TemporaryDirectory() as tmp:
             for path in plots.write_plots({}, Path(tmp), prefix="empty"):

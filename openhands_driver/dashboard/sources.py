@@ -158,7 +158,9 @@ class TraceSource:
     label = "trace log"
     jobs = None  # no runs started from a read-only dashboard
 
-    def __init__(self, trace_log: Path, results: list[Path] | None = None, template: str | None = None):
+    def __init__(self, trace_log: Path, results: list[Path] | None = None, template: str | None = None,
+                 secrets: list[str] | None = None):
+        self.secrets = list(secrets or [])
         self.trace = _TraceCache(trace_log)
         self.results = ResultFiles(results or [])
         self.template = template
@@ -177,7 +179,8 @@ class TraceSource:
 
     def execution(self, item_id: str, now: float) -> dict | None:
         row = self.trace.by_run_id(item_id)
-        return None if row is None else views.from_trace_row(row, template=self.template, now=now)
+        return None if row is None else views.scrub(views.from_trace_row(row, template=self.template, now=now),
+                                                    self.secrets)
 
     def history(self, wanted: HistoryFilter, now: float) -> list[dict]:
         return [views.live_row(i) for i in self._views(now) if wanted.matches(i)][:wanted.limit]
@@ -200,6 +203,7 @@ class IntakeSource:
         self.jobs = Jobs(Path(service.config.db).parent / "dashboard-runs")
         self.results = ResultFiles([*(results or []), self.jobs.directory])
         self.template = template
+        self.secrets = [s for s in (service.config.token, service.config.routing_key) if s]
 
     @property
     def _db(self) -> Path:
@@ -237,7 +241,8 @@ class IntakeSource:
         data = self.service.store.execution(item_id)
         if data is None:  # a run id (a trace row's link): the run as the trace has it
             row = self.trace.by_run_id(item_id)
-            return None if row is None else views.from_trace_row(row, template=self.template, now=now)
+            return None if row is None else views.scrub(views.from_trace_row(row, template=self.template, now=now),
+                                                        self.secrets)
         run_id = (data.get("result") or {}).get("run_id") or data.get("run_id")
         report = ""
         if data.get("report_path"):
@@ -245,9 +250,9 @@ class IntakeSource:
                 report = Path(data["report_path"]).read_text(encoding="utf-8")
             except OSError:
                 report = ""
-        return views.from_intake(data, trace_row=self.trace.by_run_id(run_id),
-                                 approvals=approvals.listing(self._db, execution_id=item_id), report=report,
-                                 template=self.template, now=now)
+        return views.scrub(views.from_intake(data, trace_row=self.trace.by_run_id(run_id),
+                                             approvals=approvals.listing(self._db, execution_id=item_id),
+                                             report=report, template=self.template, now=now), self.secrets)
 
     def history(self, wanted: HistoryFilter, now: float) -> list[dict]:
         statuses = (wanted.status,) if wanted.status else None

@@ -57,7 +57,8 @@ def make_app(config: DashboardConfig):
     from openhands_driver.dashboard.app import create_app
     from openhands_driver.dashboard.sources import TraceSource
 
-    return create_app(TraceSource(config.trace_log, config.results, config.trace_url_template),
+    return create_app(TraceSource(config.trace_log, config.results, config.trace_url_template,
+                                  secrets=[config.token] if config.token else []),
                       token=None if config.insecure_no_auth and not config.token else config.token)
 
 

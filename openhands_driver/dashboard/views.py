@@ -189,6 +189,17 @@ def from_intake(data: dict, *, trace_row: dict | None, approvals: list[dict], re
     }
 
 
+def scrub(view: dict, secrets: list[str]) -> dict:
+    """The view without secret values: the alert as received through the intake's payload redaction
+    (secret-looking keys, bearer strings), then every known secret value anywhere (token, keys)."""
+    from openhands_driver.intake.store import redact_payload
+    from openhands_driver.trace import redact
+
+    view = {**view, "alert": redact_payload(view.get("alert")),
+            "incident_text": redact_payload(view.get("incident_text"))}
+    return redact(view, [s for s in secrets if s])
+
+
 def live_row(item: dict) -> dict:
     """The columns of the live list (also its JSON for the page's polling)."""
     return {k: item.get(k) for k in ("id", "title", "status", "service", "priority", "phase", "elapsed_s",
