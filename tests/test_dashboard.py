@@ -333,6 +333,33 @@ class JobRequestTest(unittest.TestCase):
             self.assertIn(why, str(caught.exception))
 
 
+class JobWatchdogTest(unittest.TestCase):
+    def test_a_job_whose_service_is_gone_stops(self):
+        """The job's parent is not the pid it was given (the service is gone): it SIGTERMs itself."""
+        import subprocess
+        import sys
+
+        with tempfile.TemporaryDirectory() as tmp:
+            output = Path(tmp) / "out.json"
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "openhands_driver.dashboard.jobs", "--parent", "1", "--script",
+                 "scripts/fanout_itbench.py", "--", "--training-data", str(REPO / "training_data" / "scenarios.json"),
+                 "--scenarios", "stale_lockfile", "--concurrency", "1", "--trace-log", str(Path(tmp) / "t.jsonl"),
+                 "--log-dir", tmp, "--output", str(output)],
+                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                code = proc.wait(120)
+            finally:
+                if proc.poll() is None:
+                    import os
+                    import signal
+
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
+            self.assertIn(code, (-15, 130), "the job should stop on its watchdog's SIGTERM")
+            self.assertFalse(output.exists() and '"fixed": 1' in output.read_text())
+
+
 class ApproverTimeoutTest(unittest.TestCase):
     def test_no_decision_expires_and_rejects(self):
         with tempfile.TemporaryDirectory() as tmp:
