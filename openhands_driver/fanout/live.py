@@ -90,6 +90,7 @@ class LiveBoard:
         self.narration: list[str] = []
         self.started_at = time.monotonic()
         self._lock = threading.RLock()
+        self._io_lock = threading.Lock()
         self._last_plain = 0.0
         self._closed = False
         self._live = None
@@ -119,31 +120,38 @@ class LiveBoard:
     def dropped(self) -> None:
         self._move("queued", None)
 
+    # Lock order: rich's Live holds its own lock while it asks _renderable for the view (which takes
+    # ours), so nothing here prints through rich while holding ours; ours guards state only.
+
     def finished(self, status: str, line: str, *, was_running: bool = True) -> None:
         self._move("running" if was_running else "queued", status)
         if not self.tty:
             self._write(line)
 
     def tick(self) -> None:
+        line = None
         with self._lock:
             self._poll_sidecars()
             if not self.tty and time.monotonic() - self._last_plain >= self.interval_s:
                 self._last_plain = time.monotonic()
-                self._write(self.totals_line())
+                line = self.totals_line()
+        if line:
+            self._write(line)
 
     def close(self, final_text: str = "") -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            if self._live is not None:
-                self._live.stop()
-                if self.full_screen:  # the alternate screen is gone: leave the story on the terminal
-                    for line in self.narration:
-                        self.stream.write(f"== {line}\n")
-            self._write(self.totals_line())
-            if final_text:
-                self._write(final_text.rstrip("\n"))
+            story = list(self.narration)
+        if self._live is not None:
+            self._live.stop()
+            if self.full_screen:  # the alternate screen is gone: leave the story on the terminal
+                for line in story:
+                    self._write(f"== {line}")
+        self._write(self.totals_line())
+        if final_text:
+            self._write(final_text.rstrip("\n"))
 
     # --- per incident (the engine calls these when present) ------------------------------------
     def incident_queued(self, index: int, scenario: str, fault: str | None) -> None:
@@ -154,8 +162,8 @@ class LiveBoard:
         with self._lock:
             item = self.incidents.setdefault(index, IncidentState(index, scenario, fault))
             item.state, item.run_id, item.started = "running", run_id, time.monotonic()
-            if not self.tty:
-                self._write(f"  START       {scenario} ({fault or '-'}) {run_id}")
+        if not self.tty:
+            self._write(f"  START       {scenario} ({fault or '-'}) {run_id}")
 
     def incident_row(self, row: dict) -> None:
         with self._lock:
@@ -172,12 +180,12 @@ class LiveBoard:
         """A stage line of a live demo: above the view (or in its panel full screen); a line otherwise."""
         with self._lock:
             self.narration = (self.narration + [text])[-NARRATION_LINES:]
-            if self._live is not None and not self.full_screen:
-                from rich.text import Text
+        if self._live is not None and not self.full_screen and not self._closed:
+            from rich.text import Text
 
-                self._live.console.print(Text.assemble(("==", "bold magenta"), " ", text))
-            elif self._live is None:
-                self._write(f"== {text}")
+            self._live.console.print(Text.assemble(("==", "bold magenta"), " ", text))
+        elif self._live is None:
+            self._write(f"== {text}")
 
     # --- state ---------------------------------------------------------------------------------
     def _move(self, source: str | None, dest: str | None, count: int = 1) -> None:
@@ -237,8 +245,10 @@ class LiveBoard:
             return Group(*parts)
 
     def _write(self, text: str) -> None:
+        """One plain line (never called with our lock held: see the lock order above)."""
         if self._live is not None and not self._closed:
             self._live.console.print(text, markup=False, highlight=False)
         else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            with self._io_lock:
+                self.stream.write(text + "\n")
+                self.stream.flush()
