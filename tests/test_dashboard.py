@@ -204,8 +204,17 @@ class PausingRunner(FakeRunner):
     def __init__(self):
         super().__init__()
         self.decisions = []
+        self.sidecars = []
 
     def __call__(self, request):
+        from openhands_driver.runrecord import _write_sidecar, sidecar_path
+
+        # the runner's checkpoint of the actions so far, as run_incident writes it
+        sidecar = sidecar_path(request.config.run_id)
+        _write_sidecar(sidecar, {"run_id": request.config.run_id, "actions": [
+            {"tool": "terminal", "command": "python3 .agents/skills/x/diagnose.py", "risk": "LOW", "exit_code": 0,
+             "duration_s": 0.4, "summary": "diagnose", "gate": "allowed"}]})
+        self.sidecars.append(sidecar)
         approver = approvals.DbApprover(request.lease.db, request.execution_id, request.approval_timeout_s,
                                         poll_s=0.05)
         proposal = Proposal("call-1", "terminal", "python3 .agents/skills/x/remediate.py",
@@ -227,6 +236,7 @@ class IntakeDashboardTest(unittest.TestCase):
                               confirm_risk="MEDIUM", approval_timeout_s=20, results=())
         self.service = IntakeService(config, runner=self.runner).start()
         self.addCleanup(self.service.stop, 2.0, 2.0)
+        self.addCleanup(lambda: [p.unlink(missing_ok=True) for p in self.runner.sidecars])
         self.client = create_intake_app(self.service).test_client()
 
     def alert(self) -> str:
@@ -269,6 +279,7 @@ class IntakeDashboardTest(unittest.TestCase):
         page = self.client.get(f"/ui/executions/{execution_id}").get_data(as_text=True)
         self.assertIn("python3 .agents/skills/x/remediate.py", page)
         self.assertIn('value="approve"', page)
+        self.assertIn("python3 .agents/skills/x/diagnose.py", page)  # the actions so far, while it runs
         approval_id = approvals.listing(self.service.store.path, execution_id=execution_id)[0]["id"]
         # no CSRF token: refused, still pending
         self.assertEqual(self.client.post(f"/ui/approvals/{approval_id}", data={"verdict": "approve"}).status_code,

@@ -211,6 +211,8 @@ class IntakeDashboardBrowserTest(BrowserCase):
         row.locator("a").click()
         expect(self.page.locator("#approvals")).to_contain_text("pending")
         expect(self.page.locator("#approvals")).to_contain_text("MEDIUM")
+        # the commands so far are on the page while the run waits (the worker's open-run sidecar)
+        expect(self.page.locator("#commands")).to_contain_text("diagnose.py")
         self.shot("dashboard_execution_pending")
         approved = 0
         deadline = time.monotonic() + RUN_TIMEOUT_S

@@ -244,6 +244,12 @@ class IntakeSource:
             return None if row is None else views.scrub(views.from_trace_row(row, template=self.template, now=now),
                                                         self.secrets)
         run_id = (data.get("result") or {}).get("run_id") or data.get("run_id")
+        live_actions = None
+        if data["status"] == "running":  # the worker's actions so far (runrecord's open-run sidecar)
+            from openhands_driver.runrecord import read_sidecar, sidecar_path
+
+            sidecar = read_sidecar(sidecar_path(f"intake-{item_id}-a{data['attempts']}"))
+            live_actions = (sidecar or {}).get("actions")
         report = ""
         if data.get("report_path"):
             try:
@@ -252,7 +258,8 @@ class IntakeSource:
                 report = ""
         return views.scrub(views.from_intake(data, trace_row=self.trace.by_run_id(run_id),
                                              approvals=approvals.listing(self._db, execution_id=item_id),
-                                             report=report, template=self.template, now=now), self.secrets)
+                                             report=report, template=self.template, now=now,
+                                             live_actions=live_actions), self.secrets)
 
     def history(self, wanted: HistoryFilter, now: float) -> list[dict]:
         statuses = (wanted.status,) if wanted.status else None

@@ -145,11 +145,14 @@ def from_trace_row(row: dict, *, template: str | None = None, now: float) -> dic
 
 
 def from_intake(data: dict, *, trace_row: dict | None, approvals: list[dict], report: str,
-                template: str | None = None, now: float) -> dict:
-    """One intake execution (``Store.execution``) with its run's trace row, when found."""
+                template: str | None = None, now: float, live_actions: list[dict] | None = None) -> dict:
+    """One intake execution (``Store.execution``) with its run's trace row, when found; while it
+    runs, ``live_actions`` are its actions so far (the run's open-run sidecar)."""
     run = data.get("result") or {}
     if trace_row is not None:  # the trace row has the gate fields and longer excerpts
         actions = _actions(list(trace_row.get("actions") or []))
+    elif live_actions and not data.get("actions"):
+        actions = _actions(list(live_actions))
     else:
         actions = [{**a, "policy_risk": None, "model_risk": None, "gate": "-", "gate_reason": ""}
                    for a in data.get("actions") or []]
