@@ -116,6 +116,24 @@ class TraceDashboardTest(unittest.TestCase):
         for page in ("/", "/ui/history", "/ui/reports", "/ui/runs", "/ui/executions/fx-skill-stale-1"):
             self.assertNotIn(TOKEN, self.client.get(page).get_data(as_text=True), page)
 
+    def test_a_run_that_started_and_has_no_final_row_is_live(self):
+        import json
+
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "trace.jsonl"
+            started = {"schema_version": 1, "run_id": "r-live", "status": "started", "scenario": "port_mismatch",
+                       "started_at": "2026-11-29T10:00:00+00:00", "actions": []}
+            done = {**started, "run_id": "r-done", "status": "fixed", "finished_at": "2026-11-29T10:00:09+00:00",
+                    "duration_s": 9.0, "service_up": True}
+            log.write_text(json.dumps(started) + "\n" + json.dumps({**done, "status": "started"}) + "\n"
+                           + json.dumps(done) + "\n")
+            client = create_app(TraceSource(log, []), token=TOKEN).test_client()
+            sign_in(self, client)
+            live = client.get("/ui/live.json").get_json()
+            self.assertEqual([r["id"] for r in live["active"]], ["r-live"])
+            self.assertEqual([r["id"] for r in live["recent"]], ["r-done"])
+            self.assertEqual(live["recent"][0]["elapsed_s"], 9.0)
+
     def test_plots_are_images(self):
         sign_in(self, self.client)
         png = self.client.get("/ui/plots/skill/mttr.png")
