@@ -389,23 +389,5 @@ class JobWatchdogTest(unittest.TestCase):
             self.assertFalse(output.exists() and '"fixed": 1' in output.read_text())
 
 
-class ApproverTimeoutTest(unittest.TestCase):
-    def test_no_decision_expires_and_rejects(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Path(tmp) / "a.db"
-            import sqlite3
-
-            sqlite3.connect(db).executescript("CREATE TABLE timeline (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                                              "execution_id TEXT, at REAL, kind TEXT, name TEXT, detail TEXT);")
-            approvals.ensure_schema(db)
-            proposal = Proposal("c", "terminal", "rm var/lock/x", RiskAssessment("MEDIUM", ()), None, "MEDIUM")
-            decision = approvals.DbApprover(str(db), "e1", timeout_s=0.3, poll_s=0.05)(proposal)
-            self.assertEqual(decision.verdict, "reject")
-            self.assertIn("no operator decided", decision.reason)
-            self.assertEqual(approvals.listing(db)[0]["state"], "expired")
-            with self.assertRaises(approvals.DecisionError):
-                approvals.decide(db, 1, "approve", by="late")
-
-
 if __name__ == "__main__":
     unittest.main()
