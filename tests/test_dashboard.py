@@ -231,7 +231,9 @@ class PausingRunner(FakeRunner):
         sidecar = sidecar_path(request.config.run_id)
         _write_sidecar(sidecar, {"run_id": request.config.run_id, "actions": [
             {"tool": "terminal", "command": "python3 .agents/skills/x/diagnose.py", "risk": "LOW", "exit_code": 0,
-             "duration_s": 0.4, "summary": "diagnose", "gate": "allowed"}]})
+             "duration_s": 0.4, "summary": "diagnose", "gate": "allowed"},
+            {"tool": "terminal", "command": "python3 .agents/skills/x/remediate.py", "risk": "MEDIUM",
+             "exit_code": None, "duration_s": None, "summary": "remediate", "gate": "allowed"}]})
         self.sidecars.append(sidecar)
         approver = approvals.DbApprover(request.lease.db, request.execution_id, request.approval_timeout_s,
                                         poll_s=0.05)
@@ -298,6 +300,7 @@ class IntakeDashboardTest(unittest.TestCase):
         self.assertIn("python3 .agents/skills/x/remediate.py", page)
         self.assertIn('value="approve"', page)
         self.assertIn("python3 .agents/skills/x/diagnose.py", page)  # the actions so far, while it runs
+        self.assertIn("awaiting approval</td>", page.replace("\n", "").replace("    ", ""))
         approval_id = approvals.listing(self.service.store.path, execution_id=execution_id)[0]["id"]
         # no CSRF token: refused, still pending
         self.assertEqual(self.client.post(f"/ui/approvals/{approval_id}", data={"verdict": "approve"}).status_code,

@@ -153,6 +153,10 @@ def from_intake(data: dict, *, trace_row: dict | None, approvals: list[dict], re
         actions = _actions(list(trace_row.get("actions") or []))
     elif live_actions and not data.get("actions"):
         actions = _actions(list(live_actions))
+        waiting = {a["command"] for a in approvals if a["state"] == "pending"}
+        for action in actions:  # recorded before its gate decided: say so
+            if action["exit_code"] is None and action["command"] in waiting:
+                action["gate"], action["result"] = "awaiting approval", "not run yet"
     else:
         actions = [{**a, "policy_risk": None, "model_risk": None, "gate": "-", "gate_reason": ""}
                    for a in data.get("actions") or []]
