@@ -30,7 +30,10 @@ from openhands_driver.paths import DEFAULT_TRACE_LOG  # noqa: E402
 from openhands_driver.reports.scorecard import APPROACHES, ScorecardConfig, render_text, run_scorecard  # noqa: E402
 
 
-def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
+DEFAULT_PLOT_DIR = REPO_ROOT / "artifacts" / "plots"
+
+
+def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, argparse.Namespace]:
     p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--scenarios", "--faults", dest="scenarios", default=None, metavar="A,B",
                    help="scenario ids; with --blind, fault classes (default: the catalog's active fault "
@@ -53,6 +56,9 @@ def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
     p.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S,
                    help="seconds between verifier probes (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--plot", type=Path, nargs="?", const=DEFAULT_PLOT_DIR, default=None, metavar="DIR",
+                   help=f"also write plots (success, steps, MTTR per approach) into DIR (default {DEFAULT_PLOT_DIR})")
+    p.add_argument("--plot-format", choices=("png", "svg"), default="png", help="plot file type (default: %(default)s)")
     args = p.parse_args(argv)
     split = lambda text: tuple(s.strip() for s in text.split(",") if s.strip())  # noqa: E731
     from openhands_driver.fanout.blind import parse_seeds
@@ -63,12 +69,13 @@ def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, bool]:
         scenarios=split(args.scenarios) if args.scenarios else None, repeats=args.repeats,
         approaches=split(args.approaches), gepa_result=args.gepa_result,
         iterative_result=args.iterative_result, training_data=args.training_data,
-        trace_log=args.trace_log, verify_interval_s=args.verify_interval_s), args.json
+        trace_log=args.trace_log, verify_interval_s=args.verify_interval_s), args
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        config, as_json = config_from_args(argv)
+        config, args = config_from_args(argv)
+        as_json = args.json
         card = run_scorecard(config)
     except UserError as exc:
         print(error_lines(exc), file=sys.stderr)
@@ -76,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: no scorecard (runs so far are in the trace log)", file=sys.stderr)
         return 130
+    if args.plot is not None:
+        from openhands_driver.reports.plots import scorecard_plots
+        from openhands_driver.trace import read_rows
+
+        card["plots"] = [str(p) for p in scorecard_plots(card, read_rows(config.trace_log), args.plot,
+                                                         args.plot_format)]
+        print(f"plots: {', '.join(card['plots'])}", file=sys.stderr)
     print(json.dumps(card) if as_json else render_text(card))
     unread = sum(a.get("rows_missing", 0) for a in card["approaches"])
     if unread:  # runs happened but their rows could not be read: the figures are incomplete

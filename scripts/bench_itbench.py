@@ -40,12 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="durability soak after the runner's restart (default: %(default)s)")
     p.add_argument("--output", type=Path, default=None, help="JSON report (markdown beside it, .md)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    p.add_argument("--plot", action="store_true",
+                   help="with --output F: also write plots per fault class beside it (F's stem + _<kind>.png)")
+    p.add_argument("--plot-format", choices=("png", "svg"), default="png", help="plot file type (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no live view on stderr")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.plot and not args.output:
+        print("error: --plot writes the plots beside the JSON report: add --output F", file=sys.stderr)
+        return 2
     try:
         from openhands_driver.fanout.blind import run_itbench
 
@@ -65,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         args.output.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
         args.output.with_suffix(".md").write_text(result["markdown"], encoding="utf-8")
         print(f"report: {args.output} (+ {args.output.with_suffix('.md').name})", file=sys.stderr)
+        if args.plot:
+            from openhands_driver.reports.plots import bench_plots
+
+            paths = bench_plots(result, args.output, args.plot_format)
+            print(f"plots: {', '.join(str(p) for p in paths)}", file=sys.stderr)
     print(result["markdown"], file=sys.stderr)
     if args.json:
         print(json.dumps(result, default=str))

@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where each agent's commands run: bubblewrap (auto: where it works, else refuse "
                         "to start, naming the package) or none (unconfined, warned and recorded) "
                         "(default: %(default)s)")
+    p.add_argument("--require-confirmation-for-risk", choices=("LOW", "MEDIUM", "HIGH"), default=None,
+                   help="actions at or above this risk wait for an operator's approval (dashboard buttons)")
+    p.add_argument("--approval-timeout-s", type=float, default=600.0,
+                   help="a command waiting for approval is rejected after this long (default: %(default)s)")
+    p.add_argument("--trace-url-template", default=None,
+                   help="dashboard link to an external trace UI, with {run_id}, {incident_id}, {trace_id}")
+    p.add_argument("--results", type=Path, action="append", default=None, metavar="PATH",
+                   help="benchmark/fan-out JSON reports (file or directory) for the dashboard; repeatable "
+                        "(default: artifacts/)")
     return p
 
 
@@ -68,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             hourly_token_budget=args.hourly_token_budget, token_estimate=args.token_estimate,
             escalation_url=args.escalation_url, shutdown_deadline_s=args.shutdown_deadline_s,
             training_data=args.training_data, trace_log=args.trace_log,
-            max_iterations=args.max_iterations, sandbox=args.sandbox)
+            max_iterations=args.max_iterations, sandbox=args.sandbox, confirm_risk=args.require_confirmation_for_risk,
+            approval_timeout_s=args.approval_timeout_s, trace_url_template=args.trace_url_template,
+            results=tuple(args.results) if args.results else None)
         from openhands_driver.intake.service import serve
 
         return serve(config)

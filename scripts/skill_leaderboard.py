@@ -21,6 +21,9 @@ from openhands_driver.paths import DEFAULT_TRACE_LOG  # noqa: E402
 from openhands_driver.reports.leaderboard import build, render_markdown, render_text  # noqa: E402
 
 
+DEFAULT_PLOT_DIR = REPO_ROOT / "artifacts" / "plots"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG,
@@ -28,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     output.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--plot", type=Path, nargs="?", const=DEFAULT_PLOT_DIR, default=None, metavar="DIR",
+                        help=f"also write plots (success, steps, MTTR per skill, over time) into DIR "
+                             f"(default {DEFAULT_PLOT_DIR})")
+    parser.add_argument("--plot-format", choices=("png", "svg"), default="png",
+                        help="plot file type (default: %(default)s)")
     args = parser.parse_args(argv)
     if not args.trace_log.exists():
         print(f"error: no trace log at {args.trace_log}. Run incidents first "
@@ -39,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot read the trace log {args.trace_log} ({exc.strerror or exc}); pass "
               "--trace-log PATH of a readable JSONL file", file=sys.stderr)
         return 2
+    if args.plot is not None:
+        from openhands_driver.reports.plots import leaderboard_plots
+        from openhands_driver.trace import read_rows
+
+        board["plots"] = [str(p) for p in leaderboard_plots(read_rows(args.trace_log), args.plot,
+                                                            args.plot_format)]
+        print(f"plots: {', '.join(board['plots'])}", file=sys.stderr)
     if args.json:
         print(json.dumps(board))
     elif args.markdown:

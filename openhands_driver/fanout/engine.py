@@ -70,7 +70,8 @@ def warm_up(verbose: bool = False) -> float:
 
 
 class FanoutEngine:
-    def __init__(self, config: FanoutConfig, *, stream: TextIO | None = None, progress: bool = True):
+    def __init__(self, config: FanoutConfig, *, stream: TextIO | None = None, progress: bool = True,
+                 view=None):
         if config.concurrency < 1:
             raise UserError(f"--concurrency must be >= 1 (got {config.concurrency})")
         if config.run.simulate:
@@ -91,6 +92,7 @@ class FanoutEngine:
         self._t0 = 0.0
         self.progress: Progress | None = None
         self.sandbox: str | None = None  # the agents' boundary, resolved once in run()
+        self.view = view  # another live view (fanout/live.py LiveBoard); default: progress.Progress
 
     # --- public -------------------------------------------------------------------------------
     def run(self, incidents: list[Incident] | None = None) -> dict:
@@ -113,8 +115,12 @@ class FanoutEngine:
         self.sandbox = sandbox
         self.log_dir.mkdir(parents=True, exist_ok=True)
         setup_s = warm_up(config.run.verbose)
-        self.progress = Progress(self.stream if self.show_progress else _Null(), total=len(incidents),
-                                 concurrency=config.concurrency, label=self.fanout_id)
+        if self.view is not None:
+            self.progress = self.view.configure(total=len(incidents), concurrency=config.concurrency,
+                                                label=self.fanout_id)
+        else:
+            self.progress = Progress(self.stream if self.show_progress else _Null(), total=len(incidents),
+                                     concurrency=config.concurrency, label=self.fanout_id)
         started_at = utc_now()
         cpu_before = _cpu_seconds()
         self._t0 = time.monotonic()
@@ -150,6 +156,8 @@ class FanoutEngine:
                 with self._pending_lock:
                     self._pending += 1
                 self.progress.queued()
+                self._hook("incident_queued", incident.index, incident.scenario.scenario_id,
+                           incident.scenario.local_fault)
                 if not incident.scenario.runnable:
                     self._record(self._unsupported_row(incident), was_running=False)
                 else:
@@ -212,9 +220,16 @@ class FanoutEngine:
         with self._pending_lock:
             self._pending -= 1
 
+    def _hook(self, name: str, *args) -> None:
+        """Per-incident events for views that show incidents (LiveBoard); Progress has none."""
+        hook = getattr(self.progress, name, None)
+        if callable(hook):
+            hook(*args)
+
     def _record(self, row: FanoutRow, *, was_running: bool) -> None:
         with self._rows_lock:
             self.rows.append(row)
+        self._hook("incident_row", row.to_dict())
         self.progress.finished(row.status, incident_line(row.to_dict()), was_running=was_running)
         with self._pending_lock:
             self._pending -= 1
@@ -225,6 +240,8 @@ class FanoutEngine:
 
         started = time.monotonic()
         config = self._incident_config(incident)
+        self._hook("incident_started", incident.index, incident.scenario.scenario_id,
+                   incident.scenario.local_fault, config.run_id)
         log_path = self.log_dir / f"{config.run_id}.log"
         with open(log_path, "w", encoding="utf-8") as console:
             try:
@@ -321,9 +338,9 @@ class FanoutEngine:
         }
 
 
-def run_fanout(config: FanoutConfig, *, stream: TextIO | None = None, progress: bool = True) -> dict:
+def run_fanout(config: FanoutConfig, *, stream: TextIO | None = None, progress: bool = True, view=None) -> dict:
     """Run every incident of ``config`` (batch or continuous) and return the report dict."""
-    return FanoutEngine(config, stream=stream, progress=progress).run()
+    return FanoutEngine(config, stream=stream, progress=progress, view=view).run()
 
 
 class _Null:

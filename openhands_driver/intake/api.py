@@ -5,8 +5,10 @@
     GET  /executions?status=active   (or any status, or all; &limit=N)
     GET  /healthz                    no auth; 503 while draining
     GET  /ops/status, /ops/metrics   (?format=prometheus for the text exposition format)
+    GET  /, /login, /ui/...          the web dashboard (openhands_driver/dashboard/)
 
-Every endpoint but /healthz needs ``Authorization: Bearer <SRE_INTAKE_TOKEN>`` (compared in
+The dashboard's pages sign in with the same token through a form and a session cookie (see
+dashboard/auth.py). Every other endpoint but /healthz needs ``Authorization: Bearer <SRE_INTAKE_TOKEN>`` (compared in
 constant time); errors are JSON ``{"error": ...}`` with the reason.
 """
 
@@ -89,8 +91,8 @@ def create_app(service: IntakeService) -> Flask:
 
     @app.before_request
     def authenticate():
-        if request.path == "/healthz" or not token:
-            return None
+        if request.path == "/healthz" or request.blueprint == "dashboard" or not token:
+            return None  # the dashboard checks its own session (dashboard/auth.py)
         scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(supplied.strip()), _digest(token)):
             return _error(401, "missing or wrong bearer token: send 'Authorization: Bearer "
@@ -105,6 +107,14 @@ def create_app(service: IntakeService) -> Flask:
     def internal_error(exc: Exception):
         app.logger.exception("internal error")
         return _error(500, f"internal error ({type(exc).__name__}); see the service log")
+
+    from openhands_driver.dashboard.app import register
+    from openhands_driver.dashboard.sources import IntakeSource
+
+    dashboard = IntakeSource(service, results=list(service.config.results),
+                             template=service.config.trace_url_template)
+    service.dashboard_jobs = dashboard.jobs  # stopped with the service
+    register(app, dashboard, token=token)
 
     @app.post("/webhook/<source>")
     def webhook(source: str):

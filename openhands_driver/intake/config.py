@@ -48,6 +48,11 @@ class IntakeConfig:
     verify_interval_s: float | None = None
     max_iterations: int = 40
     sandbox: str = "auto"                     # the agents' boundary: auto | bwrap | none
+    # Confirmation gate: actions at or above this risk wait for an operator (approvals.py, dashboard)
+    confirm_risk: str | None = None
+    approval_timeout_s: float = 600.0
+    trace_url_template: str | None = None     # the dashboard's link to an external trace UI
+    results: tuple[Path, ...] = (ARTIFACTS_DIR,)  # where the dashboard finds benchmark/fan-out JSON
 
     @property
     def reports_path(self) -> Path:
@@ -80,6 +85,18 @@ class IntakeConfig:
             from openhands_driver.sandbox import NONE_WARNING
 
             print(NONE_WARNING, file=sys.stderr)
+        if self.confirm_risk is not None:
+            from openhands_driver.security import RISK_ORDER
+
+            if self.confirm_risk not in RISK_ORDER:
+                raise UserError(f"--require-confirmation-for-risk must be one of {', '.join(RISK_ORDER)}, "
+                                f"got {self.confirm_risk!r}")
+        if self.approval_timeout_s <= 0:
+            raise UserError(f"--approval-timeout-s must be > 0, got {self.approval_timeout_s}")
+        if self.trace_url_template:
+            from openhands_driver.dashboard.links import check_template
+
+            check_template(self.trace_url_template)
         if self.escalation_url and not self.escalation_url.startswith(("http://", "https://")):
             raise UserError(f"--escalation-url must be an http(s) URL, got {self.escalation_url!r}")
         return self

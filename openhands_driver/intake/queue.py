@@ -50,6 +50,7 @@ class RunRequest:
     cancel: threading.Event = field(default_factory=threading.Event)
     log_path: Path | None = None
     lease: WorkerLease | None = None  # the fencing token the worker guards its changes with
+    approval_timeout_s: float | None = None  # how long a paused command waits for an operator
 
 
 Runner = Callable[[RunRequest], Any]
@@ -97,6 +98,8 @@ class IntakeQueue:
                          "max_iterations": config.max_iterations, "sandbox": config.sandbox}
         if config.verify_interval_s is not None:
             self.run_base["verify_interval_s"] = config.verify_interval_s
+        if config.confirm_risk:  # paused commands wait in the database for an operator (approvals.py)
+            self.run_base["require_confirmation_for_risk"] = config.confirm_risk
         if config.blind_demo_targets:  # demo plans only; registry.run_config drops it for attach
             self.run_base["blind"] = True
 
@@ -197,7 +200,8 @@ class IntakeQueue:
                 plan, run_id=f"intake-{execution_id}-a{attempt}", base=self.run_base,
                 incident_text=incident.text),
                 log_path=self.config.logs_path / f"{execution_id}.log",
-                lease=WorkerLease(str(self.store.path), execution_id, token))
+                lease=WorkerLease(str(self.store.path), execution_id, token),
+                approval_timeout_s=self.config.approval_timeout_s if self.config.confirm_risk else None)
             thread = threading.Thread(target=self._run, args=(request, plan), daemon=True,
                                       name=f"intake-run-{execution_id}")
             with self._lock:

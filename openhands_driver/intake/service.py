@@ -49,6 +49,9 @@ class IntakeService:
         self.registry = registry.load_registry(config.services_file)
         self.catalog = load_catalog(config.training_data)
         self.store = Store(config.db)
+        from openhands_driver.intake import approvals
+
+        approvals.ensure_schema(self.store.path)
         self._secrets = [s for s in (config.token, config.routing_key) if s]
         self.escalator = Escalator(self.store, config, on_change=self.write_report, clock=clock)
         if runner is None:
@@ -127,6 +130,9 @@ class IntakeService:
         runs = self.queue.shutdown(self.config.shutdown_deadline_s if deadline_s is None else deadline_s,
                                    self.config.cancel_grace_s if cancel_grace_s is None else cancel_grace_s)
         self.escalator.stop()
+        jobs = getattr(self, "dashboard_jobs", None)
+        if jobs is not None:  # fan-out/benchmark runs started from the dashboard
+            jobs.stop_all()
         if getattr(self, "heartbeat", None) is not None:
             self.heartbeat.stop()
         close = getattr(self.runner, "close", None)

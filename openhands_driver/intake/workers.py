@@ -55,12 +55,18 @@ def _worker_main(conn: Connection, service_pid: int | None = None) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
-        _, config, log_path, lease = message
+        _, config, log_path, lease, *options = message
+        approval_timeout_s = options[0] if options else None
         try:
+            approver = None
             if lease is not None:
                 lease.install()  # the change guard: no target change without our fencing token
+                if approval_timeout_s is not None:  # paused commands wait for an operator's decision
+                    from openhands_driver.intake.approvals import DbApprover
+
+                    approver = DbApprover(lease.db, lease.execution_id, approval_timeout_s)
             with open(log_path or os.devnull, "a", encoding="utf-8") as console:
-                result = run_incident(config, console=console)
+                result = run_incident(config, console=console, approver=approver)
             conn.send(("result", result))
         except UserError as exc:
             conn.send(("user_error", str(exc)))
@@ -119,7 +125,7 @@ class ProcessRunner:
             reusable = False
             try:
                 worker.conn.send(("run", request.config, str(request.log_path) if request.log_path else None,
-                                  getattr(request, "lease", None)))
+                                  getattr(request, "lease", None), getattr(request, "approval_timeout_s", None)))
                 kind, payload = self._wait(worker, request)
                 reusable = not request.cancel.is_set()
             finally:

@@ -1,0 +1,20 @@
+#!/usr/bin/env python3
+"""A narrated live fan-out for demos: incidents at once, a live table (state, skill, steps, risk, elapsed, trace link) and stage lines telling the story, then the figures.
+
+    uv run python scripts/fanout_live_demo.py --training-data training_data/scenarios.json \
+        --scenarios stale_lockfile,readiness_probe_fail,port_mismatch --concurrency 3
+    uv run python scripts/fanout_live_demo.py --trace-url-template 'https://laminar.example/t/{run_id}'
+
+Same flags as scripts/fanout_itbench.py (the engine is openhands_driver/fanout/; the view
+openhands_driver/fanout/live.py).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from openhands_driver.fanout.live_cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(narrated=True, prog="fanout_live_demo.py", description=__doc__.split("\n\n")[0]))
