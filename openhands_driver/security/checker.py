@@ -171,6 +171,8 @@ class _Checker(_PathChecks, _NetworkChecks, _InterpreterChecks, _CommandChecks, 
                                                         f"({_short(danger.group(0).strip(), 30)!r})")
             for cred in _CRED_RE.finditer(text):
                 self.add(HIGH, "secret.file", f"reads credentials ({cred.group(0).strip('/~')})")
+            if exc.partial is not None:  # what the grammar recovered is judged too
+                self.parsed(exc.partial, ctx)
             return
         self.parsed(parsed, ctx)
 

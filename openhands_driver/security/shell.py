@@ -27,7 +27,12 @@ _PARSER_LOCK = threading.Lock()  # a parser parses one text at a time
 
 
 class ShellSyntaxError(ValueError):
-    """The command line is not valid shell (unbalanced quotes, unclosed $(...), ...)."""
+    """The command line is not valid shell (unbalanced quotes, unclosed $(...), ...). `partial`: the
+    commands the grammar recovered around the error (None if even those could not be read)."""
+
+    def __init__(self, message: str, partial: "_Script | None" = None):
+        super().__init__(message)
+        self.partial = partial
 
 
 @dataclass
@@ -74,11 +79,17 @@ def _parse(text: str) -> _Script:
     src = text.encode("utf-8", "replace")
     with _PARSER_LOCK:
         root = _PARSER.parse(src).root_node
-    if root.has_error:
-        raise ShellSyntaxError(_error_text(root))
     script = _Script()
-    _Reader(script).statement(root)
-    return script
+    if not root.has_error:
+        _Reader(script).statement(root)
+        return script
+    error = ShellSyntaxError(_error_text(root))
+    try:
+        _Reader(script).statement(root)  # bash runs the commands before a syntax error on a later line
+        error.partial = script
+    except ShellSyntaxError:
+        pass
+    raise error
 
 
 def _error_text(root) -> str:
@@ -266,7 +277,7 @@ class _Reader:
         """Add one redirection to `cmd`; returns the commands a here-document line goes on with."""
         kind, children = node.type, node.children
         if kind == "herestring_redirect":
-            start = next(i for i, c in enumerate(children) if c.type == "<<<") + 1
+            start = next((i for i, c in enumerate(children) if c.type == "<<<"), 0) + 1
             cmd.stdin = _word(children[start:]).text
             self.scan(node)
             return []
