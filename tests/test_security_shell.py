@@ -137,7 +137,8 @@ class ParserStructureTests(unittest.TestCase):
         self.assertEqual([(op, w.text) for op, w in cmd.redirs],
                          [(">", "/dev/null"), (">", "out"), ("<", "in"), (">>", "log"), ("&>", "all")])
         before = _parse("2>/dev/null x=1 > f cmd b").commands[0]
-        self.assertEqual((words(before), [w.text for _, w in before.redirs]), (["x=1", "cmd", "b"], ["/dev/null", "f"]))
+        self.assertEqual((words(before), [w.text for _, w in before.redirs]),
+                         (["x=1", "cmd", "b"], ["/dev/null", "f"]))
         after = _parse("echo a > f b c").commands[0]
         self.assertEqual((words(after), [w.text for _, w in after.redirs]), (["echo", "a", "b", "c"], ["f"]))
 
@@ -171,12 +172,14 @@ class ParserStructureTests(unittest.TestCase):
 
     def test_loops_bind_their_variable(self) -> None:
         loop, body = _parse("for f in a 'b c'; do rm $f; done").commands
-        self.assertEqual((loop.loop[0], [w.text for w in loop.loop[1]], words(body)), ("f", ["a", "b c"], ["rm", "$f"]))
+        self.assertEqual((loop.loop[0], [w.text for w in loop.loop[1]], words(body)),
+                         ("f", ["a", "b c"], ["rm", "$f"]))
         self.assertEqual(_parse("for f; do :; done").commands[0].loop, ("f", None))
 
     def test_tests_are_bracket_commands(self) -> None:
         self.assertEqual(words(_parse("[ -f ~/x ]").commands[0]), ["[", "-f", "~/x", "]"])
-        self.assertEqual(words(_parse("[[ -n $x && $y == z ]]").commands[0]), ["[", "-n", "$x", "&&", "$y", "==", "z", "]"])
+        self.assertEqual(words(_parse("[[ -n $x && $y == z ]]").commands[0]),
+                         ["[", "-n", "$x", "&&", "$y", "==", "z", "]"])
 
     def test_nested_bodies(self) -> None:
         script = _parse("echo $(a $(b)) `c \\`d\\`` <(e) >(f) $(( $(g) )) ${x:-$(h)} ${y@P}")
