@@ -70,6 +70,10 @@ HIDDEN = [
     (f"sh <<< '{RM}'", RM),
     (f"cat <<EOF\n$({RM})\nEOF", RM),
     (f"cat <<EOF > x.sh && sh x.sh\n{RM}\nEOF", RM),
+    # output written into a process substitution that runs a shell
+    (f"echo '{RM}' > >(sh)", RM),
+    (f"{CURL} > >(sh)", CURL),
+    (f"{CURL} | tee >(bash) >/dev/null", CURL),
     # redirections before the command name, assignments before redirections
     (f"2>/dev/null {RM}", RM),
     (f"FOO=1 2>/dev/null {RM}", RM),
@@ -111,7 +115,8 @@ class BlindSpotRatingTests(unittest.TestCase):
     def test_harmless_expansions_stay_low(self) -> None:
         for command in ("echo $((1 + 2)) ${#x} ${x:-default} ${x%%.*} ${x@Q}", "for f in a b; do echo $f; done",
                         "if [ -f etc/service.json ]; then cat etc/service.json; fi",
-                        "cat <<'EOF'\n$(rm -rf /srv)\nEOF", "echo '$(rm -rf /srv)'", 'echo "\\$(rm -rf /srv)"'):
+                        "cat <<'EOF'\n$(rm -rf /srv)\nEOF", "echo '$(rm -rf /srv)'", 'echo "\\$(rm -rf /srv)"',
+                        "targetctl logs | tee >(grep -c error)", "diff <(sort a) <(sort b)"):
             with self.subTest(command=command):
                 self.assertEqual(risk(command), "LOW", assess("terminal", {"command": command}, SCOPE))
 
@@ -164,6 +169,9 @@ class ParserStructureTests(unittest.TestCase):
         self.assertIs(last.upstream.upstream, inner[-1])  # ...comes from the commands inside
         x, y = _parse("x && y").commands
         self.assertIsNone(y.upstream)
+        script = _parse("echo x > >(sh) | tee >(wc)")
+        (echo, tee), (sh, wc) = script.commands, [sub.commands[0] for sub in script.subs]
+        self.assertEqual((sh.upstream, wc.upstream), (echo, tee))  # >(...) reads what its command writes
 
     def test_compound_commands_are_read_as_their_commands(self) -> None:
         script = _parse("f() { a; }; (b); { c; }; if d; then e; elif f2; then g; else h; fi; "

@@ -249,14 +249,14 @@ class _Reader:
             if child.type in _REDIRECTS:
                 self.redirect(child, cmd)
             else:
-                self.scan(child)
+                self.scan(child, writer=cmd)
         return cmd
 
     def simple(self, node, parts, *names: str) -> _Command:
         """A declaration, assignment or test: the command with these words."""
         cmd = self.add(_Command([_Word(n) for n in names[:1]], []))
         cmd.words += [_word(g) for g in _group(parts)] + [_Word(n) for n in names[1:]]
-        self.scan(node)
+        self.scan(node, writer=cmd)
         return cmd
 
     def redirected(self, node) -> list:
@@ -278,14 +278,14 @@ class _Reader:
         if kind == "herestring_redirect":
             start = next((i for i, c in enumerate(children) if c.type == "<<<"), 0) + 1
             cmd.stdin = _word(children[start:]).text
-            self.scan(node)
+            self.scan(node, writer=cmd)
             return []
         if kind == "file_redirect":
             ops = [i for i, c in enumerate(children) if not c.is_named and c.type in _REDIR_OPS]
             if not ops:
                 raise ShellSyntaxError(f"redirection {node.text.decode('utf-8', 'replace')!r} not understood")
             op, targets = children[ops[0]].type, [_word(g) for g in _group(children[ops[0] + 1:])]
-            self.scan(node)
+            self.scan(node, writer=cmd)
             if targets and not (op in (">&", "<&") and (targets[0].text.isdigit() or targets[0].text == "-")):
                 cmd.redirs.append((op, targets[0]))
             cmd.words += targets[1:]  # `> file cmd args`: the words after the target belong to the command
@@ -338,11 +338,11 @@ class _Reader:
                 commands += self.statement(child)
         return commands
 
-    def scan(self, node, in_expansion: bool = False) -> None:
-        """Collect the substitutions and prompt expansions inside a word."""
+    def scan(self, node, in_expansion: bool = False, writer: _Command | None = None) -> None:
+        """Collect the substitutions and prompt expansions inside a word of `writer`."""
         kind = node.type
         if kind in _SUBSTITUTIONS:
-            self.substitution(node)
+            self.substitution(node, writer if node.children[0].type == ">(" else None)
             return
         if kind == "expansion":
             in_expansion = True
@@ -358,9 +358,10 @@ class _Reader:
             self.script.prompt_expansions += nested.prompt_expansions
             return
         for child in node.children:
-            self.scan(child, in_expansion)
+            self.scan(child, in_expansion, writer)
 
-    def substitution(self, node) -> None:
+    def substitution(self, node, writer: _Command | None = None) -> None:
+        """A nested body; the commands of `>(...)` read what its `writer` writes there."""
         children = node.children
         if children[0].type == "`":  # the body of `...` is parsed again after its \` \$ \\ escapes
             body = node.text.decode("utf-8", "replace")[1:-1]
@@ -370,6 +371,9 @@ class _Reader:
         reader = _Reader(sub)
         for child in children[1:-1]:
             reader.statement(child)
+        for cmd in sub.commands:
+            if writer is not None and cmd.upstream is None:
+                cmd.upstream = writer
         self.script.subs.append(sub)
 
 
