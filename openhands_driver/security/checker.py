@@ -10,7 +10,7 @@ import posixpath
 import re
 
 from .commands import _CommandChecks
-from .common import _Ctx, _short
+from .common import _Ctx, _short, _written_text
 from .containers import _ContainerChecks
 from .files import _FileChecks
 from .inline_code import _InterpreterChecks
@@ -19,7 +19,7 @@ from .paths import _normpath, _PathChecks
 from .processes import _ProcessChecks
 from .risk import HIGH, LOW, MEDIUM, risk_rank
 from .scope import IncidentScope, RiskAssessment
-from .shell import _WRITE_OPS, ShellSyntaxError, _Command, _parse, _Script, _Word, _written_text
+from .shell import _WRITE_OPS, ShellSyntaxError, _Command, _parse, _Script, _Word
 from .tables import (_ASSIGN_RE, _CRED_RE, _DANGER_RE, _HANDLERS, _MAX_DEPTH, _NO_READ_CHECK, _READ_ONLY,
                      _RISKY_VARS, _SECRET_NAME_RE, _VAR_REF_RE)
 

@@ -7,11 +7,11 @@ import posixpath
 import re
 from pathlib import Path
 
-from .common import _Ctx, _flag, _options, _short
+from .common import _Ctx, _flag, _options, _short, _written_text
 from .paths import _normpath, _under
 from .python_code import _PythonCheck
 from .risk import HIGH, MEDIUM
-from .shell import ShellSyntaxError, _Command, _parse, _Word, _written_text
+from .shell import ShellSyntaxError, _Command, _parse, _Word
 from .tables import _DECODERS, _DOWNLOADERS, _PKG_READ, _URL_RE
 
 

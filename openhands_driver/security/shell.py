@@ -1,20 +1,19 @@
 """Command lines as the policy reads them, parsed with the tree-sitter bash grammar (tree-sitter-bash).
 
 `_parse(text)` returns a `_Script`: the simple commands in the order they appear (words after quote
-removal, redirections, here-document / here-string bodies, the command piping into each, the variable
-a for/select loop binds), the prompt expansions (`${x@P}`, which run the substitutions in a
-variable's value), and one nested `_Script` for every command body the shell also runs: `$(...)`,
-backticks, `<(...)`, `>(...)` wherever they appear (arguments, assignments, `${x:-...}` and other
-parameter expansions, `$((...))`, `[[ ]]`, case patterns, redirection targets, unquoted
-here-documents). Compound commands (subshells, `{ ...; }`, if/while/until/for/case bodies, function
-bodies) are read as the commands they contain. A text the grammar cannot parse raises ShellSyntaxError.
-One parser is created at import and reused.
-"""
+removal, redirections, here-document / here-string bodies, the command piping into each or writing
+into the `>(...)` it runs in, the variable a for/select loop binds), the prompt expansions
+(`${x@P}`, which run the substitutions in a variable's value), and one nested `_Script` for every
+command body the shell also runs: `$(...)`, backticks, `<(...)`, `>(...)` wherever they appear
+(arguments, assignments, `${x:-...}` and other parameter expansions, `$((...))`, `[[ ]]`, case
+patterns, redirection targets, unquoted here-documents). Compound commands (subshells, `{ ...; }`,
+if/while/until/for/case bodies, function bodies) are read as the commands they contain. A text the
+grammar cannot parse raises ShellSyntaxError, carrying what it recovered around the error. One parser
+is created at import and reused."""
 
 from __future__ import annotations
 
 import codecs
-import posixpath
 import re
 import threading
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ class _Command:
     words: list
     redirs: list                       # (operator, _Word)
     stdin: str | None = None           # here-document / here-string body
-    upstream: "_Command | None" = None  # the command piping into this one
+    upstream: "_Command | None" = None  # the command piping into this one (or writing into its >(...))
     loop: "tuple[str, list | None] | None" = None  # for/select NAME [in WORDS]: NAME, WORDS (None: "$@")
 
 
@@ -391,21 +390,3 @@ def _test_words(nodes):
     for node in nodes:
         walk(node)
     return leaves
-
-
-def _written_text(words: list, cmd: _Command | None) -> str | None:
-    """Text that `echo/printf ARGS` or `cat <<EOF` puts out, when it is known before running."""
-    if not words or any(w.dynamic for w in words[:1]):
-        return None
-    name = posixpath.basename(words[0].text)
-    if name in ("echo", "printf") and not any(w.dynamic for w in words):
-        text = " ".join(w.text for w in words[1:] if not re.fullmatch(r"-[neE]+", w.text))
-        if name == "printf" or any(w.text.startswith("-e") for w in words[1:]):
-            try:
-                text = codecs.decode(text, "unicode_escape")
-            except UnicodeDecodeError:
-                pass
-        return text
-    if name in ("cat", "tee") and cmd is not None and cmd.stdin is not None:
-        return cmd.stdin
-    return None
