@@ -1,4 +1,4 @@
-"""The project's command risk policy: what an action could do, judged before it runs (stdlib only).
+"""The project's command risk policy: what an action could do, judged before it runs.
 
 This policy is a risk LABEL, not the security boundary. The boundary is the sandbox
 (:mod:`openhands_driver.sandbox`: the agent's terminal in bubblewrap, no network, own PID namespace,
@@ -19,16 +19,20 @@ shell, deletes/writes outside the target root, privilege/ownership changes, othe
 containers. MEDIUM: changes inside the target (or the scratch workspace), restarts, commands the
 policy does not know. LOW: read-only diagnostics. The highest rule wins; every reason is kept.
 :data:`RULES` lists the rule ids. It is a static check (defence in depth, not a sandbox): it reads
-the command line, it does not run it. The shell's working directory is carried between actions
-(``assess(..., cwd=)``, fed by the gatekeeper from the terminal's reported directory).
+the command line (parsed with the tree-sitter bash grammar, nested command bodies included), it
+does not run it. A command line the grammar cannot parse is MEDIUM (HIGH with a dangerous part), and
+the commands recovered around the error are judged too. The shell's working directory is carried
+between actions (``assess(..., cwd=)``, fed by the gatekeeper from the terminal's reported directory).
 
 This is also the one risk ordering of the project (:data:`RISK_ORDER`, :func:`risk_rank`,
-:func:`max_risk`, :func:`parse_risk`, :func:`allows`). No SDK import: it loads in milliseconds.
+:func:`max_risk`, :func:`parse_risk`, :func:`allows`). No SDK import (only the standard library and
+the tree-sitter bash grammar): it loads in milliseconds.
 
 Modules: risk (the ordering), scope (IncidentScope, RiskAssessment, explain), rules (RULES),
-checker (assess and the checker core), shell (the lexer), sed (sed scripts' w/e commands), tables (command names, patterns, the
-command -> handler table), and the handlers by concern: paths, network, inline_code, python_code,
-commands, files, containers, processes (common: shared helpers).
+checker (assess and the checker core), shell (command lines parsed with tree-sitter-bash), sed (sed
+scripts' w/e commands), tables (command names, patterns, the command -> handler table), and the
+handlers by concern: paths, network, inline_code, python_code, commands, files, containers,
+processes (common: shared helpers).
 """
 
 from __future__ import annotations

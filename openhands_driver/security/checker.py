@@ -10,7 +10,7 @@ import posixpath
 import re
 
 from .commands import _CommandChecks
-from .common import _Ctx, _short
+from .common import _Ctx, _short, _written_text
 from .containers import _ContainerChecks
 from .files import _FileChecks
 from .inline_code import _InterpreterChecks
@@ -19,9 +19,9 @@ from .paths import _normpath, _PathChecks
 from .processes import _ProcessChecks
 from .risk import HIGH, LOW, MEDIUM, risk_rank
 from .scope import IncidentScope, RiskAssessment
-from .shell import _WRITE_OPS, ShellSyntaxError, _Command, _lex, _Word, _written_text
-from .tables import (_ASSIGN_RE, _CRED_RE, _DANGER_RE, _HANDLERS, _KEYWORDS, _MAX_DEPTH, _NO_READ_CHECK,
-                     _READ_ONLY, _RISKY_VARS, _SECRET_NAME_RE, _VAR_REF_RE)
+from .shell import _WRITE_OPS, ShellSyntaxError, _Command, _parse, _Script, _Word
+from .tables import (_ASSIGN_RE, _CRED_RE, _DANGER_RE, _HANDLERS, _MAX_DEPTH, _NO_READ_CHECK, _READ_ONLY,
+                     _RISKY_VARS, _SECRET_NAME_RE, _VAR_REF_RE)
 
 
 _TERMINAL_TOOLS = ("terminal", "execute_bash", "bash")
@@ -152,12 +152,16 @@ class _Checker(_PathChecks, _NetworkChecks, _InterpreterChecks, _CommandChecks, 
     def is_secret_name(self, name: str) -> bool:
         return name in self.scope.secret_names or bool(_SECRET_NAME_RE.search(name))
 
-    def script(self, text: str, ctx: _Ctx) -> None:
+    def too_deep(self, ctx: _Ctx) -> bool:
         if ctx.depth > _MAX_DEPTH:
             self.add(HIGH, "shell.nested", "shell commands nested too deeply to analyse")
+        return ctx.depth > _MAX_DEPTH
+
+    def script(self, text: str, ctx: _Ctx) -> None:
+        if self.too_deep(ctx):
             return
         try:
-            lexed = _lex(text)
+            parsed = _parse(text)
         except ShellSyntaxError as exc:
             self.add(MEDIUM, "shell.unparsed", f"cannot parse the command ({exc}); the policy "
                                                 "cannot tell what it does")
@@ -167,25 +171,30 @@ class _Checker(_PathChecks, _NetworkChecks, _InterpreterChecks, _CommandChecks, 
                                                         f"({_short(danger.group(0).strip(), 30)!r})")
             for cred in _CRED_RE.finditer(text):
                 self.add(HIGH, "secret.file", f"reads credentials ({cred.group(0).strip('/~')})")
+            if exc.partial is not None:  # what the grammar recovered is judged too
+                self.parsed(exc.partial, ctx)
             return
-        for cmd in lexed.commands:
+        self.parsed(parsed, ctx)
+
+    def parsed(self, script: _Script, ctx: _Ctx) -> None:
+        """The commands of a parsed script, then each nested command body one level deeper."""
+        if self.too_deep(ctx):
+            return
+        for text in script.prompt_expansions:
+            self.add(HIGH, "code.dynamic", f"{_short(text, 40)} expands a value as a prompt, which runs "
+                                           "the command substitutions in it")
+        for cmd in script.commands:
             self.command(cmd, ctx)
-        for sub in lexed.subs:
-            self.script(sub, ctx.child())
+        for sub in script.subs:
+            self.parsed(sub, ctx.child())
 
     def command(self, cmd: _Command, ctx: _Ctx) -> None:
-        words = list(cmd.words)
-        while words and words[0].text in _KEYWORDS and not words[0].dynamic:
-            keyword = words.pop(0).text
-            if keyword == "function" and words:
-                words.pop(0)
-        if words and words[0].text in ("for", "select", "case") and not words[0].dynamic:
-            if words[0].text != "case" and len(words) >= 2:  # for NAME in WORDS
-                items = words[3:] if len(words) > 2 and words[2].text == "in" else []
-                values = [self.expand_all(w, ctx) for w in items]
-                ctx.vars[words[1].text] = (tuple(v for vs in values for v in vs)
-                                           if items and all(values) else None)
+        if cmd.loop is not None:  # for NAME in WORDS: NAME takes each value
+            name, items = cmd.loop
+            values = [self.expand_all(w, ctx) for w in items or ()]
+            ctx.vars[name] = tuple(v for vs in values for v in vs) if items and all(values) else None
             return
+        words = list(cmd.words)
         assignments = []
         while words and _ASSIGN_RE.match(words[0].text):
             assignments.append(words.pop(0))

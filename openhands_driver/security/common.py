@@ -1,10 +1,14 @@
-"""Helpers every checker uses: the checking context, option parsing, short reason text."""
+"""Helpers every checker uses: the checking context, option parsing, short reason text, the text a
+command writes when it is known before running."""
 
 from __future__ import annotations
 
+import codecs
+import posixpath
+import re
 from dataclasses import dataclass
 
-from .shell import _Word
+from .shell import _Command, _Word
 
 
 def _token_at(text: str, match) -> str:
@@ -82,3 +86,21 @@ class _Ctx:
         values = {"where": self.where, "cwd": self.cwd, "vars": dict(self.vars), "depth": self.depth + 1}
         values.update(changes)
         return _Ctx(**values)
+
+
+def _written_text(words: list, cmd: _Command | None) -> str | None:
+    """Text that `echo/printf ARGS` or `cat <<EOF` puts out, when it is known before running."""
+    if not words or any(w.dynamic for w in words[:1]):
+        return None
+    name = posixpath.basename(words[0].text)
+    if name in ("echo", "printf") and not any(w.dynamic for w in words):
+        text = " ".join(w.text for w in words[1:] if not re.fullmatch(r"-[neE]+", w.text))
+        if name == "printf" or any(w.text.startswith("-e") for w in words[1:]):
+            try:
+                text = codecs.decode(text, "unicode_escape")
+            except UnicodeDecodeError:
+                pass
+        return text
+    if name in ("cat", "tee") and cmd is not None and cmd.stdin is not None:
+        return cmd.stdin
+    return None

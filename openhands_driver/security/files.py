@@ -5,10 +5,10 @@ from __future__ import annotations
 import posixpath
 import re
 
-from .common import _flag, _options, _short
+from .common import _flag, _options, _short, _written_text
 from .risk import HIGH, MEDIUM
 from .sed import sed_effects
-from .shell import _Word, _written_text
+from .shell import _Word
 
 
 def _find_parts(args: list):

@@ -3,16 +3,15 @@ programs read from stdin (here-docs, pipes, downloads piped into a shell)."""
 
 from __future__ import annotations
 
-import codecs
 import posixpath
 import re
 from pathlib import Path
 
-from .common import _Ctx, _flag, _options, _short
+from .common import _Ctx, _flag, _options, _short, _written_text
 from .paths import _normpath, _under
 from .python_code import _PythonCheck
 from .risk import HIGH, MEDIUM
-from .shell import ShellSyntaxError, _Command, _lex, _Word
+from .shell import ShellSyntaxError, _Command, _parse, _Word
 from .tables import _DECODERS, _DOWNLOADERS, _PKG_READ, _URL_RE
 
 
@@ -53,15 +52,8 @@ class _InterpreterChecks:
         elif names & _DECODERS:
             self.add(HIGH, "code.dynamic", f"pipes decoded or transformed text into {name}; the policy "
                                            "cannot see the commands")
-        elif chain and chain[0].words and chain[0].words[0].text in ("echo", "printf") and \
-                not any(w.dynamic for w in chain[0].words):
-            text = " ".join(w.text for w in chain[0].words[1:] if not w.text.startswith("-"))
-            if chain[0].words[0].text == "printf" or any(w.text.startswith("-e") for w in chain[0].words[1:]):
-                try:
-                    text = codecs.decode(text, "unicode_escape")
-                except UnicodeDecodeError:
-                    pass
-            run_text(text, ctx.child())
+        elif chain and _written_text(chain[0].words, chain[0]) is not None:  # echo/printf, cat/tee <<EOF
+            run_text(_written_text(chain[0].words, chain[0]), ctx.child())
         elif chain:
             self.add(MEDIUM, "shell.stdin", f"pipes generated text into {name}; the policy cannot see "
                                             "the commands")
@@ -107,7 +99,7 @@ class _InterpreterChecks:
             self.stdin_code(name, ctx, cmd, lang)
         elif word.text.startswith("<(") and word.text.endswith(")") and ctx is not None:
             try:
-                body = _lex(word.text[2:-1]).commands
+                body = _parse(word.text[2:-1]).commands
             except ShellSyntaxError:
                 body = []
             if body:  # as if piped: `sh <(curl ...)` == `curl ... | sh`

@@ -82,8 +82,9 @@ class _PathChecks:
     def place_one(self, word: _Word, text: str | None, ctx: _Ctx) -> tuple[str, str, str]:
         if text is None:
             return "unknown", word.text, word.text
-        if text in _NULL_PATHS or text.startswith(("/dev/fd/", "/proc/self/fd/")):
-            return "null", text, text
+        if text in _NULL_PATHS or text.startswith(("/dev/fd/", "/proc/self/fd/")) or (
+                word.dynamic and text.startswith(("<(", ">(")) and text.endswith(")")):
+            return "null", text, text  # (a process substitution is a /dev/fd/N pipe; its body is judged apart)
         if text == "~" or text.startswith("~/"):
             text = self.home + text[1:]
         elif text.startswith("~"):

@@ -1,26 +1,44 @@
-"""A small bash lexer: shlex cannot nest $(...), loses `2>` fd prefixes and here-documents.
+"""Command lines as the policy reads them, parsed with the tree-sitter bash grammar (tree-sitter-bash).
 
-`_lex(text)` splits a command line into simple commands (words, redirections, here-doc bodies, the
-command piping into each) and collects the bodies of $(...), `...`, <(...) and >(...) to check too.
-"""
+`_parse(text)` returns a `_Script`: the simple commands in the order they appear (words after quote
+removal, redirections, here-document / here-string bodies, the command piping into each or writing
+into the `>(...)` it runs in, the variable a for/select loop binds), the prompt expansions
+(`${x@P}`, which run the substitutions in a variable's value), and one nested `_Script` for every
+command body the shell also runs: `$(...)`, backticks, `<(...)`, `>(...)` wherever they appear
+(arguments, assignments, `${x:-...}` and other parameter expansions, `$((...))`, `[[ ]]`, case
+patterns, redirection targets, unquoted here-documents). Compound commands (subshells, `{ ...; }`,
+if/while/until/for/case bodies, function bodies) are read as the commands they contain. A text the
+grammar cannot parse raises ShellSyntaxError, carrying what it recovered around the error. One parser
+is created at import and reused."""
 
 from __future__ import annotations
 
 import codecs
-import posixpath
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+
+import tree_sitter
+import tree_sitter_bash
+
+_PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+_PARSER_LOCK = threading.Lock()  # a parser parses one text at a time
 
 
 class ShellSyntaxError(ValueError):
-    """The command line is not valid shell (unbalanced quotes, unclosed $(...), ...)."""
+    """The command line is not valid shell (unbalanced quotes, unclosed $(...), ...). `partial`: the
+    commands the grammar recovered around the error (None if even those could not be read)."""
+
+    def __init__(self, message: str, partial: "_Script | None" = None):
+        super().__init__(message)
+        self.partial = partial
 
 
 @dataclass
 class _Word:
     text: str              # after quote removal; expansions ($X, $(..), `..`) kept verbatim
     dynamic: bool = False  # has an unquoted or double-quoted expansion
-    glob: bool = False     # has an unquoted * ? [
+    glob: bool = False     # has an unquoted * ? [ or a brace expansion
 
 
 @dataclass
@@ -28,292 +46,347 @@ class _Command:
     words: list
     redirs: list                       # (operator, _Word)
     stdin: str | None = None           # here-document / here-string body
-    upstream: "_Command | None" = None  # the command piping into this one
+    upstream: "_Command | None" = None  # the command piping into this one (or writing into its >(...))
+    loop: "tuple[str, list | None] | None" = None  # for/select NAME [in WORDS]: NAME, WORDS (None: "$@")
 
 
-_REDIR_OPS = ("&>>", "&>", "<<<", "<<-", "<<", ">>", ">|", ">&", "<&", "<>", ">", "<")
+@dataclass
+class _Script:
+    commands: list = field(default_factory=list)           # _Command, in order
+    subs: list = field(default_factory=list)               # _Script of each nested command body
+    prompt_expansions: list = field(default_factory=list)  # text of each ${name@P}
+
+
 _WRITE_OPS = frozenset((">", ">>", ">|", "&>", "&>>", "<>", ">&"))
+_REDIR_OPS = frozenset(_WRITE_OPS | {"<", "<&", ">&-", "<&-"})
+_REDIRECTS = frozenset(("file_redirect", "heredoc_redirect", "herestring_redirect"))
+_EXPANSIONS = frozenset(("simple_expansion", "expansion", "command_substitution", "arithmetic_expansion",
+                         "process_substitution"))
+_SUBSTITUTIONS = frozenset(("command_substitution", "process_substitution"))
+_SIMPLE = frozenset(("command", "declaration_command", "unset_command", "test_command", "variable_assignment",
+                     "variable_assignments"))  # statements that are one simple command
+_TEST_EXPRESSIONS = frozenset(("binary_expression", "unary_expression", "parenthesized_expression",
+                               "ternary_expression", "postfix_expression"))
+_SUBSTITUTION_TEXT_RE = re.compile(r"\$\(|`|[<>]\(")
+_PLAIN_RE = re.compile(r"[\\*?\[{$`'\"]")
+_BRACE_RE = re.compile(r"\{[^}\s]*,[^}\s]*\}")
+_UNQUOTED_RE = re.compile(r"\\(.)|([*?\[])", re.S)
+_DOUBLE_QUOTED_RE = re.compile(r'\\([$`"\\\n])')
 
 
-def _find_close(s: str, i: int, opener: str = "(", closer: str = ")") -> int:
-    """Index of the `closer` that balances an opener just before s[i]."""
-    depth = 1
-    while i < len(s):
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "'":
-            j = s.find("'", i + 1)
-            if j < 0:
-                raise ShellSyntaxError("unclosed single quote")
-            i = j + 1
-            continue
-        if c == '"':
-            i = _skip_double(s, i + 1)
-            continue
-        if c == "`":
-            i = _skip_backtick(s, i + 1)
-            continue
-        if c == opener:
-            depth += 1
-        elif c == closer:
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise ShellSyntaxError(f"unclosed {opener}")
+def _parse(text: str) -> _Script:
+    src = text.encode("utf-8", "replace")
+    with _PARSER_LOCK:
+        root = _PARSER.parse(src).root_node
+    script = _Script()
+    if not root.has_error:
+        _Reader(script).statement(root)
+        return script
+    error = ShellSyntaxError(_error_text(root))
+    try:
+        _Reader(script).statement(root)  # bash runs the commands before a syntax error on a later line
+        error.partial = script
+    except ShellSyntaxError:
+        pass
+    raise error
 
 
-def _skip_double(s: str, i: int) -> int:
-    while i < len(s):
-        c = s[i]
-        if c == "\\":
-            i += 2
-        elif c == '"':
-            return i + 1
-        elif s.startswith("$(", i):
-            i = _find_close(s, i + 2) + 1
-        elif c == "`":
-            i = _skip_backtick(s, i + 1)
+def _error_text(root) -> str:
+    node = root
+    while True:  # descend to the first ERROR or MISSING node
+        bad = next((c for c in node.children if c.is_missing or c.type == "ERROR" or c.has_error), None)
+        if bad is None or bad.is_missing or bad.type == "ERROR":
+            break
+        node = bad
+    node = bad or node
+    row, column = node.start_point
+    where = f"line {row + 1}, column {column + 1}"
+    if node.is_missing:
+        return f"missing {node.type!r} at {where}"
+    shown = node.text.decode("utf-8", "replace").strip()
+    shown = shown if len(shown) <= 30 else shown[:27] + "..."
+    return f"unexpected {shown!r} at {where}" + (" (unclosed quote?)" if shown[:1] and shown[0] in "'\"`" else "")
+
+
+def _group(nodes) -> list[list]:
+    """Nodes that touch (no blank between them) make one shell word."""
+    groups = []
+    for node in nodes:
+        if groups and groups[-1][-1].end_byte == node.start_byte:
+            groups[-1].append(node)
         else:
-            i += 1
-    raise ShellSyntaxError("unclosed double quote")
+            groups.append([node])
+    return groups
 
 
-def _skip_backtick(s: str, i: int) -> int:
-    while i < len(s):
-        if s[i] == "\\":
-            i += 2
-        elif s[i] == "`":
-            return i + 1
-        else:
-            i += 1
-    raise ShellSyntaxError("unclosed backtick")
+class _WordBuilder:
+    """Quote removal for one word: the text, whether it expands at run time, whether it globs."""
 
+    def __init__(self):
+        self.parts: list[str] = []
+        self.skeleton: list[str] = []  # unquoted text (quoted parts as "x"): where brace expansion happens
+        self.dynamic = self.glob = False
 
-class _Lexer:
-    """Splits a command line into simple commands (lists, pipelines, redirections, here-docs)."""
-
-    def __init__(self, text: str):
-        self.s, self.i = text, 0
-        self.commands: list[_Command] = []
-        self.subs: list[str] = []      # bodies of $(...), `...`, <(...), >(...)
-        self.words, self.redirs, self.stdin, self.heredocs = [], [], None, []
-        self.waiting: list = []        # (command, delimiter, strip_tabs) bodies after the line
-        self.upstream, self.op = None, None
-        self._new_word()
-
-    def _new_word(self) -> None:
-        self.buf, self.dyn, self.glob, self.inword, self.quoted = [], False, False, False, False
-
-    def end_word(self) -> None:
-        if not self.inword:
-            return
-        word = _Word("".join(self.buf), self.dyn, self.glob)
-        quoted = self.quoted
-        self._new_word()
-        if self.op is None:
-            self.words.append(word)
-            return
-        op, self.op = self.op, None
-        if op in ("<<", "<<-"):
-            self.heredocs.append((word.text, op == "<<-", quoted))
-        elif op == "<<<":
-            self.stdin = word.text
-        elif op in (">&", "<&") and (word.text.isdigit() or word.text == "-"):
-            pass  # fd duplication
-        else:
-            self.redirs.append((op, word))
-
-    def end_command(self, pipe: bool) -> None:
-        self.end_word()
-        if self.op is not None:
-            raise ShellSyntaxError(f"redirection {self.op} without a target")
-        if self.words or self.redirs or self.stdin is not None or self.heredocs:
-            cmd = _Command(self.words, self.redirs, self.stdin, self.upstream)
-            self.commands.append(cmd)
-            self.waiting += [(cmd, delim, strip, quoted) for delim, strip, quoted in self.heredocs]
-            self.upstream = cmd if pipe else None
-        elif not pipe:
-            self.upstream = None
-        self.words, self.redirs, self.stdin, self.heredocs = [], [], None, []
-
-    def read_heredocs(self) -> None:
-        s = self.s
-        for cmd, delim, strip, quoted in self.waiting:
-            lines = []
-            while self.i < len(s):
-                end = s.find("\n", self.i)
-                end = len(s) if end < 0 else end
-                line, self.i = s[self.i:end], end + 1
-                if (line.lstrip("\t") if strip else line) == delim:
-                    break
-                lines.append(line)
-            body = "\n".join(lines) + "\n"
-            cmd.stdin = (cmd.stdin or "") + body
-            if not quoted:  # $(...) in an unquoted here-document runs
-                self.subs += _Lexer._expansions(body)
-        self.waiting = []
-
-    @staticmethod
-    def _expansions(text: str) -> list[str]:
-        out, i = [], 0
-        while i < len(text):
-            if text.startswith("$((", i):  # arithmetic: scan on, a $(...) inside still runs
-                i += 3
-            elif text.startswith("$(", i):
-                j = _find_close(text, i + 2)
-                out.append(text[i + 2:j])
-                i = j + 1
-            elif text[i] == "`":
-                j = _skip_backtick(text, i + 1)
-                out.append(text[i + 1:j - 1])
-                i = j
-            else:
-                i += 1
-        return out
-
-    def dollar(self) -> None:
-        s, i = self.s, self.i
-        self.inword = True
-        if s.startswith("$(", i):
-            j = _find_close(s, i + 2)
-            body = s[i + 2:j]
-            if not (body.startswith("(") and body.endswith(")")):  # not $((arithmetic))
-                self.subs.append(body)
-            else:  # $(( ... $(cmd) ... )): the command substitution inside still runs
-                self.subs += _Lexer._expansions(body)
-            self.buf.append(s[i:j + 1])
-            self.dyn, self.i = True, j + 1
-        elif s.startswith("${", i):
-            j = _find_close(s, i + 2, "{", "}")
-            self.subs += _Lexer._expansions(s[i + 2:j])  # ${x:-$(cmd)}: the default runs
-            self.buf.append(s[i:j + 1])
-            self.dyn, self.i = True, j + 1
-        elif s.startswith("$'", i):
-            j = i + 2
-            while j < len(s) and s[j] != "'":
-                j += 2 if s[j] == "\\" else 1
-            if j >= len(s):
-                raise ShellSyntaxError("unclosed $'...' quote")
+    def add(self, node) -> None:
+        kind, raw = node.type, node.text.decode("utf-8", "replace")
+        if kind in _EXPANSIONS:
+            self.parts.append(raw)
+            self.skeleton.append("x")
+            self.dynamic = True
+        elif kind == "string":
+            for child in node.children:
+                if child.type in _EXPANSIONS:
+                    self.parts.append(child.text.decode("utf-8", "replace"))
+                    self.dynamic = True
+                elif child.type != '"':
+                    self.parts.append(_DOUBLE_QUOTED_RE.sub(_unescape, child.text.decode("utf-8", "replace")))
+            self.skeleton.append("x")
+        elif kind == "raw_string":
+            self.parts.append(raw[1:-1])
+            self.skeleton.append("x")
+        elif kind == "ansi_c_string":
             try:
-                self.buf.append(codecs.decode(s[i + 2:j], "unicode_escape"))
+                self.parts.append(codecs.decode(raw[2:-1], "unicode_escape"))
             except UnicodeDecodeError:
-                self.buf.append(s[i + 2:j])
-            self.quoted, self.i = True, j + 1
+                self.parts.append(raw[2:-1])
+            self.skeleton.append("x")
+        elif kind == "brace_expression":
+            self.parts.append(raw)
+            self.skeleton.append(raw)
+            self.glob = True
+        elif node.child_count and kind not in ("number", "variable_name", "regex", "extglob_pattern"):
+            end = node.start_byte
+            for child in node.children:  # concatenation, assignment, array, command_name, ...
+                if child.start_byte > end:
+                    self.unquoted(_slice(node, end, child.start_byte))
+                self.add(child)
+                end = child.end_byte
+            if node.end_byte > end:
+                self.unquoted(_slice(node, end, node.end_byte))
         else:
-            m = re.match(r"\$(?:[A-Za-z_]\w*|[0-9@*#?$!-])", s[i:])
-            self.buf.append(m.group(0) if m else "$")
-            self.dyn = self.dyn or bool(m)
-            self.i = i + (len(m.group(0)) if m else 1)
+            self.unquoted(raw)
 
-    def double(self) -> None:
-        s = self.s
-        self.i += 1
-        self.inword = self.quoted = True
-        while True:
-            if self.i >= len(s):
-                raise ShellSyntaxError("unclosed double quote")
-            c = s[self.i]
-            if c == '"':
-                self.i += 1
-                return
-            if c == "\\" and s[self.i + 1:self.i + 2] in ('$', '`', '"', '\\', '\n'):
-                self.buf.append(s[self.i + 1].strip("\n"))
-                self.i += 2
-            elif c == "$":
-                self.dollar()
-            elif c == "`":
-                self.backtick()
+    def unquoted(self, raw: str) -> None:
+        self.skeleton.append(raw)
+        for match in _UNQUOTED_RE.finditer(raw):
+            if match.group(2):
+                self.glob = True
+        self.parts.append(_UNQUOTED_RE.sub(lambda m: m.group(2) or (m.group(1) if m.group(1) != "\n" else ""),
+                                           raw))
+
+    def word(self) -> _Word:
+        glob = self.glob or bool(_BRACE_RE.search("".join(self.skeleton)))
+        return _Word("".join(self.parts), self.dynamic, glob)
+
+
+def _unescape(match) -> str:
+    return "" if match.group(1) == "\n" else match.group(1)
+
+
+def _slice(node, start: int, end: int) -> str:
+    """Source text between two byte offsets inside `node` (the gap between two of its children)."""
+    return node.text[start - node.start_byte:end - node.start_byte].decode("utf-8", "replace")
+
+
+def _word(nodes) -> _Word:
+    if len(nodes) == 1 and nodes[0].type in ("word", "command_name", "number") and nodes[0].child_count <= 1:
+        raw = nodes[0].text.decode("utf-8", "replace")
+        if not _PLAIN_RE.search(raw):  # the common case: a plain word
+            return _Word(raw)
+    builder = _WordBuilder()
+    for i, node in enumerate(nodes):
+        if node.type == "$" and i + 1 < len(nodes) and nodes[i + 1].type == "string":
+            continue  # $"...": a translated string, the text of "..."
+        builder.add(node)
+    return builder.word()
+
+
+class _Reader:
+    """Walks a syntax tree: simple commands into script.commands, nested bodies into script.subs."""
+
+    def __init__(self, script: _Script):
+        self.script = script
+
+    def statement(self, node) -> list:
+        """Read a node at statement level; returns the simple commands it holds, in order."""
+        kind = node.type
+        if kind == "command":
+            return [self.command(node)]
+        if kind in ("declaration_command", "unset_command"):
+            return [self.simple(node, node.children[1:], node.children[0].type)]
+        if kind in ("variable_assignment", "variable_assignments"):
+            return [self.simple(node, node.children if kind == "variable_assignments" else [node])]
+        if kind == "test_command":
+            return [self.simple(node, list(_test_words(node.children[1:-1])), "[", "]")]
+        if kind == "redirected_statement":
+            return self.redirected(node)
+        if kind == "pipeline":
+            return self.pipeline(node.children)
+        if kind == "for_statement":
+            return self.loop(node)
+        if kind == "comment":
+            return []
+        if kind in _SUBSTITUTIONS or kind == "expansion":
+            self.scan(node)
+            return []
+        commands = []
+        for child in node.children:  # program, list, subshell, { }, if, while, case, functions, ...
+            commands += self.statement(child)
+        return commands
+
+    def add(self, cmd: _Command) -> _Command:
+        self.script.commands.append(cmd)
+        return cmd
+
+    def command(self, node) -> _Command:
+        cmd = self.add(_Command([], []))
+        parts = [c for c in node.children if c.type not in _REDIRECTS and c.type != "comment"]
+        cmd.words = [_word(g) for g in _group(parts)]
+        if len(cmd.words) > 1 and cmd.words[0].text == "coproc" and not cmd.words[0].dynamic:
+            cmd.words.pop(0)  # a keyword the grammar reads as a command name
+        for child in node.children:
+            if child.type in _REDIRECTS:
+                self.redirect(child, cmd)
             else:
-                self.buf.append(c)
-                self.i += 1
+                self.scan(child, writer=cmd)
+        return cmd
 
-    def backtick(self) -> None:
-        j = _skip_backtick(self.s, self.i + 1)
-        self.subs.append(self.s[self.i + 1:j - 1].replace("\\`", "`"))
-        self.buf.append(self.s[self.i:j])
-        self.inword, self.dyn, self.i = True, True, j
+    def simple(self, node, parts, *names: str) -> _Command:
+        """A declaration, assignment or test: the command with these words."""
+        cmd = self.add(_Command([_Word(n) for n in names[:1]], []))
+        cmd.words += [_word(g) for g in _group(parts)] + [_Word(n) for n in names[1:]]
+        self.scan(node, writer=cmd)
+        return cmd
 
-    def run(self) -> "_Lexer":
-        s = self.s
-        while self.i < len(s):
-            c, i = s[self.i], self.i
-            if c in " \t\r":
-                self.end_word()
-                self.i += 1
-            elif c == "\n":
-                self.end_command(False)
-                self.i += 1
-                self.read_heredocs()
-            elif c == "#" and not self.inword:
-                end = s.find("\n", i)
-                self.i = len(s) if end < 0 else end
-            elif c == "\\":
-                if s[i + 1:i + 2] != "\n":
-                    self.buf.append(s[i + 1:i + 2])
-                    self.inword = self.quoted = True
-                self.i += 2
-            elif c == "'":
-                j = s.find("'", i + 1)
-                if j < 0:
-                    raise ShellSyntaxError("unclosed single quote")
-                self.buf.append(s[i + 1:j])
-                self.inword = self.quoted = True
-                self.i = j + 1
-            elif c == '"':
-                self.double()
-            elif c == "$":
-                self.dollar()
-            elif c == "`":
-                self.backtick()
-            elif c in "<>" and s[i + 1:i + 2] == "(":  # process substitution
-                j = _find_close(s, i + 2)
-                self.subs.append(s[i + 2:j])
-                self.buf.append(s[i:j + 1])
-                self.inword, self.dyn, self.i = True, True, j + 1
-            elif c in "<>" or s.startswith("&>", i):
-                if self.inword and not self.quoted and "".join(self.buf).isdigit():
-                    self._new_word()  # `2>`: an fd number, not an argument
-                else:
-                    self.end_word()
-                if self.op is not None:
-                    raise ShellSyntaxError(f"redirection {self.op} without a target")
-                self.op = next(op for op in _REDIR_OPS if s.startswith(op, i))
-                self.i += len(self.op)
-            elif c in ";&|()":
-                pipe = c == "|" and not s.startswith("||", i)
-                self.end_command(pipe)
-                self.i += 2 if s[i:i + 2] in ("&&", "||", "|&", ";;", ";&") else 1
+    def redirected(self, node) -> list:
+        body = node.child_by_field_name("body")
+        commands = self.statement(body) if body is not None else []
+        if body is not None and body.type in _SIMPLE:
+            target = commands[-1]
+        else:  # the redirections of a compound command (or of none)
+            target = self.add(_Command([], []))
+            commands.append(target)
+        for child in node.children:
+            if child.type in _REDIRECTS:
+                commands += self.redirect(child, target)
+        return commands
+
+    def redirect(self, node, cmd: _Command) -> list:
+        """Add one redirection to `cmd`; returns the commands a here-document line goes on with."""
+        kind, children = node.type, node.children
+        if kind == "herestring_redirect":
+            start = next((i for i, c in enumerate(children) if c.type == "<<<"), 0) + 1
+            cmd.stdin = _word(children[start:]).text
+            self.scan(node, writer=cmd)
+            return []
+        if kind == "file_redirect":
+            ops = [i for i, c in enumerate(children) if not c.is_named and c.type in _REDIR_OPS]
+            if not ops:
+                raise ShellSyntaxError(f"redirection {node.text.decode('utf-8', 'replace')!r} not understood")
+            op, targets = children[ops[0]].type, [_word(g) for g in _group(children[ops[0] + 1:])]
+            self.scan(node, writer=cmd)
+            if targets and not (op in (">&", "<&") and (targets[0].text.isdigit() or targets[0].text == "-")):
+                cmd.redirs.append((op, targets[0]))
+            cmd.words += targets[1:]  # `> file cmd args`: the words after the target belong to the command
+            return []
+        # heredoc_redirect: << or <<- DELIMITER, maybe more redirections or the rest of the line, the body
+        strip = any(c.type == "<<-" for c in children)
+        commands = []
+        for child in children:
+            if child.type == "heredoc_body":
+                body = child.text.decode("utf-8", "replace")
+                if strip:
+                    body = "\n".join(line.lstrip("\t") for line in body.split("\n"))
+                cmd.stdin = (cmd.stdin or "") + body
+                self.scan(child)  # $(...) in an unquoted here-document runs (quoted: plain text here)
+            elif child.type in _REDIRECTS:
+                commands += self.redirect(child, cmd)
+            elif child.type == "pipeline":  # `cat <<EOF | sh`: the rest of the pipeline
+                commands += self.pipeline(child.children, upstream=cmd)
+            elif child.is_named and child.type not in ("heredoc_start", "heredoc_end"):
+                commands += self.statement(child)  # `cat <<EOF > f && sh f`
+        return commands
+
+    def pipeline(self, children, upstream: _Command | None = None) -> list:
+        commands = []
+        for stage in children:
+            if stage.type in ("|", "|&"):
+                continue
+            inner = self.statement(stage)
+            for cmd in inner:
+                if cmd.upstream is None and upstream is not None:
+                    cmd.upstream = upstream
+            commands += inner
+            if stage.type in _SIMPLE | {"negated_command", "redirected_statement"} and inner:
+                upstream = inner[-1]
+            else:  # a compound stage: its output is generated by the commands inside
+                upstream = _Command([], [], upstream=inner[-1] if inner else None)
+        return commands
+
+    def loop(self, node) -> list:
+        name = node.child_by_field_name("variable")
+        values = node.children_by_field_name("value")
+        has_in = any(c.type == "in" for c in node.children)
+        cmd = self.add(_Command([], [], loop=(name.text.decode("utf-8", "replace") if name else "",
+                                             [_word(g) for g in _group(values)] if has_in else None)))
+        commands = [cmd]
+        for child in node.children:
+            if child in values:
+                self.scan(child)
             else:
-                if c in "*?[" or (c == "{" and re.match(r"\{[^}\s]*,[^}\s]*\}", s[i:])):
-                    self.glob = True
-                self.buf.append(c)
-                self.inword = True
-                self.i += 1
-        self.end_command(False)
-        self.read_heredocs()
-        return self
+                commands += self.statement(child)
+        return commands
+
+    def scan(self, node, in_expansion: bool = False, writer: _Command | None = None) -> None:
+        """Collect the substitutions and prompt expansions inside a word of `writer`."""
+        kind = node.type
+        if kind in _SUBSTITUTIONS:
+            self.substitution(node, writer if node.children[0].type == ">(" else None)
+            return
+        if kind == "expansion":
+            in_expansion = True
+            kinds = [c.type for c in node.children]
+            if "@" in kinds[:-1] and kinds[kinds.index("@") + 1] == "P":
+                self.script.prompt_expansions.append(node.text.decode("utf-8", "replace"))
+        if in_expansion and node.is_named and not node.child_count and kind != "raw_string" \
+                and _SUBSTITUTION_TEXT_RE.search(node.text.decode("utf-8", "replace")):
+            # the grammar keeps some patterns and defaults as text (${x#*$(cmd)}, ${x:-`cmd`}): read
+            # that text as a word of its own
+            nested = _parse(": " + node.text.decode("utf-8", "replace"))
+            self.script.subs += nested.subs
+            self.script.prompt_expansions += nested.prompt_expansions
+            return
+        for child in node.children:
+            self.scan(child, in_expansion, writer)
+
+    def substitution(self, node, writer: _Command | None = None) -> None:
+        """A nested body; the commands of `>(...)` read what its `writer` writes there."""
+        children = node.children
+        if children[0].type == "`":  # the body of `...` is parsed again after its \` \$ \\ escapes
+            body = node.text.decode("utf-8", "replace")[1:-1]
+            self.script.subs.append(_parse(re.sub(r"\\([`$\\])", r"\1", body)))
+            return
+        sub = _Script()
+        reader = _Reader(sub)
+        for child in children[1:-1]:
+            reader.statement(child)
+        for cmd in sub.commands:
+            if writer is not None and cmd.upstream is None:
+                cmd.upstream = writer
+        self.script.subs.append(sub)
 
 
-def _lex(text: str) -> _Lexer:
-    return _Lexer(text).run()
+def _test_words(nodes):
+    """The operands and operators of `[ ... ]` / `[[ ... ]]`, as the words of a `[` command."""
+    leaves = []
 
+    def walk(node):
+        if node.type in _TEST_EXPRESSIONS:
+            for child in node.children:
+                walk(child)
+        else:
+            leaves.append(node)
 
-def _written_text(words: list, cmd: _Command | None) -> str | None:
-    """Text that `echo/printf ARGS` or `cat <<EOF` puts out, when it is known before running."""
-    if not words or any(w.dynamic for w in words[:1]):
-        return None
-    name = posixpath.basename(words[0].text)
-    if name in ("echo", "printf") and not any(w.dynamic for w in words):
-        text = " ".join(w.text for w in words[1:] if not re.fullmatch(r"-[neE]+", w.text))
-        if name == "printf" or any(w.text.startswith("-e") for w in words[1:]):
-            try:
-                text = codecs.decode(text, "unicode_escape")
-            except UnicodeDecodeError:
-                pass
-        return text
-    if name in ("cat", "tee") and cmd is not None and cmd.stdin is not None:
-        return cmd.stdin
-    return None
+    for node in nodes:
+        walk(node)
+    return leaves

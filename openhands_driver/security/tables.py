@@ -7,8 +7,6 @@ import re
 
 
 # --- command names ---------------------------------------------------------------------------
-_KEYWORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}",
-             "esac", "time", "function", "in", "coproc", "[[", "]]"}
 _READ_ONLY = set("""
 cat head tail less more ls dir vdir ll stat file wc du df pwd echo printf
 true false test [ which whereis whatis type date uname id whoami groups users who w uptime free
@@ -81,7 +79,9 @@ _RISKY_VARS = {  # assigning these changes what later commands run or where they
     **dict.fromkeys(("PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PYTHONPATH", "PYTHONSTARTUP",
                      "PYTHONHOME", "PYTHONINSPECT", "BASH_ENV", "ENV", "PROMPT_COMMAND", "PERL5OPT",
                      "PERL5LIB", "RUBYOPT", "NODE_OPTIONS", "GIT_SSH_COMMAND", "GIT_SSH", "GIT_EXEC_PATH",
-                     "GIT_CONFIG_GLOBAL", "IFS", "SHELLOPTS", "BASHOPTS", "EDITOR", "PAGER", "GIT_PAGER"),
+                     "GIT_CONFIG_GLOBAL", "IFS", "SHELLOPTS", "BASHOPTS", "EDITOR", "VISUAL", "PAGER", "GIT_PAGER",
+                     "MANPAGER", "GIT_EDITOR", "GIT_EXTERNAL_DIFF", "LESSOPEN", "LESSCLOSE",
+                     "PS0", "PS1", "PS2", "PS3", "PS4"),  # prompts: expanded with their $(...) run
                     "code.dynamic"),
     **dict.fromkeys(("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "KUBECONFIG", "CONTAINER_HOST"),
                     "container.engine"),
