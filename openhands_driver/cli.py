@@ -49,12 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scenario file like training_data/scenarios.json (default: that file)")
     p.add_argument("--mode", choices=MODES, default="optimized",
                    help="optimized: follow the routed skill; baseline: generic triage (default: %(default)s)")
-    p.add_argument("--strategy-source", choices=STRATEGY_SOURCES, default="skills",
-                   help="where the optimized strategy comes from (default: %(default)s)")
+    p.add_argument("--strategy-source", choices=STRATEGY_SOURCES, default=None,
+                   help="where the optimized strategy comes from (default: skills; optimizer with "
+                        "--optimizer gepa|iterative, manual with --optimizer manual)")
     p.add_argument("--optimizer-result", type=Path, default=DEFAULT_OPTIMIZER_RESULT, metavar="PATH",
                    help="with --strategy-source optimizer: the optimize.py result file whose best "
                         "candidate to run (default: %(default)s)")
     p.add_argument("--skill-id", default=None, help="force a skill instead of routing")
+    p.add_argument("--optimizer", choices=("gepa", "iterative", "manual"), default=None,
+                   help="the optimizer lane: gepa/iterative run that optimizer's saved result "
+                        "(optimize.py --optimizer X writes it; sets --strategy-source optimizer unless "
+                        "given), manual the hand-written triage runbook")
+    p.add_argument("--skill-file", type=Path, default=None, metavar="PATH",
+                   help="run with this (e.g. distilled) SKILL.md: it replaces the skill of its name in "
+                        "the run's copy and is followed; fallback order skill -> optimizer hint -> baseline")
+    p.add_argument("--save-trajectory", action="store_true",
+                   help="also write the run's actions, one JSON line each, to <trace dir>/<run_id>.jsonl")
     blind = p.add_argument_group("blind incidents (symptoms only; see README, Blind incidents)")
     blind.add_argument("--blind", action="store_true",
                        help="page the agent with a symptom-level alert only: no scenario id, fault "
@@ -128,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "own PID namespace, writable only the workspace and the service root; "
                             "needs `apt-get install bubblewrap`), none = unconfined, with a warning "
                             "(default: %(default)s)")
+    p.add_argument("--remote-working-dir", default=None, metavar="DIR",
+                   help="with --remote-host: the incident's working directory on the agent server "
+                        "(default: a fresh one; the run removes only what it put there)")
     p.add_argument("--remote-host", default=None, metavar="URL",
                    help="run the conversation on this OpenHands agent server (RemoteWorkspace), e.g. "
                         "http://127.0.0.1:8010; start one with `uv run --extra remote python -m "
@@ -162,12 +175,20 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.blind and (target_root is not None or args.target_container):
         raise UserError("--blind provisions a fresh incident: it cannot attach to a running service "
                         "(--target-root / --target-container)")
+    strategy_source, optimizer_result, skill_id, overrides = _strategy_flags(args)
+    if args.remote_working_dir and not args.remote_host:
+        raise UserError("--remote-working-dir is the working directory on an agent server: it goes with "
+                        "--remote-host URL")
+    if args.remote_working_dir and not args.remote_working_dir.startswith("/"):
+        raise UserError(f"--remote-working-dir must be an absolute path, got {args.remote_working_dir!r}")
     return RunConfig(
+        remote_working_dir=args.remote_working_dir, save_trajectory=args.save_trajectory,
+        skill_overrides=overrides,
         blind=args.blind, variant_seed=args.variant_seed, soak_s=args.soak_s,
         scenario=args.scenario or (None if target_root else DEFAULT_SCENARIO),
         training_data=args.training_data, mode=args.mode,
-        strategy_source=args.strategy_source, skill_id=args.skill_id, backend=args.backend,
-        optimizer_result=args.optimizer_result,
+        strategy_source=strategy_source, skill_id=skill_id, backend=args.backend,
+        optimizer_result=optimizer_result,
         simulate=args.simulate, keep_target=args.keep_target, trace_log=args.trace_log,
         disable_trace_log=args.disable_trace_log, run_id=args.run_id,
         verify_consecutive_successes=args.verify_consecutive_successes,
@@ -180,6 +201,47 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         target_port=getattr(args, "port", None), runtime_image=args.runtime_image,
         target_container=args.target_container, target_root=target_root, target_url=args.target_url,
         remote_host=_remote_host(args.remote_host, check=not args.simulate), sandbox=args.sandbox)
+
+
+def _strategy_flags(args: argparse.Namespace):
+    """--optimizer, --strategy-source, --optimizer-result and --skill-file -> (strategy source,
+    optimizer result file, forced skill, skill overrides)."""
+    from openhands_driver.optimizer.result import create_command, default_output
+
+    source, result, skill_id, overrides = args.strategy_source, args.optimizer_result, args.skill_id, None
+    if args.optimizer == "manual":
+        source = source or "manual"
+    elif args.optimizer:
+        if result == DEFAULT_OPTIMIZER_RESULT:  # not given: that optimizer's own saved result
+            result = default_output(args.optimizer)
+        source = source or "optimizer"
+        if not Path(result).is_file():
+            raise UserError(f"--optimizer {args.optimizer}: no saved result at {result}; create it with: "
+                            f"{create_command(result, args.optimizer)}")
+    if args.skill_file is not None:
+        name, text = _skill_file(args.skill_file)
+        overrides, skill_id = {name: text}, skill_id or name
+        source = source or "skills"
+    return source or "skills", result, skill_id, overrides
+
+
+def _skill_file(path: Path) -> tuple[str, str]:
+    """(skill name, text) of a SKILL.md given with --skill-file; its name must be a project skill."""
+    import yaml
+
+    from openhands_driver.skills import load_skills
+
+    hint = "pass a SKILL.md whose frontmatter names a project skill (run_demo.py --list)"
+    try:
+        text = path.read_text(encoding="utf-8")
+        _, front, _ = text.split("---", 2) if text.startswith("---") else ("", "", "")
+        name = str((yaml.safe_load(front) or {}).get("name", "")) if front else ""
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UserError(f"--skill-file {path}: cannot be read ({exc}); {hint}") from None
+    known = load_skills()
+    if name not in known:
+        raise UserError(f"--skill-file {path}: frontmatter name {name!r} is not a project skill; {hint}")
+    return name, text
 
 
 def check_numbers(args: argparse.Namespace) -> None:

@@ -59,3 +59,6 @@ class RunConfig:
     target_url: str | None = None
     # Run the conversation on this OpenHands agent server (openhands_driver/remote.py); None = in-process
     remote_host: str | None = None
+    remote_working_dir: str | None = None  # the incident's working directory on that server
+    # Also write the run's trajectory (its actions, one JSON line each) to <trace dir>/<run_id>.jsonl
+    save_trajectory: bool = False

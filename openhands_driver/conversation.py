@@ -53,6 +53,7 @@ class ConversationSpec:
     secrets: dict[str, str] = field(default_factory=dict)  # masked in observations
     condense_context: bool = False
     remote_host: str | None = None  # run on this OpenHands agent server (see remote.py)
+    remote_working_dir: str | None = None  # the incident's working directory there (default: a fresh one)
     sandbox: object | None = None  # sandbox.IncidentSandbox: terminal shell, file editor roots
 
 
@@ -236,7 +237,8 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
     if spec.remote_host:  # the agent loop and its terminal run on an agent server (remote.py)
         from openhands_driver.remote import open_session
 
-        remote = open_session(spec.remote_host, spec.workspace, spec.terminal_env)
+        remote = open_session(spec.remote_host, spec.workspace, spec.terminal_env,
+                              working_dir=spec.remote_working_dir)
     skills = remote.skills if remote else load_project_skills(spec.workspace)
     agent = Agent(llm=llm, tools=_tools(remote.terminal_env if remote else spec.terminal_env,
                                         None if remote else spec.sandbox),

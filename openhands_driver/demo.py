@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     own.add_argument("--interactive", action="store_true",
                      help="pause before actions at or above --require-confirmation-for-risk (default "
                           "MEDIUM) and let you approve, reject or edit each one in this terminal")
+    own.add_argument("--allow-local-workspace", action="store_true",
+                     help="let the agent work in a local workspace while the target runs in Docker: "
+                          "what start_demo does here in any case (the agent's terminal runs locally, in "
+                          "its sandbox, and reaches the container only through targetctl); accepted "
+                          "for the reference design's commands")
+    own.add_argument("--vnc", action="store_true",
+                     help="the design's VNC observer of the agent server's desktop; this machine has no "
+                          "VNC server, so none is started (the run says so) and the run goes on")
     own.add_argument("--demo-security-gates", action="store_true",
                      help="show the three gate behaviours (blocked, approved, rejected) on real "
                           "targets with the runbook brain; no model needed")
@@ -165,10 +173,24 @@ def options_from_args(args: argparse.Namespace) -> DemoConfig:
                       demo_security_gates=args.demo_security_gates)
 
 
+def design_notes(args: argparse.Namespace) -> list[str]:
+    """What the reference design's flags that mean nothing more here did."""
+    notes = []
+    if args.allow_local_workspace:
+        notes.append("--allow-local-workspace: the agent works in a local workspace (sandboxed) and "
+                     "reaches the container through targetctl, as it always does here")
+    if args.vnc:
+        notes.append("--vnc: no VNC observer started (no VNC server on this machine); watch the run "
+                     "in this terminal, or in the dashboard (scripts/dashboard.py)")
+    return notes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.list or args.show:  # lookups start nothing: the same answer as run_demo.py
         return cli.main(list(sys.argv[1:] if argv is None else argv))
+    for note in design_notes(args):
+        print(f"[start_demo] {note}", file=sys.stderr, flush=True)
     try:
         options = options_from_args(args)
         approver = None

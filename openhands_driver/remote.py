@@ -103,6 +103,7 @@ class RemoteSession:
     working_dir: str
     skills: list = field(default_factory=list)
     terminal_env: dict[str, str] = field(default_factory=dict)
+    also_remove: list[str] = field(default_factory=list)  # what the run put in a given working dir
     _closed: bool = False
 
     def close(self) -> None:
@@ -111,7 +112,8 @@ class RemoteSession:
             return
         self._closed = True
         try:
-            self.workspace.execute_command(f"rm -rf {shlex.quote(self.base_dir)}", timeout=20)
+            paths = " ".join(shlex.quote(p) for p in (self.base_dir, *self.also_remove))
+            self.workspace.execute_command(f"rm -rf {paths}", timeout=20)
         except Exception:  # best effort: the server may already be gone
             pass
         try:
@@ -127,19 +129,28 @@ def remote_terminal_env(terminal_env: dict[str, str], inputrc: str) -> dict[str,
     return env
 
 
-def open_session(host: str, local_workspace: Path, terminal_env: dict[str, str]) -> RemoteSession:
+def open_session(host: str, local_workspace: Path, terminal_env: dict[str, str],
+                 working_dir: str | None = None) -> RemoteSession:
     """Create the incident's working directory on ``host`` and load its skills (imports the SDK).
 
     ``local_workspace`` is the runner's per-incident workspace: its ``.agents`` (present when the
-    strategy loads skills) is what the agent gets, on the server as locally.
+    strategy loads skills) is what the agent gets, on the server as locally. ``working_dir``
+    (``--remote-working-dir``): the agent works there instead of a fresh directory; the run removes
+    only what it put there (``.agents`` and its own ``.sre-run-*`` directory), never the directory.
     """
     from openhands.sdk.skills import load_project_skills
     from openhands.sdk.workspace import RemoteWorkspace
 
-    base_dir = f"{REMOTE_ROOT}/sre-remote-{local_workspace.name}"
-    working_dir = f"{base_dir}/work"
+    also_remove: list[str] = []
+    if working_dir:
+        working_dir = working_dir.rstrip("/") or "/"
+        base_dir = f"{working_dir}/.sre-run-{local_workspace.name}"
+        also_remove.append(f"{working_dir}/.agents")
+    else:
+        base_dir = f"{REMOTE_ROOT}/sre-remote-{local_workspace.name}"
+        working_dir = f"{base_dir}/work"
     workspace = RemoteWorkspace(host=host, working_dir=working_dir, api_key=os.environ.get(API_KEY_ENV))
-    session = RemoteSession(host, workspace, base_dir, working_dir)
+    session = RemoteSession(host, workspace, base_dir, working_dir, also_remove=also_remove)
     try:
         _upload(workspace, INPUTRC, f"{base_dir}/terminal.inputrc")
         agents = local_workspace / ".agents"

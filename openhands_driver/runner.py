@@ -414,10 +414,23 @@ def _finish(config: RunConfig, result: RunResult, started: float, secrets: list[
             try:
                 result.report = str(run_report.write(row, config.trace_log))
                 row["report"] = result.report
-            except OSError as exc:  # a report is a convenience; the trace row is the record
-                print(f"[runner] report not written: {exc}", file=sys.stderr)
+                if config.save_trajectory:
+                    row["trajectory"] = str(_write_trajectory(row, config.trace_log))
+            except OSError as exc:  # conveniences; the trace row is the record
+                print(f"[runner] report/trajectory not written: {exc}", file=sys.stderr)
         crash_safety.append_final(config.trace_log, row)
     return result
+
+
+def _write_trajectory(row: dict, trace_log: Path) -> Path:
+    """<trace dir>/<run_id>.jsonl: the run's actions (redacted, as in its trace row), one per line."""
+    import json
+
+    path = Path(trace_log).parent / f"{row['run_id']}.jsonl"
+    lines = [json.dumps({"run_id": row["run_id"], "step": n, **action}, sort_keys=True, default=str)
+             for n, action in enumerate(row.get("actions") or [], 1)]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
 
 
 def ensure_targetctl_on_path() -> None:

@@ -115,7 +115,8 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
                                 max_iterations=config.max_iterations, run_timeout_s=config.run_timeout_s,
                                 gatekeeper=gatekeeper, secrets=named,
                                 condense_context=config.condense_context,
-                                remote_host=getattr(config, "remote_host", None), sandbox=sandbox)
+                                remote_host=getattr(config, "remote_host", None), sandbox=sandbox,
+                                remote_working_dir=getattr(config, "remote_working_dir", None))
 
     def runbook_session(reason: str | None = None) -> SessionOutcome:
         server = PolicyServer().start()
