@@ -487,6 +487,11 @@ class LiveOptimizationTest(unittest.TestCase):
         self.assertGreater(validation["best_resolved_rate"], 0.0)
         self.assertEqual(len(validation["runs"]), 2 * len(self.VAL))
         self.assertEqual((result["train_seeds"], result["val_seeds"]), (list(self.TRAIN), list(self.VAL)))
+        # the reference design's field names carry the same facts
+        self.assertEqual(result["hint"], result["best_candidate"][COMPONENT].strip())
+        self.assertEqual((result["score"], result["optimizer"]), (result["best_score"], "gepa"))
+        self.assertEqual(set(result["scenario_breakdown"]), set(result["faults"]))
+        self.assertTrue(result["timestamp"])
 
     def test_iterative_runs_under_the_same_budget(self):
         result = self.results["iterative"]

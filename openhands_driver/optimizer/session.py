@@ -223,7 +223,16 @@ def build_result(config: OptimizerConfig, faults: list[str], train: list[str], o
         "mined_runs": mined["runs"], "mined_evidence": mined["evidence"],
         "evaluations": [e.to_dict() for e in evaluator.ledger],
         "run_ids": [e.run_id for e in evaluator.ledger],
-        "created_at": utc_now(), "duration_s": round(time.monotonic() - started, 3)}
+        "created_at": utc_now(), "duration_s": round(time.monotonic() - started, 3),
+        # the reference design's field names, for readers written against it (same facts as above)
+        **design_fields(outcome.best_candidate, best["score"], config.optimizer,
+                        {f: best["by_scenario"].get(f) for f in faults})}
+
+
+def design_fields(best_candidate: dict, score: float, optimizer: str, breakdown: dict) -> dict:
+    """``hint`` (the best strategy text), ``score``, ``optimizer``, ``timestamp``, ``scenario_breakdown``."""
+    return {"hint": str(best_candidate.get(COMPONENT, "")).strip(), "score": score, "optimizer": optimizer,
+            "timestamp": utc_now(), "scenario_breakdown": breakdown}
 
 
 def optimize(config: OptimizerConfig, *, console: TextIO | None = None) -> dict:
