@@ -56,6 +56,9 @@ def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, argparse.
     p.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S,
                    help="seconds between verifier probes (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--simulate", action="store_true",
+                   help="print the comparison's plan (approaches x scenarios, the runs it would make); "
+                        "runs nothing and claims no results")
     p.add_argument("--plot", type=Path, nargs="?", const=DEFAULT_PLOT_DIR, default=None, metavar="DIR",
                    help=f"also write plots (success, steps, MTTR per approach) into DIR (default {DEFAULT_PLOT_DIR})")
     p.add_argument("--plot-format", choices=("png", "svg"), default="png", help="plot file type (default: %(default)s)")
@@ -69,7 +72,7 @@ def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, argparse.
         scenarios=split(args.scenarios) if args.scenarios else None, repeats=args.repeats,
         approaches=split(args.approaches), gepa_result=args.gepa_result,
         iterative_result=args.iterative_result, training_data=args.training_data,
-        trace_log=args.trace_log, verify_interval_s=args.verify_interval_s), args
+        trace_log=args.trace_log, verify_interval_s=args.verify_interval_s, simulate=args.simulate), args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: no scorecard (runs so far are in the trace log)", file=sys.stderr)
         return 130
+    if card.get("simulate"):
+        from openhands_driver.reports.scorecard import render_plan
+
+        print(json.dumps(card) if as_json else render_plan(card))
+        return 0
     if args.plot is not None:
         from openhands_driver.reports.plots import scorecard_plots
         from openhands_driver.trace import read_rows

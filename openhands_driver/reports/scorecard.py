@@ -54,6 +54,7 @@ class ScorecardConfig:
     scenarios: tuple[str, ...] | None = None   # None: the catalog's active fault scenarios
     repeats: int = 1
     approaches: tuple[str, ...] = APPROACHES
+    simulate: bool = False  # print the plan only
     gepa_result: Path = DEFAULT_OPTIMIZER_RESULT
     iterative_result: Path = DEFAULT_ITERATIVE_RESULT
     training_data: Path | None = None
@@ -169,11 +170,38 @@ def run_scorecard(config: ScorecardConfig, *, console: TextIO | None = None) -> 
         scenarios = list(config.scenarios or [s.scenario_id for s in catalog.active() if s.local_fault])
         for scenario in scenarios:
             catalog.get(scenario)
+    if config.simulate:
+        if tmp is not None:
+            tmp.cleanup()
+        return plan(config, scenarios)
     try:
         return _run(config, scenarios, blind_catalog, console)
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def plan(config: ScorecardConfig, scenarios: list[str]) -> dict:
+    """``--simulate``: the comparison's plan (approaches x scenarios [x seeds] x repeats); no runs,
+    no figures."""
+    missing, _ = check_sources(config)
+    runnable = [a for a in config.approaches if a not in missing]
+    seeds = list(config.seeds) if config.blind else [None]
+    return {"simulate": True, "note": "dry run: nothing was run, no results are claimed",
+            "approaches": list(config.approaches), "scenarios": scenarios, "seeds": list(config.seeds),
+            "repeats": config.repeats, "blind": config.blind, "missing": missing,
+            "runs_planned": len(runnable) * len(scenarios) * len(seeds) * config.repeats,
+            "trace_log": str(config.trace_log)}
+
+
+def render_plan(card: dict) -> str:
+    lines = [f"DRY RUN — {card['note']}",
+             f"  approaches: {', '.join(card['approaches'])}",
+             f"  scenarios : {', '.join(card['scenarios'])}" + (f" (blind, seeds {card['seeds']})" if card["blind"] else ""),
+             f"  repeats   : {card['repeats']}",
+             f"  runs      : {card['runs_planned']} real incident runs would be made"]
+    lines += [f"  {name}: MISSING — {why}" for name, why in card["missing"].items()]
+    return "\n".join(lines)
 
 
 def _run(config: ScorecardConfig, scenarios: list[str], blind_catalog: Path | None, console: TextIO) -> dict:
