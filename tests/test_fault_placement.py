@@ -1,6 +1,6 @@
 """placement: generator, blind symptom, every variant injected (Pending, oracle false) and fixed
 (oracle true, decoys untouched), the workarounds the oracle refuses, several injections sharing
-one cluster, and the pending-workload skill (all eight variants, local; one on Docker)."""
+one cluster, and the placement skill (all eight variants, local; one on Docker)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _fix(root: Path, params: dict) -> None:
 
 class PlacementTest(sf.ServiceFaultCase):
     FAULT = "placement"
-    SKILL = "pending-workload"
+    SKILL = "placement"
     RESTART_AFTER_FIX = True
     SEEDS = tuple(SEED_OF[v] for v in ("quota", "cordoned", "anti_affinity", "preemption", "cluster_loss",
                                         "volume_claim", "node_selector", "capacity"))

@@ -8,7 +8,7 @@ from openhands_driver.itbench.model import Injection, ItbenchIncident
 
 LOCAL_FAULTS = ("stale_lockfile", "readiness_probe_fail", "port_mismatch", "bad_env_config", "feature_flag",
                 "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop", "bad_credential", "resource_limit",
-                "dns_misconfig", "wrong_peer_address", "probe_misconfig", "service_routing")
+                "dns_misconfig", "wrong_peer_address", "probe_misconfig", "service_routing", "placement")
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,13 @@ _NO_K8S = "needs the Kubernetes "
 # The one ITBench fault -> local fault table. Ids 1-30 and 36 are the sample's catalog; 31-35 and 37-39 are in
 # later upstream catalogs and are listed so newer checkouts import cleanly. Unknown ids -> unsupported.
 FAULT_MAP: dict[str, FaultMapping] = {
-    "cordoned-kubernetes-worker-node": FaultMapping(None, _NO_K8S + "scheduler: a cordoned node leaves new pods Pending; the local target has no nodes or scheduling."),
+    "cordoned-kubernetes-worker-node": FaultMapping("placement", "Worker nodes are cordoned, so a new pod stays Pending; locally the nodes of the workload's pool are cordoned in the local cluster and the scheduler keeps the pod Pending, fixed by uncordoning them (not the node under maintenance)."),
     "crashing-kubernetes-workload-init-container": FaultMapping("crash_loop", "An init step with a bad script crashes before the app starts; locally a crashing start command, fixed by repairing or reverting it."),
     "disabled-istio-ambient-mode-kubernetes-namespace": FaultMapping(None, "Istio ambient-mesh membership of a namespace; there is no service mesh in the local environment."),
     "failing-name-resolution-kubernetes-workload-dns-policy": FaultMapping("dns_misconfig", "A broken DNS policy stops the workload resolving its dependencies; locally a broken name-resolution setting."),
     "hanging-kubernetes-workload-init-container": FaultMapping("crash_loop", "An init step hangs so the app never starts; locally a hanging start command, fixed by repairing or reverting it."),
     "ingress-port-blocking-network-policy": FaultMapping(None, _NO_K8S + "NetworkPolicy between pods; the port and app are correct, and there is no pod network to police locally."),
-    "insufficient-kubernetes-resource-quota": FaultMapping(None, _NO_K8S + "API server's ResourceQuota admission (pods refused, Pending); the local resource_limit fault is an OOM/throttle of a running process, not an admission refusal."),
+    "insufficient-kubernetes-resource-quota": FaultMapping("placement", "A namespace ResourceQuota below what is used + requested makes admission refuse the pods; locally the local cluster's quota admission refuses the pod (FailedCreate, exceeded quota), fixed by raising or removing the quota."),
     "insufficient-kubernetes-workload-container-resources": FaultMapping("resource_limit", "Container CPU/memory limits set too low (OOMKilled / CrashLoopBackOff); locally a too-low limit, fixed by raising it."),
     "invalid-kubernetes-workload-container-command": FaultMapping("crash_loop", "Invalid container command -> CrashLoopBackOff; locally a bad entrypoint/start command."),
     "kubernetes-api-server-request-surge": FaultMapping(None, "Load on the Kubernetes control plane (API server); the local environment has no control plane."),
@@ -38,16 +38,16 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "modified-kubernetes-workload-container-environment-variable": FaultMapping("wrong_peer_address", "A named address variable (e.g. QUOTE_ADDR) is set to a wrong value, so calls to that peer fail; locally the same variable with the same wrong value in etc/service.env, fixed by restoring the registered address."),
     "modified-target-port-kubernetes-service": FaultMapping("service_routing", "The Service's targetPort is wrong while the app listens correctly; locally the route map in front of the instance targets the wrong port, fixed by restoring the route (not by moving the app)."),
     "nonexistent-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image that does not exist; locally a release that cannot run, fixed by rollback."),
-    "nonexistent-kubernetes-workload-node": FaultMapping(None, _NO_K8S + "scheduler: a nodeSelector for a node that does not exist leaves pods Pending."),
-    "nonexistent-kubernetes-workload-persistent-volume-claim": FaultMapping(None, _NO_K8S + "volume binding: a PersistentVolumeClaim that cannot bind leaves pods Pending."),
+    "nonexistent-kubernetes-workload-node": FaultMapping("placement", "The Deployment's nodeSelector names a node that does not exist, so its pods stay Pending; locally the same nodeSelector in the workload spec and the local scheduler keeps the pod Pending, fixed by restoring the selector."),
+    "nonexistent-kubernetes-workload-persistent-volume-claim": FaultMapping("placement", "The pod template mounts a PersistentVolumeClaim that does not exist, so pods stay Pending; locally the workload spec names a missing claim and the local scheduler keeps the pod Pending, fixed by restoring the claim name."),
     "opentelemetry-demo-feature-flag": FaultMapping("feature_flag", "An otel-demo flagd feature flag turns on a failure mode; locally a feature flag that degrades requests, fixed by turning it off."),
-    "priority-kubernetes-workload-priority-preemption": FaultMapping(None, _NO_K8S + "scheduler's priority preemption (evicted by a higher-priority workload)."),
+    "priority-kubernetes-workload-priority-preemption": FaultMapping("placement", "The workload's priority was lowered and a higher-priority workload took its room, so it is preempted and cannot be rescheduled; locally the same priority classes and preemption rules in the local scheduler, fixed by restoring the workload's priorityClassName."),
     "scaled-to-zero-kubernetes-workload": FaultMapping("scaled_to_zero", "The workload is scaled to 0 replicas; locally the service is scaled to zero, fixed by scaling it back."),
     "scheduled-chaos-mesh-experiment": FaultMapping("chaos_schedule", "A recurring Chaos Mesh schedule degrades a workload until removed; locally a scheduled chaos experiment, fixed by removing the schedule (symptom varies by experiment type)."),
     "strict-mutual-tls-istio-service-mesh-enforcement": FaultMapping(None, "Istio strict mTLS between pods in a service mesh; there is no mesh or peer pods locally."),
     "traffic-denying-istio-gateway-authorization-policy": FaultMapping(None, "An Istio gateway AuthorizationPolicy denies requests; there is no gateway or mesh policy layer locally."),
     "unassigned-kubernetes-workload-container-resource-limits": FaultMapping(None, "Removing resource limits causes no failure by itself (it only aggravates another fault); the local resource_limit fault is the opposite (a limit too low).", standalone=False),
-    "unschedulable-kubernetes-workload-pod-anti-affinity-rule": FaultMapping(None, _NO_K8S + "scheduler: an inter-pod anti-affinity rule makes pods unschedulable."),
+    "unschedulable-kubernetes-workload-pod-anti-affinity-rule": FaultMapping("placement", "A required inter-pod anti-affinity rule no node satisfies makes the pods unschedulable; locally the same rule in the workload spec against the pods on every node, fixed by reverting the rule."),
     "unsupported-architecture-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image built for another CPU architecture; locally a release that cannot run, fixed by rollback."),
     "valkey-workload-changed-password": FaultMapping("bad_credential", "The Valkey password was changed so clients cannot authenticate; locally a changed credential, fixed by restoring it."),
     "valkey-workload-out-of-memory": FaultMapping("crash_loop", "An injected start-up change runs a memory hog, so the container is OOM-killed in a loop; the fix is reverting the start change (raising limits does not help), i.e. crash_loop, not resource_limit."),
@@ -56,10 +56,10 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "aggressive-scaledown-kubernetes-horizontal-pod-autoscaler": FaultMapping(None, _NO_K8S + "HorizontalPodAutoscaler scale-down behaviour; no autoscaler locally."),
     "exhausted-etcd-database-storage": FaultMapping(None, "etcd storage exhaustion in the Kubernetes control plane; the local environment has no etcd or API server."),
     "stalled-pipeline-controller": FaultMapping("scaled_to_zero", "A controller Deployment is scaled to 0 replicas; locally the service is scaled to zero, fixed by scaling it back."),
-    "cluster-availability-loss": FaultMapping(None, _NO_K8S + "nodes: all workers cordoned and pods evicted; the local target has no nodes."),
+    "cluster-availability-loss": FaultMapping("placement", "All worker nodes are cordoned and the workload's pod evicted, so it cannot be placed anywhere; locally every worker of the local cluster is cordoned and the pod stays Pending, fixed by uncordoning them."),
     "breaking-configuration-change": FaultMapping("bad_env_config", "A breaking environment-variable change; locally a wrong value in etc/service.env."),
     "corrupted-kubernetes-secret-credentials": FaultMapping("bad_credential", "A Secret's credentials are corrupted; locally a corrupted credential, fixed by restoring it."),
-    "node-resource-exhaustion": FaultMapping(None, _NO_K8S + "scheduler and node-pressure eviction: excessive requests starve other pods on the node."),
+    "node-resource-exhaustion": FaultMapping("placement", "Excessive resource requests injected into the workload exceed what any node can give, so its pod cannot be scheduled; locally the same requests against the local nodes' allocatable (Insufficient cpu/memory), fixed by reverting the requests."),
     "failed-release-pipeline-service": FaultMapping("bad_release", "A release is pinned to an invalid image tag; locally a release that cannot run, fixed by rollback."),
     "monitoring-probe-failure": FaultMapping(None, "A monitoring probe is scaled to zero so alerts go silent while the app stays healthy; the local verifier measures the target's own health, so scaled_to_zero would be a different incident."),
 }
@@ -74,6 +74,16 @@ _CRASH_VARIANT = {"crashing-kubernetes-workload-init-container": "crash", "valke
 
 _ROUTING_VARIANT = {"modified-target-port-kubernetes-service": "target_port",
                     "invalid-kubernetes-service-selector": "selector", "deleted-kubernetes-service": "deleted"}
+
+
+# The placement class's sub-mechanism per ITBench fault id (target_service/fault_placement.py VARIANTS).
+_PLACEMENT_VARIANT = {"nonexistent-kubernetes-workload-node": "node_selector", "cordoned-kubernetes-worker-node": "cordoned",
+                      "cluster-availability-loss": "cluster_loss",
+                      "unschedulable-kubernetes-workload-pod-anti-affinity-rule": "anti_affinity",
+                      "priority-kubernetes-workload-priority-preemption": "preemption",
+                      "insufficient-kubernetes-resource-quota": "quota",
+                      "nonexistent-kubernetes-workload-persistent-volume-claim": "volume_claim",
+                      "node-resource-exhaustion": "capacity"}
 
 
 def local_fault_params(inj: Injection) -> dict[str, Any]:
@@ -91,6 +101,10 @@ def local_fault_params(inj: Injection) -> dict[str, Any]:
         port = args.get("targetPort")
         return {"breakage": _ROUTING_VARIANT[fault_id],
                 **({"target_port": port} if isinstance(port, int) and not isinstance(port, bool) else {})}
+    if fault_id in _PLACEMENT_VARIANT:
+        meta = ((args.get("kubernetesObject") or {}).get("metadata") or {}) if isinstance(args.get("kubernetesObject"), dict) else {}
+        return {"variant": _PLACEMENT_VARIANT[fault_id],
+                **{key: str(meta[field]) for key, field in (("workload", "name"), ("namespace", "namespace")) if meta.get(field)}}
     if fault_id in _CRASH_VARIANT:
         return {"variant": _CRASH_VARIANT[fault_id]}
     if fault_id == "unsupported-architecture-kubernetes-workload-container-image":

@@ -42,7 +42,7 @@ USED = re.compile(r"requested: ([\w.]+)=([\w.]+), used: [\w.]+=([\w.]+), limited
 
 
 def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("pending_workload_diagnose", Path(__file__).with_name("diagnose.py"))
+    spec = importlib.util.spec_from_file_location("placement_diagnose", Path(__file__).with_name("diagnose.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
