@@ -1,7 +1,7 @@
 """The richer fault library on the Docker backend: FAULT_PARAMS, app-down starts, incidents end to end.
 
 For each of feature_flag, chaos_schedule, scaled_to_zero, bad_release, crash_loop, bad_credential,
-resource_limit and dns_misconfig, one imported ITBench incident of
+resource_limit, dns_misconfig and placement, one imported ITBench incident of
 training_data/atlas_sre_scenarios.json runs in-process through run_incident(backend="docker"): a
 container of the target image provisioned with the incident's fault and params, the real SDK
 conversation driven by the offline runbook brain, the routed skill, the verifier with the container
@@ -38,6 +38,7 @@ SCENARIOS = {
     "bad_credential": "itbench_63_corrupted_secret_credentials_email_service_secret",
     "resource_limit": "itbench_46_insufficient_resources_postgresql",
     "dns_misconfig": "itbench_43_failing_name_resolution_dns_policy_frontend",
+    "placement": "itbench_102_insufficient_resource_quota_ad",  # quota (default: nodeSelector)
 }
 
 
@@ -71,7 +72,8 @@ class DockerAppDownStartTest(unittest.TestCase):
     def test_app_down_faults_start_without_an_app_and_params_reach_the_container(self):
         for fault, params, state, needle in (
                 ("scaled_to_zero", None, "config_error", "0 desired replicas"),
-                ("bad_release", {"variant": "arch"}, "release_error", "exec format error")):
+                ("bad_release", {"variant": "arch"}, "release_error", "exec format error"),
+                ("placement", {"variant": "quota"}, "pending", "exceeded quota")):
             with self.subTest(fault=fault):
                 target = dt.DockerTarget(scenario_id="down", fault=fault, run_id=self.run_id,
                                          client=self.client, fault_params=params)
@@ -122,7 +124,8 @@ class DockerItbenchEndToEndTest(unittest.TestCase):
         self.assertTrue(result.verification["verified"])
         self.assertTrue(result.verification["identity"]["ok"], result.verification["identity"])
         self.assertEqual(result.skill_id, scenario.skill_id)
-        self.assertEqual(result.target.get("fault_params", {}), scenario.extra.get("fault_params") or {})
+        given = {k: v for k, v in result.target.get("fault_params", {}).items() if k != "service"}
+        self.assertEqual(given, scenario.extra.get("fault_params") or {})  # + the service's name
         self.assertEqual(dt.managed_containers(run_id, self.client), [],
                          f"labelled containers left behind by {run_id}")
         rows = [r for r in read_rows(self.trace) if r["run_id"] == run_id]
@@ -154,6 +157,9 @@ class DockerItbenchEndToEndTest(unittest.TestCase):
 
     def test_dns_misconfig(self):
         self.run_fault("dns_misconfig")
+
+    def test_placement(self):
+        self.assertIn("exceeded quota: memory", self.run_fault("placement"))  # ITBench 102's quota
 
 
 if __name__ == "__main__":

@@ -39,10 +39,11 @@ SCENARIOS = {
     "wrong_peer_address": "itbench_16_modified_environment_variable_quote_addr_shipping",
     "service_routing": "itbench_30_modified_target_port_service_ad",
     "probe_misconfig": "itbench_49_misconfigured_readiness_probe_frontend",
+    "placement": "itbench_33_nonexistent_node_ad_cart",  # two Deployments pinned to a missing node
 }
 NEW_FAULTS = ("feature_flag", "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop",
               "bad_credential", "resource_limit", "dns_misconfig", "wrong_peer_address", "service_routing",
-              "probe_misconfig")
+              "probe_misconfig", "placement")
 
 
 @unittest.skipUnless(ATLAS.is_file(), f"{ATLAS} not generated (run scripts/import_itbench_sre.py)")
@@ -173,6 +174,14 @@ class EndToEndItbenchTest(unittest.TestCase):
 
     def test_probe_misconfig(self):
         self.run_fault("probe_misconfig")
+
+    def test_placement(self):
+        # both injections (ad and cart pinned to a node that does not exist) must be undone
+        result = self.run_fault("placement")
+        outputs = " ".join(a.output_excerpt for a in result.actions)
+        self.assertIn("pod/ad-", outputs)
+        self.assertIn("pod/cart-", outputs)
+        self.assertTrue(result.mitigation["passed"], result.mitigation)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import sys
 CLASS_ID = "placement"
 CONFIG = "etc/service.json"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-PENDING = re.compile(r"(Failed\w+) pod/(\S+) \(spec ([^)]+)\) is Pending: (.*?)(?:; retrying in [\d.]+s)?$")
+# one log line may carry several workloads' reasons ("...; FailedScheduling pod/...; retrying in 5.0s")
+PENDING = re.compile(r"(Failed\w+) pod/(\S+) \(spec ([^)]+)\) is Pending: (.*?)(?=; Failed\w+ pod/|; retrying in |$)")
 # What part of the pod template a scheduler/admission reason points at.
 REASON_FIELDS = (("node affinity/selector", "nodeSelector"), ("anti-affinity", "affinity"),
                  ("persistentvolumeclaim", "volumes"), ("PersistentVolumeClaims", "volumes"),
@@ -66,10 +67,9 @@ def pending_reasons(log: str) -> dict:
     """spec file -> the latest reason it is Pending."""
     found = {}
     for line in log.splitlines():
-        match = PENDING.search(line.strip())
-        if match:
+        for match in PENDING.finditer(line.strip()):
             found[match.group(3)] = {"event": match.group(1), "pod": match.group(2),
-                                     "reason": match.group(4), "line": line.strip()}
+                                     "reason": match.group(4), "line": match.group(0)}
     return found
 
 
