@@ -49,9 +49,28 @@ def safe(rel) -> bool:
     return isinstance(rel, str) and bool(rel) and not rel.startswith("/") and ".." not in rel.split("/")
 
 
-def listing(directory: str) -> list:
-    shown = targetctl("exec", "ls", "-1", directory)
-    return [n for n in shown.stdout.split() if n.endswith(".json")] if shown.returncode == 0 else []
+# Runs in the service root: every JSON object of the given cluster subdirectories, in one call.
+DUMP = (
+    "import glob, json, sys\n"
+    "found = {}\n"
+    "for sub in sys.argv[2:]:\n"
+    "    for path in sorted(glob.glob('%s/%s/*.json' % (sys.argv[1], sub))):\n"
+    "        try:\n"
+    "            found[path] = json.load(open(path))\n"
+    "        except (OSError, ValueError):\n"
+    "            found[path] = None\n"
+    "print(json.dumps(found))\n"
+)
+
+
+def cluster_objects(cluster: str, *subdirs: str) -> dict:
+    """{rel path: object} of the cluster's nodes/quotas/... (one targetctl exec)."""
+    shown = targetctl("exec", "python3", "-c", DUMP, cluster, *subdirs)
+    try:
+        found = json.loads(shown.stdout) if shown.returncode == 0 else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def last_applied(doc) -> dict:
@@ -76,9 +95,7 @@ def pending_reasons(log: str) -> dict:
 def cordoned_nodes(cluster: str) -> tuple:
     """(cordoned by someone for no recorded reason, cordoned on purpose) node files."""
     loose, kept = [], []
-    for name in listing("%s/nodes" % cluster):
-        rel = "%s/nodes/%s" % (cluster, name)
-        node = read_json(rel)
+    for rel, node in sorted(cluster_objects(cluster, "nodes").items()):
         if not isinstance(node, dict) or not (node.get("spec") or {}).get("unschedulable"):
             continue
         notes = json.dumps((node.get("metadata") or {}).get("annotations") or {})
@@ -87,9 +104,7 @@ def cordoned_nodes(cluster: str) -> tuple:
 
 
 def quota_file(cluster: str, name: str, namespace: str):
-    for entry in listing("%s/quotas" % cluster):
-        rel = "%s/quotas/%s" % (cluster, entry)
-        doc = read_json(rel)
+    for rel, doc in sorted(cluster_objects(cluster, "quotas").items()):
         meta = (doc or {}).get("metadata") or {}
         if meta.get("name") == name and meta.get("namespace", "default") == namespace:
             return rel, doc
