@@ -149,6 +149,28 @@ class PlacementTest(sf.ServiceFaultCase):
         _fix(root, dict(specs[1]["params"], service="checkout"))
         self.assertTrue(sf.faults.run_oracles(root, specs)["passed"])
 
+    def test_a_placed_workload_is_not_reported_while_another_fault_remains(self) -> None:
+        """ITBench 52: a quota plus a load flag. Once the skill fixed the quota the app runs and
+        fails on the flag; the old Pending lines in the log must not make the skill act again."""
+        from openhands_driver.target.local import LocalTarget
+
+        target = LocalTarget(scenario_id="inst-x", fault=None, injections=[
+            {"fault": self.FAULT, "params": {"variant": "quota", "workload": "checkout", "namespace": "otel-demo"}},
+            {"fault": "feature_flag", "params": {"flag": "loadGeneratorFloodHomepage", "variant": "on"}}])
+        self.addCleanup(target.cleanup)
+        target.start()
+        skill = sf.SKILLS / self.SKILL
+        self.assertTrue(sf.run_script(target, skill / "diagnose.py")[1]["fault_present"])
+        self.assertEqual(sf.run_script(target, skill / "remediate.py")[0], 0)
+        self.assertEqual(sf.ctl(target, "restart")[0], 0)
+        code, status = sf.ctl(target, "status")
+        self.assertEqual(code, 1, status)  # the flood flag still fails every request
+        _, logs = sf.ctl(target, "logs", "-n", "60")
+        self.assertIn("is Pending", logs)  # the old lines are still there
+        found = sf.run_script(target, skill / "diagnose.py")[1]
+        self.assertFalse(found["fault_present"], found)
+        self.assertEqual(sf.run_script(target, skill / "remediate.py")[0], 1)
+
     def test_restart_alone_does_not_help_and_a_fix_needs_no_restart(self) -> None:
         target, variant = self.target(SEED_OF["cordoned"])
         self.assertNotEqual(sf.ctl(target, "restart")[0], 0)  # still Pending after the restart

@@ -22,6 +22,7 @@ CONFIG = "etc/service.json"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # one log line may carry several workloads' reasons ("...; FailedScheduling pod/...; retrying in 5.0s")
 PENDING = re.compile(r"(Failed\w+) pod/(\S+) \(spec ([^)]+)\) is Pending: (.*?)(?=; Failed\w+ pod/|; retrying in |$)")
+SCHEDULED = re.compile(r"Scheduled: assigned pod/\S+ \(spec ([^)]+)\) to node")
 # What part of the pod template a scheduler/admission reason points at.
 REASON_FIELDS = (("node affinity/selector", "nodeSelector"), ("anti-affinity", "affinity"),
                  ("persistentvolumeclaim", "volumes"), ("PersistentVolumeClaims", "volumes"),
@@ -83,9 +84,12 @@ def last_applied(doc) -> dict:
 
 
 def pending_reasons(log: str) -> dict:
-    """spec file -> the latest reason it is Pending."""
+    """spec file -> the latest reason it is Pending (none once a later line says it was placed)."""
     found = {}
     for line in log.splitlines():
+        placed = SCHEDULED.search(line)
+        if placed:
+            found.pop(placed.group(1), None)
         for match in PENDING.finditer(line.strip()):
             found[match.group(3)] = {"event": match.group(1), "pod": match.group(2),
                                      "reason": match.group(4), "line": match.group(0)}
