@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping
 
 if __package__:  # imported as target_service.fault_placement (the runner, the tests)
     from . import faults_core as core, scheduler

@@ -120,11 +120,14 @@ def pod_name(workload: str) -> str:
     return "%s-%s-%s" % (workload, digest[:9], digest[9:14])
 
 
-def _priorities(root: Path, cluster: str) -> Dict[str, int]:
+def _priorities(root: Path, cluster: str) -> Tuple[Dict[str, int], int]:
+    """({priority class name: value}, the value of a pod that names none: the global default)."""
     data = _load(Path(root) / cluster / "priorityclasses.json")
-    items = data.get("items") if isinstance(data, dict) else None
-    return {str(_meta(i, "name")): int(i.get("value", 0)) for i in items or []
-            if isinstance(i, dict) and isinstance(i.get("value", 0), int)}
+    items = [i for i in (data.get("items") if isinstance(data, dict) else None) or []
+             if isinstance(i, dict) and isinstance(i.get("value", 0), int)]
+    classes = {str(_meta(i, "name")): int(i.get("value", 0)) for i in items}
+    default = max([int(i.get("value", 0)) for i in items if i.get("globalDefault") is True] or [0])
+    return classes, default
 
 
 def _fmt_mem(mib: float) -> str:
@@ -231,15 +234,13 @@ def place(root: Path, cluster: str, rel: str) -> Dict[str, Any]:
     pod = pod_name(name)
     template = doc.get("template") if isinstance(doc.get("template"), dict) else {}
     spec = _spec(template)
-    classes = _priorities(root, cluster)
+    classes, default = _priorities(root, cluster)
     wanted = _requests(spec)
     class_name = spec.get("priorityClassName")
     if class_name is not None and class_name not in classes:
         return {"pod": pod, "node": None, "victims": [],
                 "reason": 'Error creating: pods "%s" is forbidden: no PriorityClass with name %s was found'
                           % (pod, class_name)}
-    default = max([int(i.get("value", 0)) for i in (_load(root / cluster / "priorityclasses.json") or {}).get("items", [])
-                   if isinstance(i, dict) and i.get("globalDefault") is True] or [0])
     priority = classes.get(class_name, default) if class_name else default
     pods = _objects(root, cluster, "pods")
     for other in pods:
