@@ -46,7 +46,7 @@ SUPERVISOR_PID = "var/run/supervisor.pid"
 SUPERVISOR_STATE = "var/run/supervisor.state"  # JSON the supervisor writes on every decision
 APP_PID = "var/run/app.pid"
 # Supervisor states meaning "the app is not running and will not come up by waiting".
-APP_DOWN_STATES = ("scaled_to_zero", "release_error", "config_error", "backoff")
+APP_DOWN_STATES = ("scaled_to_zero", "release_error", "config_error", "backoff", "pending")
 LOG_FILE = "var/log/service.log"
 POLL_S = 0.02
 

@@ -10,6 +10,9 @@ no entrypoint) as a child and keeps it running, like a tiny kubelet for one work
   * the current release (etc/release.json / `release_file`) is not installed under opt/releases
     (`releases_dir`), or is built for another CPU architecture -> not started, retried with
     backoff (ImagePullBackOff);
+  * etc/service.json names a cluster (`cluster_dir`) and workload specs (`workloads`) and one
+    cannot be admitted or placed on a node (scheduler.py) -> Pending: not started, retried with
+    backoff (like a scheduler's FailedScheduling events);
   * the memory limit (etc/limits.json / `limits_file`: memory_mb, or resources.limits.memory
     like 256Mi) -> passed to the app (SERVICE_MEMORY_LIMIT_MB), which enforces it;
   * the start command is `sh <entrypoint>` (etc/entrypoint.sh / `entrypoint`) + the app command;
@@ -40,10 +43,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 if __package__:  # imported from the repo; flat in /app (and run as a script) otherwise
-    from . import app_probes
+    from . import app_probes, scheduler
     from .pidfiles import remove_own_pid, write_pid
 else:
     import app_probes
+    import scheduler
     from pidfiles import remove_own_pid, write_pid
 
 APP_SCRIPT = Path(__file__).resolve().with_name("app.py")
@@ -221,6 +225,9 @@ def read_workload(root: Path) -> Tuple[List[str], Dict[str, str]]:
     entrypoint, limits_file), with the root layout's paths as defaults."""
     config = _service_config(root)
     _desired_replicas(root, config)
+    waiting = scheduler.pending(root)  # the cluster's scheduler/admission (scheduler.py)
+    if waiting:
+        raise WorkloadError("pending", "; ".join(waiting), True)
     env = {}
     release = _check_release(root, config)
     if release:
@@ -337,6 +344,10 @@ class Supervisor:
             self._schedule_restart()
             self.write_state("backoff", "cannot start app: %s" % exc)
             return
+        for placed in scheduler.placements(self.root):
+            for victim in placed["victims"]:
+                self.log("Preempted pod/%s on node %s to make room for pod/%s" % (victim, placed["node"], placed["pod"]))
+            self.log("Scheduled: assigned pod/%s (spec %s) to node %s" % (placed["pod"], placed["spec"], placed["node"]))
         self.child_started = time.monotonic()
         self.child_env, self.child_argv, self.slow_reported = extra_env, argv, False
         self.restart_at = None

@@ -1,8 +1,8 @@
 """The richer fault library on the Docker backend: FAULT_PARAMS, app-down starts, incidents end to end.
 
 For each of feature_flag, chaos_schedule, scaled_to_zero, bad_release, crash_loop, bad_credential,
-resource_limit, dns_misconfig, wrong_peer_address, service_routing, probe_misconfig and
-ingress_policy, one imported ITBench incident of training_data/atlas_sre_scenarios.json runs
+resource_limit, dns_misconfig, wrong_peer_address, service_routing, probe_misconfig,
+ingress_policy and placement, one imported ITBench incident of training_data/atlas_sre_scenarios.json runs
 in-process through run_incident(backend="docker"): a
 container of the target image provisioned with the incident's fault and params, the real SDK
 conversation driven by the offline runbook brain, the routed skill, the verifier with the container
@@ -43,6 +43,7 @@ SCENARIOS = {
     "service_routing": "itbench_30_modified_target_port_service_ad",
     "probe_misconfig": "itbench_49_misconfigured_readiness_probe_frontend",
     "ingress_policy": "itbench_47_traffic_denying_istio_gateway_authorization_policy_bookinfo",  # 403 (default: 503)
+    "placement": "itbench_102_insufficient_resource_quota_ad",  # quota (default: nodeSelector)
 }
 
 
@@ -76,7 +77,8 @@ class DockerAppDownStartTest(unittest.TestCase):
     def test_app_down_faults_start_without_an_app_and_params_reach_the_container(self):
         for fault, params, state, needle in (
                 ("scaled_to_zero", None, "config_error", "0 desired replicas"),
-                ("bad_release", {"variant": "arch"}, "release_error", "exec format error")):
+                ("bad_release", {"variant": "arch"}, "release_error", "exec format error"),
+                ("placement", {"variant": "quota"}, "pending", "exceeded quota")):
             with self.subTest(fault=fault):
                 target = dt.DockerTarget(scenario_id="down", fault=fault, run_id=self.run_id,
                                          client=self.client, fault_params=params)
@@ -173,6 +175,9 @@ class DockerItbenchEndToEndTest(unittest.TestCase):
     def test_ingress_policy(self):
         # the gateway and policy names of the incident reach the container: the log names them
         self.assertIn("policy[bookinfo-gateway-deny]", self.run_fault("ingress_policy"))
+
+    def test_placement(self):
+        self.assertIn("exceeded quota: memory", self.run_fault("placement"))  # ITBench 102's quota
 
 
 if __name__ == "__main__":

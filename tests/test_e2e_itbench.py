@@ -40,10 +40,11 @@ SCENARIOS = {
     "service_routing": "itbench_30_modified_target_port_service_ad",
     "probe_misconfig": "itbench_49_misconfigured_readiness_probe_frontend",
     "ingress_policy": "itbench_47_traffic_denying_istio_gateway_authorization_policy_bookinfo",
+    "placement": "itbench_33_nonexistent_node_ad_cart",  # two Deployments pinned to a missing node
 }
 NEW_FAULTS = ("feature_flag", "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop",
               "bad_credential", "resource_limit", "dns_misconfig", "wrong_peer_address", "service_routing",
-              "probe_misconfig", "ingress_policy")
+              "probe_misconfig", "ingress_policy", "placement")
 
 
 @unittest.skipUnless(ATLAS.is_file(), f"{ATLAS} not generated (run scripts/import_itbench_sre.py)")
@@ -179,6 +180,14 @@ class EndToEndItbenchTest(unittest.TestCase):
         result = self.run_fault("ingress_policy")
         outputs = " ".join(a.output_excerpt for a in result.actions)
         self.assertIn("policy[bookinfo-gateway-deny]", outputs)  # the incident's own gateway policy
+
+    def test_placement(self):
+        # both injections (ad and cart pinned to a node that does not exist) must be undone
+        result = self.run_fault("placement")
+        outputs = " ".join(a.output_excerpt for a in result.actions)
+        self.assertIn("pod/ad-", outputs)
+        self.assertIn("pod/cart-", outputs)
+        self.assertTrue(result.mitigation["passed"], result.mitigation)
 
 
 if __name__ == "__main__":

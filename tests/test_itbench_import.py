@@ -154,8 +154,6 @@ class MappingTest(unittest.TestCase):
         "deleted-kubernetes-service": "service_routing",
         "misconfigured-kubernetes-workload-container-readiness-probe": "probe_misconfig",
         "modified-kubernetes-workload-container-environment-variable": "wrong_peer_address",
-        "cordoned-kubernetes-worker-node": None,
-        "insufficient-kubernetes-resource-quota": None,
         # the gateway's traffic policies in front of the instance (fault_ingress_policy.py)
         "ingress-port-blocking-network-policy": "ingress_policy",
         "traffic-denying-istio-gateway-authorization-policy": "ingress_policy",
@@ -165,6 +163,16 @@ class MappingTest(unittest.TestCase):
         "kubernetes-api-server-request-surge": None,
         "exhausted-etcd-database-storage": None,
         "monitoring-probe-failure": None,
+        # the local cluster's scheduler/admission (target_service/scheduler.py, fault_placement.py)
+        "nonexistent-kubernetes-workload-node": "placement",
+        "cordoned-kubernetes-worker-node": "placement",
+        "cluster-availability-loss": "placement",
+        "unschedulable-kubernetes-workload-pod-anti-affinity-rule": "placement",
+        "priority-kubernetes-workload-priority-preemption": "placement",
+        "insufficient-kubernetes-resource-quota": "placement",
+        "nonexistent-kubernetes-workload-persistent-volume-claim": "placement",
+        "node-resource-exhaustion": "placement",
+        "aggressive-scaledown-kubernetes-horizontal-pod-autoscaler": None,
     }
 
     def test_specific_faults(self) -> None:
@@ -198,9 +206,9 @@ class MappingTest(unittest.TestCase):
         aggravated = map_incident(self.incident("unassigned-kubernetes-workload-container-resource-limits",
                                                 "scheduled-chaos-mesh-experiment"))
         self.assertEqual((aggravated.local_fault, aggravated.primary), ("chaos_schedule", 1))
-        mixed = map_incident(self.incident("insufficient-kubernetes-resource-quota", "opentelemetry-demo-feature-flag"))
+        mixed = map_incident(self.incident("exhausted-etcd-database-storage", "opentelemetry-demo-feature-flag"))
         self.assertIsNone(mixed.local_fault)
-        self.assertIn("injection 1 of 2 (insufficient-kubernetes-resource-quota)", mixed.unsupported_reason)
+        self.assertIn("injection 1 of 2 (exhausted-etcd-database-storage)", mixed.unsupported_reason)
         both = map_incident(self.incident("opentelemetry-demo-feature-flag", "scheduled-chaos-mesh-experiment"))
         self.assertEqual((both.local_fault, both.primary), ("feature_flag", 0))
         self.assertIsNone(map_incident(self.incident()).local_fault)
@@ -318,10 +326,45 @@ class MultiInjectionRecordTest(unittest.TestCase):
 
     def test_an_injection_without_analogue_refuses_the_incident_and_is_named(self) -> None:
         rec = self.record([Injection("opentelemetry-demo-feature-flag", _flag("adFailure"), 0),
-                           Injection("insufficient-kubernetes-resource-quota", {}, 0)])
+                           Injection("exhausted-etcd-database-storage", {}, 0)])
         self.assertIsNone(rec["local_fault"])
         self.assertEqual(rec["local_faults"], [])
-        self.assertIn("injection 2 of 2 (insufficient-kubernetes-resource-quota)", rec["unsupported_reason"])
+        self.assertIn("injection 2 of 2 (exhausted-etcd-database-storage)", rec["unsupported_reason"])
+
+    def test_scheduling_faults_keep_the_workload_and_namespace(self) -> None:
+        def dep(name: str, namespace: str = "otel-demo") -> dict:
+            return {"kubernetesObject": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                         "metadata": {"name": name, "namespace": namespace}}}
+
+        # ITBench 33: both Deployments pinned to a node that does not exist; both reproduced
+        rec = self.record([Injection("nonexistent-kubernetes-workload-node", dep("ad"), 0),
+                           Injection("nonexistent-kubernetes-workload-node", dep("cart"), 1)])
+        self.assertEqual(rec["local_fault"], "placement")
+        self.assertEqual(rec["local_faults"], [
+            {"fault_class": "placement", "injection": 0,
+             "params": {"variant": "node_selector", "workload": "ad", "namespace": "otel-demo"}},
+            {"fault_class": "placement", "injection": 1,
+             "params": {"variant": "node_selector", "workload": "cart", "namespace": "otel-demo"}}])
+        # ITBench 52: quota admission + a feature flag, together
+        rec = self.record([Injection("insufficient-kubernetes-resource-quota", dep("checkout"), 0),
+                           Injection("opentelemetry-demo-feature-flag", _flag("loadGeneratorFloodHomepage"), 1)])
+        self.assertEqual([(f["fault_class"], f["params"]) for f in rec["local_faults"]],
+                         [("placement", {"variant": "quota", "workload": "checkout", "namespace": "otel-demo"}),
+                          ("feature_flag", {"flag": "loadGeneratorFloodHomepage", "variant": "on"})])
+        variants = {"cordoned-kubernetes-worker-node": "cordoned", "cluster-availability-loss": "cluster_loss",
+                    "priority-kubernetes-workload-priority-preemption": "preemption",
+                    "unschedulable-kubernetes-workload-pod-anti-affinity-rule": "anti_affinity",
+                    "nonexistent-kubernetes-workload-persistent-volume-claim": "volume_claim",
+                    "node-resource-exhaustion": "capacity"}
+        for fault_id, variant in variants.items():
+            with self.subTest(fault=fault_id):
+                rec = self.record([Injection(fault_id, dep("reviews-v3", "book-info"), 0)])
+                self.assertEqual(rec["local_faults"][0]["params"],
+                                 {"variant": variant, "workload": "reviews-v3", "namespace": "book-info"})
+        # HPA scale-down behaviour has no local analogue yet: still refused, with the reason
+        rec = self.record([Injection("aggressive-scaledown-kubernetes-horizontal-pod-autoscaler", dep("frontend"), 0)])
+        self.assertIsNone(rec["local_fault"])
+        self.assertIn("HorizontalPodAutoscaler", rec["unsupported_reason"])
 
     def test_stray_solution_object_is_a_warning(self) -> None:
         dep = {"kubernetesObject": {"kind": "Deployment", "metadata": {"name": "cart", "namespace": "otel-demo"}}}
@@ -368,4 +411,5 @@ class MultiInjectionRecordTest(unittest.TestCase):
     def test_summary_counts_warnings_and_multi(self) -> None:
         summary = import_itbench(ImportConfig(str(SAMPLE)), imported_at=STAMP)["summary"]
         self.assertIn("source_warnings", summary)
-        self.assertEqual(summary["multi_injection"], 1)  # scenario 33 (two unsupported injections)
+        self.assertEqual(summary["multi_injection"], 1)  # scenario 33 (two nodeSelector injections)
+        self.assertEqual(summary["multi_injection_supported"], 1)

@@ -9,7 +9,7 @@ from openhands_driver.itbench.model import Injection, ItbenchIncident
 LOCAL_FAULTS = ("stale_lockfile", "readiness_probe_fail", "port_mismatch", "bad_env_config", "feature_flag",
                 "chaos_schedule", "scaled_to_zero", "bad_release", "crash_loop", "bad_credential", "resource_limit",
                 "dns_misconfig", "wrong_peer_address", "probe_misconfig", "service_routing",
-                "ingress_policy")
+                "ingress_policy", "placement")
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,13 @@ _NO_K8S = "needs the Kubernetes "
 # The one ITBench fault -> local fault table. Ids 1-30 and 36 are the sample's catalog; 31-35 and 37-39 are in
 # later upstream catalogs and are listed so newer checkouts import cleanly. Unknown ids -> unsupported.
 FAULT_MAP: dict[str, FaultMapping] = {
-    "cordoned-kubernetes-worker-node": FaultMapping(None, _NO_K8S + "scheduler: a cordoned node leaves new pods Pending; the local target has no nodes or scheduling."),
+    "cordoned-kubernetes-worker-node": FaultMapping("placement", "Worker nodes are cordoned, so a new pod stays Pending; locally the nodes of the workload's pool are cordoned in the local cluster and the scheduler keeps the pod Pending, fixed by uncordoning them (not the node under maintenance)."),
     "crashing-kubernetes-workload-init-container": FaultMapping("crash_loop", "An init step with a bad script crashes before the app starts; locally a crashing start command, fixed by repairing or reverting it."),
     "disabled-istio-ambient-mode-kubernetes-namespace": FaultMapping("ingress_policy", "The namespace lost its Istio ambient-mode label, so the mesh's gateway has no endpoint for its workloads; locally the gateway in front of the instance routes only to namespaces labelled istio.io/dataplane-mode=ambient, fixed by labelling that namespace again."),
     "failing-name-resolution-kubernetes-workload-dns-policy": FaultMapping("dns_misconfig", "A broken DNS policy stops the workload resolving its dependencies; locally a broken name-resolution setting."),
     "hanging-kubernetes-workload-init-container": FaultMapping("crash_loop", "An init step hangs so the app never starts; locally a hanging start command, fixed by repairing or reverting it."),
     "ingress-port-blocking-network-policy": FaultMapping("ingress_policy", "A NetworkPolicy selecting the workload blocks its ingress ports while the app and port are correct; locally the gateway in front of the instance enforces the same NetworkPolicy documents, fixed by allowing the workload's port (or deleting that policy)."),
-    "insufficient-kubernetes-resource-quota": FaultMapping(None, _NO_K8S + "API server's ResourceQuota admission (pods refused, Pending); the local resource_limit fault is an OOM/throttle of a running process, not an admission refusal."),
+    "insufficient-kubernetes-resource-quota": FaultMapping("placement", "A namespace ResourceQuota below what is used + requested makes admission refuse the pods; locally the local cluster's quota admission refuses the pod (FailedCreate, exceeded quota), fixed by raising or removing the quota."),
     "insufficient-kubernetes-workload-container-resources": FaultMapping("resource_limit", "Container CPU/memory limits set too low (OOMKilled / CrashLoopBackOff); locally a too-low limit, fixed by raising it."),
     "invalid-kubernetes-workload-container-command": FaultMapping("crash_loop", "Invalid container command -> CrashLoopBackOff; locally a bad entrypoint/start command."),
     "kubernetes-api-server-request-surge": FaultMapping(None, "Load on the Kubernetes control plane (API server); the local environment has no control plane."),
@@ -39,28 +39,28 @@ FAULT_MAP: dict[str, FaultMapping] = {
     "modified-kubernetes-workload-container-environment-variable": FaultMapping("wrong_peer_address", "A named address variable (e.g. QUOTE_ADDR) is set to a wrong value, so calls to that peer fail; locally the same variable with the same wrong value in etc/service.env, fixed by restoring the registered address."),
     "modified-target-port-kubernetes-service": FaultMapping("service_routing", "The Service's targetPort is wrong while the app listens correctly; locally the route map in front of the instance targets the wrong port, fixed by restoring the route (not by moving the app)."),
     "nonexistent-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image that does not exist; locally a release that cannot run, fixed by rollback."),
-    "nonexistent-kubernetes-workload-node": FaultMapping(None, _NO_K8S + "scheduler: a nodeSelector for a node that does not exist leaves pods Pending."),
-    "nonexistent-kubernetes-workload-persistent-volume-claim": FaultMapping(None, _NO_K8S + "volume binding: a PersistentVolumeClaim that cannot bind leaves pods Pending."),
+    "nonexistent-kubernetes-workload-node": FaultMapping("placement", "The Deployment's nodeSelector names a node that does not exist, so its pods stay Pending; locally the same nodeSelector in the workload spec and the local scheduler keeps the pod Pending, fixed by restoring the selector."),
+    "nonexistent-kubernetes-workload-persistent-volume-claim": FaultMapping("placement", "The pod template mounts a PersistentVolumeClaim that does not exist, so pods stay Pending; locally the workload spec names a missing claim and the local scheduler keeps the pod Pending, fixed by restoring the claim name."),
     "opentelemetry-demo-feature-flag": FaultMapping("feature_flag", "An otel-demo flagd feature flag turns on a failure mode; locally a feature flag that degrades requests, fixed by turning it off."),
-    "priority-kubernetes-workload-priority-preemption": FaultMapping(None, _NO_K8S + "scheduler's priority preemption (evicted by a higher-priority workload)."),
+    "priority-kubernetes-workload-priority-preemption": FaultMapping("placement", "The workload's priority was lowered and a higher-priority workload took its room, so it is preempted and cannot be rescheduled; locally the same priority classes and preemption rules in the local scheduler, fixed by restoring the workload's priorityClassName."),
     "scaled-to-zero-kubernetes-workload": FaultMapping("scaled_to_zero", "The workload is scaled to 0 replicas; locally the service is scaled to zero, fixed by scaling it back."),
     "scheduled-chaos-mesh-experiment": FaultMapping("chaos_schedule", "A recurring Chaos Mesh schedule degrades a workload until removed; locally a scheduled chaos experiment, fixed by removing the schedule (symptom varies by experiment type)."),
     "strict-mutual-tls-istio-service-mesh-enforcement": FaultMapping("ingress_policy", "A PeerAuthentication in mode STRICT refuses peers that present no client certificate; locally the gateway in front of the instance has none and the same policy refuses it, fixed by that policy's mode (PERMISSIVE) or removing it. Upstream's fix re-enrols the caller in the mesh instead: there is no caller workload locally to enrol."),
     "traffic-denying-istio-gateway-authorization-policy": FaultMapping("ingress_policy", "An Istio AuthorizationPolicy on the gateway has a DENY rule matching the requests (403); locally the gateway in front of the instance enforces the same policy, fixed by removing the rule (or the policy)."),
     "unassigned-kubernetes-workload-container-resource-limits": FaultMapping(None, "Removing resource limits causes no failure by itself (it only aggravates another fault); the local resource_limit fault is the opposite (a limit too low).", standalone=False),
-    "unschedulable-kubernetes-workload-pod-anti-affinity-rule": FaultMapping(None, _NO_K8S + "scheduler: an inter-pod anti-affinity rule makes pods unschedulable."),
+    "unschedulable-kubernetes-workload-pod-anti-affinity-rule": FaultMapping("placement", "A required inter-pod anti-affinity rule no node satisfies makes the pods unschedulable; locally the same rule in the workload spec against the pods on every node, fixed by reverting the rule."),
     "unsupported-architecture-kubernetes-workload-container-image": FaultMapping("bad_release", "The workload is pinned to an image built for another CPU architecture; locally a release that cannot run, fixed by rollback."),
     "valkey-workload-changed-password": FaultMapping("bad_credential", "The Valkey password was changed so clients cannot authenticate; locally a changed credential, fixed by restoring it."),
     "valkey-workload-out-of-memory": FaultMapping("crash_loop", "An injected start-up change runs a memory hog, so the container is OOM-killed in a loop; the fix is reverting the start change (raising limits does not help), i.e. crash_loop, not resource_limit."),
     "invalid-kubernetes-service-selector": FaultMapping("service_routing", "The Service's label selector matches no pod, so it has no endpoints; locally the route map's selector matches no instance, fixed by restoring the route (not by relabelling the instance)."),
     "deleted-kubernetes-service": FaultMapping("service_routing", "The Service object was deleted; locally the service's entry in the route map is gone, fixed by re-creating it from the deployed manifest."),
-    "aggressive-scaledown-kubernetes-horizontal-pod-autoscaler": FaultMapping(None, _NO_K8S + "HorizontalPodAutoscaler scale-down behaviour; no autoscaler locally."),
+    "aggressive-scaledown-kubernetes-horizontal-pod-autoscaler": FaultMapping(None, _NO_K8S + "HorizontalPodAutoscaler scale-down behaviour under load: it hurts only by removing replicas that carry traffic; the local target runs one instance (its autoscaler has bounds, no replicas to scale down), so a local behaviour block would change nothing real."),
     "exhausted-etcd-database-storage": FaultMapping(None, "etcd storage exhaustion in the Kubernetes control plane; the local environment has no etcd or API server."),
     "stalled-pipeline-controller": FaultMapping("scaled_to_zero", "A controller Deployment is scaled to 0 replicas; locally the service is scaled to zero, fixed by scaling it back."),
-    "cluster-availability-loss": FaultMapping(None, _NO_K8S + "nodes: all workers cordoned and pods evicted; the local target has no nodes."),
+    "cluster-availability-loss": FaultMapping("placement", "All worker nodes are cordoned and the workload's pod evicted, so it cannot be placed anywhere; locally every worker of the local cluster is cordoned and the pod stays Pending, fixed by uncordoning them."),
     "breaking-configuration-change": FaultMapping("bad_env_config", "A breaking environment-variable change; locally a wrong value in etc/service.env."),
     "corrupted-kubernetes-secret-credentials": FaultMapping("bad_credential", "A Secret's credentials are corrupted; locally a corrupted credential, fixed by restoring it."),
-    "node-resource-exhaustion": FaultMapping(None, _NO_K8S + "scheduler and node-pressure eviction: excessive requests starve other pods on the node."),
+    "node-resource-exhaustion": FaultMapping("placement", "Excessive resource requests injected into the workload exceed what any node can give, so its pod cannot be scheduled; locally the same requests against the local nodes' allocatable (Insufficient cpu/memory), fixed by reverting the requests."),
     "failed-release-pipeline-service": FaultMapping("bad_release", "A release is pinned to an invalid image tag; locally a release that cannot run, fixed by rollback."),
     "monitoring-probe-failure": FaultMapping(None, "A monitoring probe is scaled to zero so alerts go silent while the app stays healthy; the local verifier judges the target's own health, which is fine before any fix, so it could not tell a fix from no fix (and scaled_to_zero of the service would be a different incident)."),
 }
@@ -98,6 +98,16 @@ _POLICY_FAULTS = ("ingress-port-blocking-network-policy", "traffic-denying-istio
                   "strict-mutual-tls-istio-service-mesh-enforcement", "disabled-istio-ambient-mode-kubernetes-namespace")
 
 
+# The placement class's sub-mechanism per ITBench fault id (target_service/fault_placement.py VARIANTS).
+_PLACEMENT_VARIANT = {"nonexistent-kubernetes-workload-node": "node_selector", "cordoned-kubernetes-worker-node": "cordoned",
+                      "cluster-availability-loss": "cluster_loss",
+                      "unschedulable-kubernetes-workload-pod-anti-affinity-rule": "anti_affinity",
+                      "priority-kubernetes-workload-priority-preemption": "preemption",
+                      "insufficient-kubernetes-resource-quota": "quota",
+                      "nonexistent-kubernetes-workload-persistent-volume-claim": "volume_claim",
+                      "node-resource-exhaustion": "capacity"}
+
+
 def local_fault_params(inj: Injection) -> dict[str, Any]:
     """The params the local fault class takes for this ITBench injection ({} = the fault's defaults)."""
     args, fault_id = inj.args, inj.fault_id
@@ -113,6 +123,10 @@ def local_fault_params(inj: Injection) -> dict[str, Any]:
         port = args.get("targetPort")
         return {"breakage": _ROUTING_VARIANT[fault_id],
                 **({"target_port": port} if isinstance(port, int) and not isinstance(port, bool) else {})}
+    if fault_id in _PLACEMENT_VARIANT:
+        meta = ((args.get("kubernetesObject") or {}).get("metadata") or {}) if isinstance(args.get("kubernetesObject"), dict) else {}
+        return {"variant": _PLACEMENT_VARIANT[fault_id],
+                **{key: str(meta[field]) for key, field in (("workload", "name"), ("namespace", "namespace")) if meta.get(field)}}
     if fault_id in _CRASH_VARIANT:
         return {"variant": _CRASH_VARIANT[fault_id]}
     if fault_id in _POLICY_FAULTS:
