@@ -39,6 +39,9 @@ class RunConfig:
     env_file: Path | None = None
     allow_fallback: bool = False
     run_timeout_s: float | None = None
+    # The whole incident's budget, start-up and clean-up included (fan-out --subprocess-timeout-s):
+    # the agent gets what is left after start-up, minus the proof's own time
+    incident_timeout_s: float | None = None
     condense_context: bool = False
     # Safety gates (see openhands_driver/gates.py)
     max_security_risk: str = "MEDIUM"

@@ -222,8 +222,9 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         ensure_targetctl_on_path()
         # --- sandbox (openhands_driver/sandbox): the boundary of the agent's terminal and editor
         sandbox = open_sandbox(sandbox_kind, target, workspace, console)
+        agent_config = _within_incident_budget(config, time.monotonic() - started)
         with laminar_span(f"sre-incident {plan.run_id}") as laminar_trace_id:
-            session = run_session(config, model, target=target, workspace=workspace,
+            session = run_session(agent_config, model, target=target, workspace=workspace,
                                   message=plan.message, console=console, approver=approver,
                                   sandbox=sandbox)
         result.laminar_trace_id = laminar_trace_id()
@@ -327,6 +328,18 @@ def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
     result.resolved = bool(result.service_up and result.durability.get("passed")
                            and (result.mitigation or {"passed": True})["passed"]
                            and (result.collateral or {"passed": True})["passed"])
+
+
+def _within_incident_budget(config: RunConfig, elapsed_s: float) -> RunConfig:
+    """With ``incident_timeout_s``: the agent's deadline is what is left of the incident's budget
+    after start-up, minus what the proof needs (verifier, restart + soak, clean-up)."""
+    if not config.incident_timeout_s:
+        return config
+    proof_s = config.verify_max_attempts * config.verify_interval_s + config.soak_s + 10.0
+    left = max(1.0, config.incident_timeout_s - elapsed_s - proof_s)
+    if config.run_timeout_s is not None and config.run_timeout_s <= left:
+        return config
+    return dataclasses.replace(config, run_timeout_s=round(left, 1))
 
 
 def _streak_start_s(check) -> float:

@@ -26,15 +26,19 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 VARIANTS = ("fanout", "isolated", "sequential", "sample")
 
 
-def build_parser(variant: str = "fanout", prog: str | None = None, description: str | None = None):
+def build_parser(variant: str = "fanout", prog: str | None = None, description: str | None = None,
+                 training_data: Path = ITBENCH_DATA):
     p = argparse.ArgumentParser(allow_abbrev=False, prog=prog, description=description)
-    p.add_argument("--training-data", type=Path, default=ITBENCH_DATA,
-                   help="scenario file (default: the imported ITBench incidents, %(default)s)")
+    p.add_argument("--training-data", type=Path, default=training_data,
+                   help="scenario file (default: %(default)s)")
     p.add_argument("--sample-size", type=int, default=None,
                    help="run a seeded random sample of N incidents (default: all of them)")
     p.add_argument("--seed", type=int, default=0, help="sample / arrival seed (default: %(default)s)")
     p.add_argument("--scenarios", default=None, metavar="ID,ID,...",
                    help="run exactly these scenario ids, in order (repeats allowed) instead of a sample")
+    p.add_argument("--incidents", type=int, default=None, metavar="N",
+                   help="run N incidents: a seeded order of the runnable ones, repeated when N exceeds "
+                        "them (blind: each repeat is another variant)")
     if variant not in ("sequential", "sample"):
         p.add_argument("--concurrency", type=int, default=3,
                        help="incidents running at once, in this one process (default: %(default)s)")
@@ -42,6 +46,10 @@ def build_parser(variant: str = "fanout", prog: str | None = None, description: 
         p.add_argument("--run-timeout-s", type=float, default=None,
                        help="stop an incident's agent after S seconds (status timeout); its target is "
                             "cleaned up, the others go on")
+        p.add_argument("--subprocess-timeout-s", type=float, default=None, metavar="S",
+                       help="bound one incident as a whole, start-up and clean-up included: its agent "
+                            "gets what is left after start-up minus the proof's time, and an incident "
+                            "that still ends past S is a timeout row")
     if variant == "fanout":
         p.add_argument("--simulate", action="store_true",
                        help="dry-run proxy: routing and plans only; starts nothing, claims nothing")
@@ -71,12 +79,16 @@ def build_parser(variant: str = "fanout", prog: str | None = None, description: 
                         "derived from --seed)")
     b.add_argument("--soak-s", type=float, default=3.0,
                    help="durability soak after the runner's restart (default: %(default)s)")
+    a = p.add_argument_group("agent")
+    a.add_argument("--mode", choices=MODES, default="optimized",
+                   help="optimized: follow the routed skill; baseline: generic triage (default: %(default)s)")
+    a.add_argument("--strategy-source", choices=STRATEGY_SOURCES, default=None,
+                   help="where the optimized strategy comes from (default: skills; optimizer with "
+                        "--optimizer gepa|iterative)")
+    a.add_argument("--optimizer", choices=("gepa", "iterative", "manual"), default=None,
+                   help="the optimizer lane: gepa/iterative run that optimizer's saved result "
+                        "(optimize.py --optimizer X writes it), manual the hand-written triage runbook")
     if variant != "sample":
-        a = p.add_argument_group("agent")
-        a.add_argument("--mode", choices=MODES, default="optimized",
-                       help="optimized: follow the routed skill; baseline: generic triage (default: %(default)s)")
-        a.add_argument("--strategy-source", choices=STRATEGY_SOURCES, default="skills",
-                       help="where the optimized strategy comes from (default: %(default)s)")
         a.add_argument("--model", default=None, help="a litellm model id (default: the offline runbook brain)")
         a.add_argument("--llm-base-url", default=None, help="an OpenAI-compatible endpoint for --model")
         a.add_argument("--max-iterations", type=int, default=40, help="agent step budget per incident (default: %(default)s)")
@@ -96,18 +108,41 @@ def build_parser(variant: str = "fanout", prog: str | None = None, description: 
     return p
 
 
+def optimizer_lane(optimizer: str | None, strategy_source: str | None, simulate: bool):
+    """(strategy source, optimizer result file) for ``--optimizer``; a missing saved result is a user
+    error naming the command that creates it, or, in a dry run, a note and the skills instead."""
+    from openhands_driver.optimizer.result import DEFAULT_OPTIMIZER_RESULT, create_command, default_output
+
+    if optimizer is None:
+        return strategy_source or "skills", DEFAULT_OPTIMIZER_RESULT
+    if optimizer == "manual":
+        return strategy_source or "manual", DEFAULT_OPTIMIZER_RESULT
+    path = default_output(optimizer)
+    if path.is_file():
+        return strategy_source or "optimizer", path
+    fix = create_command(path, optimizer)
+    if simulate:
+        print(f"note: --optimizer {optimizer}: no saved result at {path} yet (create it with: {fix}); "
+              "this dry run plans the skills instead", file=sys.stderr)
+        return strategy_source or "skills", DEFAULT_OPTIMIZER_RESULT
+    raise UserError(f"--optimizer {optimizer}: no saved result at {path}; create it with: {fix}")
+
+
 def config_from_args(args: argparse.Namespace, variant: str = "fanout") -> FanoutConfig:
     from openhands_driver.remote import parse_hosts
 
     simulate = variant == "sample" or getattr(args, "simulate", False)
+    strategy_source, optimizer_result = optimizer_lane(args.optimizer, args.strategy_source, simulate)
     run = RunConfig(
+        optimizer_result=optimizer_result,
         training_data=args.training_data, simulate=simulate,
         backend=getattr(args, "backend", "local"), mode=getattr(args, "mode", "optimized"),
-        strategy_source=getattr(args, "strategy_source", "skills"),
+        strategy_source=strategy_source,
         model=getattr(args, "model", None), llm_base_url=getattr(args, "llm_base_url", None),
         max_iterations=getattr(args, "max_iterations", 40),
         verify_interval_s=getattr(args, "verify_interval_s", verifier.DEFAULT_INTERVAL_S),
         run_timeout_s=getattr(args, "run_timeout_s", None),
+        incident_timeout_s=getattr(args, "subprocess_timeout_s", None),
         trace_log=getattr(args, "trace_log", DEFAULT_TRACE_LOG),
         disable_trace_log=getattr(args, "disable_trace_log", False) or simulate,
         blind=args.blind, soak_s=args.soak_s, sandbox=getattr(args, "sandbox", "auto"))
@@ -136,7 +171,14 @@ def config_from_args(args: argparse.Namespace, variant: str = "fanout") -> Fanou
     if variant == "isolated" and not hosts and not getattr(args, "local_servers", 0):
         raise UserError("fanout_isolated.py needs --remote-host URL (repeatable) or --local-servers N")
     scenario_ids = [s.strip() for s in args.scenarios.split(",") if s.strip()] if args.scenarios else None
+    if args.incidents is not None and (args.sample_size is not None or args.scenarios):
+        raise UserError("--incidents N picks the incidents itself: not with --sample-size or --scenarios")
+    if args.incidents is not None and args.incidents < 1:
+        raise UserError(f"--incidents must be >= 1, got {args.incidents}")
+    if run.incident_timeout_s is not None and not run.incident_timeout_s > 0:
+        raise UserError(f"--subprocess-timeout-s must be > 0, got {run.incident_timeout_s}")
     return FanoutConfig(run=run, scenario_ids=scenario_ids, sample_size=args.sample_size, seed=args.seed,
+                        incidents=args.incidents,
                         variant_seeds=variant_seeds,
                         concurrency=concurrency, remote_hosts=hosts,
                         continuous=getattr(args, "continuous", False),
@@ -173,8 +215,8 @@ def execute(config: FanoutConfig, *, progress: bool = True, local_servers: int =
 
 
 def main(argv: list[str] | None = None, *, variant: str = "fanout", prog: str | None = None,
-         description: str | None = None) -> int:
-    args = build_parser(variant, prog, description).parse_args(argv)
+         description: str | None = None, training_data: Path = ITBENCH_DATA) -> int:
+    args = build_parser(variant, prog, description, training_data).parse_args(argv)
     try:
         config = config_from_args(args, variant)
         report = execute(config, progress=not getattr(args, "no_progress", False),

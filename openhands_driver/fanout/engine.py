@@ -254,6 +254,10 @@ class FanoutEngine:
         error = result.error
         if self._stop.is_set() and status != "fixed":
             status, error = "error", "interrupted: the fan-out was stopped while this incident ran"
+        bound = config.incident_timeout_s
+        if bound and time.monotonic() - started > bound:  # the whole incident ran past its bound
+            status, error = "timeout", (f"the incident took {time.monotonic() - started:.1f}s, past "
+                                        f"--subprocess-timeout-s {bound:g}" + (f"; {error}" if error else ""))
         return self._row(incident, status, started, config.run_id, log_path, data=data, error=error)
 
     def _incident_config(self, incident: Incident):

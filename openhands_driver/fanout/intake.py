@@ -23,6 +23,13 @@ def batch(config: FanoutConfig, catalog: Catalog | None = None) -> list[Incident
         return [Incident(i, catalog.get(sid), 0.0, _seed(config, i))
                 for i, sid in enumerate(config.scenario_ids)]
     pool = list(catalog.scenarios)
+    if config.incidents is not None:  # N incidents: a seeded order of the runnable ones, cycled
+        if config.incidents < 1:
+            raise UserError(f"--incidents must be >= 1 (got {config.incidents})")
+        runnable = [s for s in pool if s.runnable] or pool
+        order = list(runnable)
+        random.Random(config.seed).shuffle(order)
+        return [Incident(i, order[i % len(order)], 0.0, _seed(config, i)) for i in range(config.incidents)]
     if config.sample_size is None or config.sample_size >= len(pool):
         chosen = pool
     else:
@@ -51,6 +58,12 @@ def arrivals(config: FanoutConfig, catalog: Catalog | None = None) -> list[Incid
         index = len(incidents)
         incidents.append(Incident(index, rng.choice(pool), round(clock, 3), _seed(config, index)))
         clock += rng.expovariate(rate_per_s)
+    if not incidents:
+        import sys
+
+        print(f"note: no incident arrived in {config.duration_s:g}s at {config.arrival_rate:g} per minute "
+              f"(expected {rate_per_s * config.duration_s:.1f}; seed {config.seed}); raise --duration-s or "
+              "--arrival-rate", file=sys.stderr)
     return incidents
 
 

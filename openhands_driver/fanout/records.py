@@ -47,6 +47,7 @@ class FanoutConfig:
     run: RunConfig = field(default_factory=RunConfig)
     scenario_ids: list[str] | None = None  # an explicit incident set (repeats allowed), else a sample
     sample_size: int | None = None          # None: every incident of the training data
+    incidents: int | None = None            # exactly N incidents, cycling through a seeded shuffle
     seed: int = 0
     variant_seeds: list[int] | None = None  # blind: each incident runs once per seed (else one seed each)
     concurrency: int = 3
