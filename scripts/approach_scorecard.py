@@ -26,11 +26,11 @@ if str(REPO_ROOT) not in sys.path:
 from openhands_driver import verifier  # noqa: E402
 from openhands_driver.errors import UserError, error_lines  # noqa: E402
 from openhands_driver.optimizer.result import DEFAULT_ITERATIVE_RESULT, DEFAULT_OPTIMIZER_RESULT  # noqa: E402
-from openhands_driver.paths import DEFAULT_TRACE_LOG  # noqa: E402
+from openhands_driver.paths import ARTIFACTS_DIR, DEFAULT_TRACE_LOG  # noqa: E402
 from openhands_driver.reports.scorecard import APPROACHES, ScorecardConfig, render_text, run_scorecard  # noqa: E402
 
 
-DEFAULT_PLOT_DIR = REPO_ROOT / "artifacts" / "plots"
+DEFAULT_PLOT_DIR = ARTIFACTS_DIR / "plots"
 
 
 def config_from_args(argv: list[str] | None) -> tuple[ScorecardConfig, argparse.Namespace]:

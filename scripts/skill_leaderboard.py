@@ -17,11 +17,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from openhands_driver.paths import DEFAULT_TRACE_LOG  # noqa: E402
+from openhands_driver.paths import ARTIFACTS_DIR, DEFAULT_TRACE_LOG  # noqa: E402
 from openhands_driver.reports.leaderboard import build, render_markdown, render_text  # noqa: E402
 
 
-DEFAULT_PLOT_DIR = REPO_ROOT / "artifacts" / "plots"
+DEFAULT_PLOT_DIR = ARTIFACTS_DIR / "plots"
 
 
 def main(argv: list[str] | None = None) -> int:
