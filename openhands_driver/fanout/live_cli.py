@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from openhands_driver.errors import UserError
+from openhands_driver.errors import UserError, error_lines
 from openhands_driver.fanout import cli
 from openhands_driver.fanout.live import LiveBoard
 from openhands_driver.paths import REPO_ROOT
@@ -49,6 +49,38 @@ def build_parser(narrated: bool, prog: str, description: str):
     return p
 
 
+def _dry_run(config, args, narrated: bool) -> int:
+    """--simulate: the dry-run proxy's plan (routing, skills, runbooks) as a table, each planned
+    incident with its trace link when a template is given; no target, no agent, no verdicts."""
+    from openhands_driver.fanout.simulate import simulate
+    from openhands_driver.progress import summary_table
+
+    report = simulate(config)
+    if narrated:
+        print(f"dry run: {len(report['rows'])} incident(s) planned at concurrency {config.concurrency}; "
+              "nothing is started and nothing is claimed", file=sys.stderr)
+    if args.trace_url_template and not any(row.get("run_id") for row in report["rows"]):
+        print("  (trace links: a dry run makes no runs, so there is nothing to link yet; "
+              f"real runs link to {args.trace_url_template})", file=sys.stderr)
+    for row in report["rows"]:
+        link = ""
+        if args.trace_url_template and row.get("run_id"):
+            from openhands_driver.dashboard.links import trace_url
+
+            link = "  " + (trace_url(args.trace_url_template, run_id=row["run_id"],
+                                     incident_id=str(row["index"]), trace_id="") or "")
+        print(f"  #{row['index']:>3} {row['scenario_id']:<40} skill {row.get('skill_id') or '-':<22}{link}",
+              file=sys.stderr)
+    print(summary_table(report), file=sys.stderr)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"report: {args.output}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, default=str))
+    return cli.EXIT_OK
+
+
 def main(argv: list[str] | None = None, *, narrated: bool = False, prog: str = "fanout_dashboard.py",
          description: str = "") -> int:
     args = build_parser(narrated, prog, description).parse_args(argv)
@@ -57,11 +89,13 @@ def main(argv: list[str] | None = None, *, narrated: bool = False, prog: str = "
             from openhands_driver.dashboard.links import check_template
 
             check_template(args.trace_url_template)
-        if getattr(args, "simulate", False):
-            raise UserError("the live view shows real runs; for a dry run use scripts/fanout_itbench.py --simulate")
+        if narrated and args.incidents is not None and args.scenarios == DEMO_SCENARIOS:
+            args.scenarios = None  # --incidents N picks the incidents instead of the demo's three
         config = cli.config_from_args(args, "fanout")
+        if config.simulate:  # the plan, with each incident's trace link; nothing runs
+            return _dry_run(config, args, narrated)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return exc.exit_code
     board_class = NarratedBoard if narrated else LiveBoard
     if getattr(args, "no_progress", False):  # no live view at all: the report only
@@ -85,7 +119,7 @@ def main(argv: list[str] | None = None, *, narrated: bool = False, prog: str = "
         report = run_fanout(config, view=board)
     except UserError as exc:
         board.close()
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         board.close()
