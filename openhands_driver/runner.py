@@ -249,7 +249,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         closer = threading.Thread(target=close_conversation, name="close-conversation")
         closer.start()
         try:
-            after = proof.take_snapshot(target) if before is not None else None
+            after = _snapshot_after(target, result) if before is not None else None
             changed = [p for p in set(before or {}) | set(after or {})
                        if (before or {}).get(p) != (after or {}).get(p)]
             after_texts = proof.take_texts(target, changed) if after is not None and changed else {}
@@ -328,6 +328,17 @@ def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
     result.resolved = bool(result.service_up and result.durability.get("passed")
                            and (result.mitigation or {"passed": True})["passed"]
                            and (result.collateral or {"passed": True})["passed"])
+
+
+def _snapshot_after(target, result: RunResult) -> dict | None:
+    """The after-snapshot; when the target cannot give one, collateral fails closed with the reason
+    (the run is still judged, not lost to an exception)."""
+    try:
+        return proof.take_snapshot(target)
+    except RuntimeError as exc:
+        result.collateral = {"passed": False, "changed": [], "outside_fix": [], "decoys_changed": [],
+                             "error": f"no snapshot after the run: {exc}"}
+        return None
 
 
 def _within_incident_budget(config: RunConfig, elapsed_s: float) -> RunConfig:

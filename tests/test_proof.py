@@ -60,6 +60,32 @@ class CollateralTests(unittest.TestCase):
         self.assertTrue(verdict["passed"])
 
 
+class ServiceToolTests(unittest.TestCase):
+    def test_an_answer_that_is_not_json_is_retried_then_a_clear_error(self) -> None:
+        from openhands_driver.proof.mitigation import run_service_tool
+        from openhands_driver.target.base import CommandResult
+
+        class Flaky:
+            root = "/r"
+            calls = 0
+            answers = ["", '{"a": "1"}']
+
+            def service_tool_argv(self):
+                return ["faults.py"]
+
+            def exec(self, argv, timeout_s=60.0):
+                self.calls += 1
+                return CommandResult(argv, 0, self.answers.pop(0), "", 0.01)
+
+        flaky = Flaky()
+        self.assertEqual(run_service_tool(flaky, ["snapshot"]), {"a": "1"})  # the second answer is used
+        self.assertEqual(flaky.calls, 2)
+        broken = Flaky()
+        broken.answers = ["", "not json"]
+        with self.assertRaisesRegex(RuntimeError, "snapshot on the target answered no JSON"):
+            run_service_tool(broken, ["snapshot"])
+
+
 class ChangeDiffTests(unittest.TestCase):
     def test_diffs_of_modified_created_and_deleted_files(self) -> None:
         changed = [{"path": "etc/flags.json", "change": "modified"}, {"path": "etc/new", "change": "created"},

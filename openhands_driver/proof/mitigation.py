@@ -12,11 +12,17 @@ from openhands_driver.target.base import Target
 def run_service_tool(target: Target, args: list[str], timeout_s: float = 60.0) -> Any:
     """Run ``faults.py ARGS --root ROOT`` in the target's context; its JSON answer."""
     argv = target.service_tool_argv() + args + ["--root", str(target.root)]
-    result = target.exec(argv, timeout_s=timeout_s)
-    if not result.ok:
-        raise RuntimeError(f"{' '.join(args[:1])} on the target failed (exit {result.exit_code}): "
-                           f"{(result.stderr or result.stdout).strip()[-400:]}")
-    return json.loads(result.stdout)
+    for attempt in (1, 2):  # once more when the answer is not JSON (seen once under heavy load)
+        result = target.exec(argv, timeout_s=timeout_s)
+        if not result.ok:
+            raise RuntimeError(f"{' '.join(args[:1])} on the target failed (exit {result.exit_code}): "
+                               f"{(result.stderr or result.stdout).strip()[-400:]}")
+        try:
+            return json.loads(result.stdout)
+        except ValueError:
+            if attempt == 2:
+                raise RuntimeError(f"{' '.join(args[:1])} on the target answered no JSON (stdout "
+                                   f"{result.stdout.strip()[:200]!r}, stderr {result.stderr.strip()[-200:]!r})") from None
 
 
 def check_mitigation(target: Target, fault: str | None, params: dict) -> dict:
