@@ -104,6 +104,7 @@ class RemoteSession:
     skills: list = field(default_factory=list)
     terminal_env: dict[str, str] = field(default_factory=dict)
     also_remove: list[str] = field(default_factory=list)  # what the run put in a given working dir
+    kept_entries: list[str] | None = None  # a given working dir's entries before the run (kept)
     _closed: bool = False
 
     def close(self) -> None:
@@ -112,7 +113,11 @@ class RemoteSession:
             return
         self._closed = True
         try:
-            paths = " ".join(shlex.quote(p) for p in (self.base_dir, *self.also_remove))
+            extra = list(self.also_remove)
+            if self.kept_entries is not None:  # a given working dir: remove what appeared in it
+                extra += [f"{self.working_dir}/{name}" for name in _entries(self.workspace, self.working_dir)
+                          if name not in self.kept_entries]
+            paths = " ".join(shlex.quote(p) for p in dict.fromkeys((self.base_dir, *extra)))
             self.workspace.execute_command(f"rm -rf {paths}", timeout=20)
         except Exception:  # best effort: the server may already be gone
             pass
@@ -151,6 +156,9 @@ def open_session(host: str, local_workspace: Path, terminal_env: dict[str, str],
         working_dir = f"{base_dir}/work"
     workspace = RemoteWorkspace(host=host, working_dir=working_dir, api_key=os.environ.get(API_KEY_ENV))
     session = RemoteSession(host, workspace, base_dir, working_dir, also_remove=also_remove)
+    if also_remove:  # a given working dir: what is there now stays, whatever the run adds goes
+        workspace.execute_command(f"mkdir -p {shlex.quote(working_dir)}", timeout=20)
+        session.kept_entries = _entries(workspace, working_dir)
     try:
         _upload(workspace, INPUTRC, f"{base_dir}/terminal.inputrc")
         agents = local_workspace / ".agents"
@@ -165,6 +173,12 @@ def open_session(host: str, local_workspace: Path, terminal_env: dict[str, str],
         session.close()
         raise
     return session
+
+
+def _entries(workspace, directory: str) -> list[str]:
+    """The names in ``directory`` on the server (hidden ones too)."""
+    result = workspace.execute_command(f"ls -A1 {shlex.quote(directory)}", timeout=20)
+    return [line for line in (getattr(result, "stdout", "") or "").splitlines() if line and "/" not in line]
 
 
 def _upload(workspace, source: Path, destination: str) -> None:

@@ -184,10 +184,12 @@ class AgentServerCommandsTest(_Commands):
 
     def test_run_on_the_agent_server_in_the_given_working_dir(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "notes.txt").write_text("the operator's own file")
         proc = self.run_cmd("uv run python run_demo.py --mode optimized --strategy-source skills --scenario stale_lockfile "
                             f"--remote-host http://127.0.0.1:{self.port} --remote-working-dir {self.workdir} --json")
         self.assertTrue(json.loads(proc.stdout)["resolved"])
-        self.assertEqual(sorted(p.name for p in self.workdir.iterdir()), [])  # only what the run put there went
+        # what was there stays; what the run put there (skills, the SDK's files) is gone
+        self.assertEqual(sorted(p.name for p in self.workdir.iterdir()), ["notes.txt"])
         self.assertTrue(self.workdir.is_dir())  # the given directory itself is kept
 
     def test_isolated_fanout(self):
