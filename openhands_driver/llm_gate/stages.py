@@ -215,8 +215,11 @@ def stage_d3_responses(ctx: dict) -> str:
         raise NotApplicable(f"{llm.model} does not offer the responses API (SDK model features)")
     done = []
     for mode in ("chat", "responses"):
-        outcome = conversation(ctx, "Reply with the single word READY and do not use any tool.",
-                               llm=make_llm(ctx, usage_id=f"api-{mode}", api_mode=mode))
+        try:
+            outcome = conversation(ctx, "Reply with the single word READY and do not use any tool.",
+                                   llm=make_llm(ctx, usage_id=f"api-{mode}", api_mode=mode))
+        except Exception as exc:
+            raise RuntimeError(f"api_mode={mode} failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
         if outcome["status"] != "finished":
             raise RuntimeError(f"api_mode={mode}: conversation ended with status {outcome['status']!r}")
         done.append(f"{mode} ok")
