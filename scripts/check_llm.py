@@ -170,6 +170,8 @@ def run_autofix(argv: list[str]) -> int:
     p.add_argument("--env-file", type=Path, default=None, help=".env file for the agent's model")
     p.add_argument("--model", default=None, help="the model that drives the fixing agent (default: $LLM_MODEL)")
     p.add_argument("--llm-base-url", default=None, help="its OpenAI-compatible endpoint")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                   help="the agent terminal's sandbox (default: %(default)s; none runs it unconfined)")
     p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
     _runs_dir(p)
     args = p.parse_args(argv)
@@ -180,7 +182,7 @@ def run_autofix(argv: list[str]) -> int:
         raise UserError("autofix needs a model to drive the agent: pass --model or set LLM_MODEL")
     request = AutofixRequest(run_dir=runs.find_run(args.run_id, args.output_dir), sdk_repo=args.sdk_repo,
                              agent_model=agent_model, test_cmd=args.test_cmd, max_iterations=args.max_iterations,
-                             open_pr=not args.no_pr, force=args.force)
+                             open_pr=not args.no_pr, force=args.force, sandbox=args.sandbox)
     with contextlib.redirect_stdout(sys.stderr):
         outcome = autofix(request)
     if args.json:

@@ -118,7 +118,9 @@ class CheckLlmTest(unittest.TestCase):
 
     def test_user_errors_exit_2_without_traceback(self):
         for args in (["--env-file", "/dev/null"], ["--profile", "nope"], ["history", "--limit", "x"],
-                     ["profiles", "rm", "../x"], ["--model", "m", "--stages", "D9"]):
+                     ["profiles", "rm", "../x"], ["--model", "m", "--stages", "D9"],
+                     ["autofix", "nope", "--sdk-repo", "/tmp", "--model", "openai/x", "--llm-base-url",
+                      "http://127.0.0.1:9/v1", "--output-dir", str(self.out)]):
             with self.subTest(args=args):
                 proc = self.cli(*args)
                 self.assertEqual(proc.returncode, 2, proc.stderr)
