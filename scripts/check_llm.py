@@ -6,6 +6,7 @@
   check_llm.py profiles list | add NAME | edit NAME | rm NAME  profiles (SDK format, secrets apart)
   check_llm.py history [--limit N]                            past runs (artifacts/llm-checks/)
   check_llm.py autofix RUN_ID --sdk-repo PATH                 an agent patches a worktree of the SDK
+  check_llm.py tui                                            the same in a terminal UI (textual)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from openhands_driver.llm_gate import profiles as prof  # noqa: E402
 from openhands_driver.llm_gate import runs  # noqa: E402
 from openhands_driver.model import resolve_model  # noqa: E402
 
-SUBCOMMANDS = ("profiles", "history", "autofix")
+SUBCOMMANDS = ("profiles", "history", "autofix", "tui")
 
 
 def _dirs(p: argparse.ArgumentParser) -> None:
@@ -192,6 +193,19 @@ def run_autofix(argv: list[str]) -> int:
     return 0 if outcome.fixed else 1
 
 
+def run_tui(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="check_llm.py tui", description="profiles, runs with live stage status, "
+                                "history, logs and auto-fix in a terminal UI")
+    p.add_argument("--timeout-s", type=int, default=60, help="per-call time limit in seconds (default: %(default)s)")
+    _dirs(p)
+    _runs_dir(p)
+    args = p.parse_args(argv)
+    from openhands_driver.llm_gate.tui import GateApp
+
+    GateApp(prof.profile_paths(args.profiles_dir, args.secrets_dir), args.output_dir, timeout_s=args.timeout_s).run()
+    return 0
+
+
 def run_check(argv: list[str]) -> int:
     args = check_parser().parse_args(argv)
     stages_opt = [s for s in args.stages.replace(" ", "").split(",") if s]
@@ -231,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            return {"profiles": run_profiles, "history": run_history, "autofix": run_autofix}[argv[0]](argv[1:])
+            return {"profiles": run_profiles, "history": run_history, "autofix": run_autofix,
+                    "tui": run_tui}[argv[0]](argv[1:])
         return run_check(argv)
     except UserError as exc:
         print(error_lines(exc), file=sys.stderr)
