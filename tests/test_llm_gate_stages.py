@@ -80,6 +80,16 @@ class StageDTest(unittest.TestCase):
         self.assertEqual(d3.category, "config")  # the 404 in the exception chain
         self.assertTrue(any(p.endswith("/responses") for p in paths), paths)
 
+    def test_responses_and_chat_both_work_where_the_provider_has_both(self):
+        script = [text("READY"), *TOOL_RUN, text("READY"), text("READY")]
+        with ScriptedModel(script, repeat_last=False, responses=True) as model:
+            report = run_gate(target(model.base_url, capability_overrides={"supports_responses_api": True}),
+                              stage_list(["D3"]), base_dir=self.out)
+            paths = list(model.paths)
+        d3 = report.stages[-1]
+        self.assertEqual((d3.status, d3.detail), ("pass", "chat ok, responses ok"), d3)
+        self.assertTrue(any(p.endswith("/responses") for p in paths), paths)
+
 
 if __name__ == "__main__":
     unittest.main()

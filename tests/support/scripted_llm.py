@@ -8,7 +8,8 @@ are not JSON) or ``slow(seconds, reply)``. Requests are kept for assertions (``r
 
 A request with ``"stream": true`` gets the same reply as server-sent ``chat.completion.chunk`` events
 (``streamed`` counts them). Only ``/chat/completions`` is served: any other path (e.g. the responses
-API) answers 404, so a client that should have used chat completions fails loudly.
+API) answers 404, so a client that should have used chat completions fails loudly, unless
+``responses=True``: then ``/responses`` serves the same script as responses-API objects.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ def slow(seconds: float, reply: dict) -> dict:
 
 class ScriptedModel:
     def __init__(self, script: list[dict], *, prompt_tokens: int = 101, completion_tokens: int = 17,
-                 repeat_last: bool = True, fail_status: int | None = None):
+                 repeat_last: bool = True, fail_status: int | None = None, responses: bool = False):
         self.script = list(script)
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
         self.repeat_last = repeat_last
         self.fail_status = fail_status  # answer every request with this HTTP error
+        self.responses = responses  # also serve the responses API (/responses) from the same script
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.usage_total = {"input": 0, "output": 0}
@@ -83,6 +85,11 @@ class ScriptedModel:
                 request = json.loads(self.rfile.read(length) or b"{}")
                 with model._lock:
                     model.paths.append(self.path)
+                if model.responses and self.path.rstrip("/").endswith("/responses"):
+                    status, body, delay = model._answer({**request, "tools": request.get("tools")},
+                                                        dict(self.headers))
+                    self._send(status, model._as_response(body) if status == 200 else body)
+                    return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                     return
@@ -136,6 +143,24 @@ class ScriptedModel:
                     "function": {"name": step["name"], "arguments": step["arguments"]}}
             return 200, self._completion({"role": "assistant", "content": None, "tool_calls": [call]},
                                          "tool_calls"), step.get("delay", 0)
+
+    def _as_response(self, body: dict) -> dict:
+        """A chat.completion as a responses-API object (``output`` items)."""
+        message = body["choices"][0]["message"]
+        output = []
+        if message.get("content"):
+            output.append({"type": "message", "id": f"msg_{time.time_ns()}", "status": "completed",
+                           "role": "assistant",
+                           "content": [{"type": "output_text", "text": message["content"], "annotations": []}]})
+        for call in message.get("tool_calls") or []:
+            output.append({"type": "function_call", "id": f"fc_{call['id']}", "call_id": call["id"],
+                           "name": call["function"]["name"], "arguments": call["function"]["arguments"],
+                           "status": "completed"})
+        usage = body["usage"]
+        return {"id": f"resp_{time.time_ns()}", "object": "response", "created_at": body["created"],
+                "status": "completed", "model": body["model"], "output": output,
+                "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
+                          "total_tokens": usage["total_tokens"]}}
 
     def _chunks(self, body: dict) -> list[dict]:
         """A chat.completion as streamed chunks: role, content in pieces or the tool call, then usage."""
