@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -89,6 +90,9 @@ def _fields(args) -> dict:
         field, sep, raw = item.partition("=")
         if not sep:
             raise UserError(f"--set {item!r}: expected FIELD=VALUE")
+        if field in prof.SECRET_FIELDS:
+            raise UserError(f"--set {field}=...: secrets never go into a profile or onto the command line; "
+                            "use --api-key-stdin or --api-key-env VAR")
         try:
             out[field] = json.loads(raw)
         except json.JSONDecodeError:
@@ -118,7 +122,9 @@ def run_profiles(argv: list[str]) -> int:
     if args.action == "show":
         print(json.dumps(prof.read_profile(paths, args.name), indent=2))
         return 0
-    key = sys.stdin.readline().strip() if args.api_key_stdin else None
+    key = None
+    if args.api_key_stdin:
+        key = (getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.readline()).strip()
     if args.api_key_stdin and not key:
         raise UserError("--api-key-stdin: standard input was empty")
     with contextlib.redirect_stdout(sys.stderr):

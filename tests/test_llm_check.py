@@ -118,7 +118,7 @@ class CheckLlmTest(unittest.TestCase):
 
     def test_user_errors_exit_2_without_traceback(self):
         for args in (["--env-file", "/dev/null"], ["--profile", "nope"], ["history", "--limit", "x"],
-                     ["profiles", "rm", "../x"], ["--model", "m", "--stages", "D9"],
+                     ["profiles", "rm", "../x"], ["profiles", "add", "x", "--model", "m", "--set", "api_key=sk-1"], ["--model", "m", "--stages", "D9"],
                      ["autofix", "nope", "--sdk-repo", "/tmp", "--model", "openai/x", "--llm-base-url",
                       "http://127.0.0.1:9/v1", "--output-dir", str(self.out)]):
             with self.subTest(args=args):

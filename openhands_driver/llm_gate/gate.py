@@ -46,7 +46,9 @@ def run_gate(target: GateTarget, stages: list[str] | None = None, *, base_dir: P
     import openhands.sdk  # noqa: F401  (its loggers exist, with their propagation, before we attach)
 
     stages = stages or list(CORE)
-    secrets = target.secrets
+    from openhands_driver.model import secret_values
+
+    secrets = [*target.secrets, *secret_values()]  # every key this process knows, not only the run's
     report = GateReport(new_run_id(target.config.model or "model"), target.config.model or "",
                         target.config.base_url, target.profile_name, utc_now())
     ctx = {"profile": dict(target.profile), "api_key": target.config.api_key,
