@@ -77,7 +77,15 @@ class CheckLlmTest(unittest.TestCase):
         capsule = json.loads((Path(report["saved_to"]) / "capsule.json").read_text())
         self.assertEqual((capsule["stage"], capsule["kind"]), ("A", "credential_config"))
         self.assertIn("Traceback", (Path(report["saved_to"]) / "log.txt").read_text())
-        self.assertNotIn(KEY, output)
+        # the auto-fix lane refuses a credential problem (no agent, no worktree)
+        repo = self.root / "sdk"
+        subprocess.run(["git", "init", "-q", str(repo)], check=True)
+        fix = self.cli("autofix", report["run_id"], "--sdk-repo", str(repo), "--model", "openai/x",
+                       "--llm-base-url", "http://127.0.0.1:9/v1", "--output-dir", str(self.out))
+        self.assertEqual(fix.returncode, 1, fix.stderr)
+        self.assertIn("refused", fix.stdout)
+        self.assertIn("credential_config", fix.stdout)
+        self.assertNotIn(KEY, output + fix.stdout + fix.stderr)
         self.assert_no_key_on_disk()
 
     def test_profile_run_with_a_stored_key_and_the_standalone_repro(self):
