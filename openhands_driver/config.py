@@ -59,3 +59,9 @@ class RunConfig:
     target_url: str | None = None
     # Run the conversation on this OpenHands agent server (openhands_driver/remote.py); None = in-process
     remote_host: str | None = None
+    # Extra create_target arguments of the chosen backend (the orchestrator's worker backend: which
+    # worker, its address and key); None = none
+    target_options: dict | None = None
+    # Address the offline runbook brain listens on and is called at (None = 127.0.0.1): a worker in
+    # another network namespace needs one it can reach, e.g. its bridge network's gateway
+    brain_host: str | None = None
