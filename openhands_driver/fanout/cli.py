@@ -1,6 +1,7 @@
 """The fan-out scripts' command line: flags -> FanoutConfig -> engine (or dry run) -> JSON + exit code.
 
 One parser serves every script (``scripts/fanout_itbench.py``, ``fanout_isolated.py``,
+``fanout_orchestrated_remote.py`` (+ its own flags, ``openhands_driver/orchestrator/cli.py``),
 ``benchmark_itbench_real.py``, ``benchmark_itbench_sample.py``); each script fixes what it is about
 (sequential, dry run, remote). Importing this module does not import the SDK.
 """
@@ -22,7 +23,7 @@ from openhands_driver.strategy import MODES, STRATEGY_SOURCES
 
 ITBENCH_DATA = REPO_ROOT / "training_data" / "atlas_sre_scenarios.json"
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
-VARIANTS = ("fanout", "isolated", "sequential", "sample")
+VARIANTS = ("fanout", "isolated", "sequential", "sample", "orchestrated")
 
 
 def build_parser(variant: str = "fanout", prog: str | None = None, description: str | None = None):
@@ -34,17 +35,17 @@ def build_parser(variant: str = "fanout", prog: str | None = None, description: 
     p.add_argument("--seed", type=int, default=0, help="sample / arrival seed (default: %(default)s)")
     p.add_argument("--scenarios", default=None, metavar="ID,ID,...",
                    help="run exactly these scenario ids, in order (repeats allowed) instead of a sample")
-    if variant not in ("sequential", "sample"):
+    if variant not in ("sequential", "sample", "orchestrated"):
         p.add_argument("--concurrency", type=int, default=3,
                        help="incidents running at once, in this one process (default: %(default)s)")
     if variant != "sample":
         p.add_argument("--run-timeout-s", type=float, default=None,
                        help="stop an incident's agent after S seconds (status timeout); its target is "
                             "cleaned up, the others go on")
-    if variant == "fanout":
+    if variant in ("fanout", "orchestrated"):
         p.add_argument("--simulate", action="store_true",
                        help="dry-run proxy: routing and plans only; starts nothing, claims nothing")
-    if variant != "sample":
+    if variant not in ("sample", "orchestrated"):
         p.add_argument("--backend", choices=("local", "docker"), default="local",
                        help="where each incident's target runs (default: %(default)s)")
     if variant in ("fanout", "isolated"):

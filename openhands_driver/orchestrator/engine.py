@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 import threading
 import time
@@ -87,7 +88,7 @@ class OrchestratorEngine(FanoutEngine):
     """The fan-out engine with placement on workers (see the module docstring)."""
 
     def __init__(self, config: OrchestratorConfig, workers: list[Worker], *, brain_host: str,
-                 api_key: str | None, stream=None, progress: bool = True):
+                 api_key: str | None, alive_check=None, stream=None, progress: bool = True):
         if not workers:
             raise UserError("the orchestrator needs at least one worker (--workers N or --worker URL)")
         fanout = dataclasses.replace(config.fanout, concurrency=len(workers) * config.slots_per_worker,
@@ -100,10 +101,15 @@ class OrchestratorEngine(FanoutEngine):
         self._assigned: dict[int, Worker] = {}
         self._running: dict[str, int] = {w.name: 0 for w in workers}
         self._lock = threading.Lock()
+        self._alive_check = alive_check  # Worker -> bool, asked before a worker gets an incident
 
     # --- placement ------------------------------------------------------------------------------
     def _acquire(self, incident: Incident) -> Worker | None:
         with self._lock:
+            for worker in self.workers:  # the monitor may not have seen a death yet
+                if worker.alive and self._alive_check is not None and not self._alive_check(worker):
+                    worker.alive = False
+                    _worker_died(worker)
             live = [w for w in self.workers if w.alive]
             if not live:
                 return None
@@ -143,6 +149,9 @@ class OrchestratorEngine(FanoutEngine):
     def _row(self, incident: Incident, status: str, started: float, run_id, log_path, *,
              data: dict | None = None, error: str | None = None) -> FanoutRow:
         worker = self._assigned.get(incident.index)
+        if (worker is not None and worker.alive and status != "fixed" and self._alive_check is not None
+                and not self._alive_check(worker)):
+            worker.alive = False
         if worker is not None and not worker.alive and status != "fixed":
             status = "error"
             error = f"worker {worker.name} ({worker.url}) died while this incident ran" + (
@@ -166,8 +175,15 @@ def run_orchestrated(config: OrchestratorConfig, *, stream=None, progress: bool 
     if config.slots_per_worker < 1:
         raise UserError(f"--slots-per-worker must be >= 1 (got {config.slots_per_worker})")
     incidents = by_severity(incidents_for(fanout, load_catalog(fanout.run.training_data)))
+    from openhands_driver import janitor
+
+    phases: dict[str, float] = {}
+    began = time.monotonic()
+    janitor.sweep(quiet=True, containers=True)  # a crashed orchestrator's workers and network
+    phases["janitor_s"] = round(time.monotonic() - began, 3)
     pool = None
     previous_key = os.environ.get(API_KEY_ENV)
+    previous_signals = _install_signals()  # SIGTERM/SIGHUP: like Ctrl-C, so the finally removes the workers
     try:
         if config.worker_urls:
             workers = pool_mod.external_workers(config.worker_urls)
@@ -179,36 +195,46 @@ def run_orchestrated(config: OrchestratorConfig, *, stream=None, progress: bool 
             from openhands_driver.target.docker_engine import connect
 
             client = connect()
+            began = time.monotonic()
             image = config.agent_image or build_worker_image(client)["tag"]
+            phases["image_s"] = round(time.monotonic() - began, 3)
             api_key = pool_mod.new_api_key()
             run_id = fanout.fanout_id or f"orch-{pool_mod.new_run_id()}"
             fanout = dataclasses.replace(fanout, fanout_id=run_id)
             pool = pool_mod.WorkerPool(client, run_id=run_id, image=image, count=config.workers,
                                        api_key=api_key, memory_limit=config.worker_memory,
                                        keep=config.keep_artifacts)
+            began = time.monotonic()
             workers = pool.start()
+            phases["workers_start_s"] = round(time.monotonic() - began, 3)
             brain_host = config.brain_host or pool.gateway
         if api_key:
             os.environ[API_KEY_ENV] = api_key  # remote.open_session authenticates with it
-        monitor = pool_mod.Monitor(pool).start()
+        monitor = pool_mod.Monitor(pool, on_dead=_worker_died).start()
         engine = OrchestratorEngine(dataclasses.replace(config, fanout=fanout), workers,
-                                    brain_host=brain_host, api_key=api_key, stream=stream, progress=progress)
+                                    brain_host=brain_host, api_key=api_key, stream=stream, progress=progress,
+                                    alive_check=pool.container_running if pool else None)
         try:
+            began = time.monotonic()
             report = engine.run(incidents)
+            phases["run_s"] = round(time.monotonic() - began, 3)
         finally:
             monitor.stop()
         report.update(kind="orchestrated", backend="worker", brain_host=brain_host, worker_image=image,
                       network=pool.network_name if pool else None,
                       workers=[w.to_dict() for w in workers], slots_per_worker=config.slots_per_worker,
-                      severity={str(i.index): severity(i) for i in incidents})
+                      severity={str(i.index): severity(i) for i in incidents}, phases=phases)
         return report
     finally:
+        _restore_signals(previous_signals)
         if previous_key is None:
             os.environ.pop(API_KEY_ENV, None)
         else:
             os.environ[API_KEY_ENV] = previous_key
         if pool is not None:
+            began = time.monotonic()
             removed = pool.close()
+            phases["teardown_s"] = round(time.monotonic() - began, 3)
             if config.keep_artifacts:
                 print(f"[orchestrator] kept workers on network {pool.network_name}: remove with "
                       f"docker rm -f $(docker ps -aq --filter label=openhands-gepa-sre.run_id={pool.run_id})",
@@ -216,6 +242,31 @@ def run_orchestrated(config: OrchestratorConfig, *, stream=None, progress: bool 
             elif removed:
                 print(f"[orchestrator] removed {len(removed)} worker container(s) and network(s)",
                       file=stream or sys.stderr, flush=True)
+
+
+def _worker_died(worker: Worker) -> None:
+    """A worker's container stopped: its running conversations end now (error rows naming it)."""
+    from openhands_driver.conversation import abort_remote_conversations
+
+    worker.alive = False
+    aborted = abort_remote_conversations(worker.url)
+    print(f"[orchestrator] worker {worker.name} ({worker.url}) is gone; ended {aborted} conversation(s) "
+          f"on it", file=sys.stderr, flush=True)
+
+
+def _raise_interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def _install_signals() -> dict:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+
+def _restore_signals(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def simulate(config: OrchestratorConfig) -> dict:

@@ -197,11 +197,13 @@ def new_run_id() -> str:
 
 
 class Monitor:
-    """Every ``interval_s``: marks workers whose container stopped as dead, samples their memory."""
+    """Every ``interval_s``: marks workers whose container stopped as dead (``on_dead(worker)``: the
+    orchestrator ends their conversations), and samples the workers' memory."""
 
-    def __init__(self, pool: WorkerPool | None, interval_s: float = 2.0):
-        self.pool, self.interval_s = pool, interval_s
+    def __init__(self, pool: WorkerPool | None, interval_s: float = 1.0, on_dead=None):
+        self.pool, self.interval_s, self.on_dead = pool, interval_s, on_dead
         self._stop = threading.Event()
+        self._samples = 0
         self._thread = threading.Thread(target=self._loop, name="worker-monitor", daemon=True)
 
     def start(self) -> "Monitor":
@@ -214,7 +216,11 @@ class Monitor:
             for worker in self.pool.workers:
                 if worker.alive and not self.pool.container_running(worker):
                     worker.alive = False
-            self.pool.sample_memory()
+                    if self.on_dead is not None:
+                        self.on_dead(worker)
+            self._samples += 1
+            if self._samples % 2 == 1:  # docker stats takes ~1 s per container: every other pass
+                self.pool.sample_memory()
 
     def stop(self) -> None:
         self._stop.set()

@@ -217,6 +217,7 @@ class WorkerTarget(Target):
             return
         self._cleaned = True
         if not self._started:
+            self._api.close()
             return
         pid = self._supervisor_pid
         stop = (f"kill -TERM -- -{pid} 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do "
@@ -226,6 +227,8 @@ class WorkerTarget(Target):
             self._api.bash(f"{stop}rm -rf {shlex.quote(self._root)}; true", timeout_s=15)
         except Exception:  # noqa: BLE001
             pass
+        finally:
+            self._api.close()
 
     def _require_started(self, what: str) -> None:
         if not self._started or self._cleaned:
