@@ -224,5 +224,41 @@ class OrchestratedRunTest(unittest.TestCase):
         self.assertEqual(_ours(client, self.run_id), ([], []))
 
 
+class SignalTest(unittest.TestCase):
+    def test_sigterm_removes_the_workers_and_their_network(self):
+        import os
+        import signal
+
+        client = _engine()["client"]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        proc = subprocess.Popen([sys.executable, str(SCRIPT), "--scenarios", "stale_lockfile,port_mismatch",
+                                 "--training-data", str(REPO / "training_data" / "scenarios.json"),
+                                 "--workers", "2", "--agent-image", _ENGINE["image"], "--disable-trace-log",
+                                 "--no-progress"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        owner = f"{proc.pid}:"
+
+        def ours() -> list:
+            found = client.containers.list(all=True, filters={"label": ["openhands-gepa-sre.role=worker"]})
+            found += client.networks.list(filters={"label": ["openhands-gepa-sre.role=worker-network"]})
+            return [x for x in found if (x.attrs.get("Labels") or x.attrs.get("Config", {}).get("Labels") or {})
+                    .get("openhands-gepa-sre.owner", "").startswith(owner)]
+
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and len(ours()) < 3 and proc.poll() is None:
+                time.sleep(0.5)
+            self.assertEqual(len(ours()), 3, "two workers and their network were started")
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.assertEqual(proc.returncode, 130, err[-2000:])
+        self.assertNotIn("Traceback", err)
+        self.assertEqual(ours(), [], "SIGTERM removes the workers and the network")
+
+
 if __name__ == "__main__":
     unittest.main()
