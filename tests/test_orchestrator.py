@@ -184,6 +184,33 @@ class OrchestratedRunTest(unittest.TestCase):
         containers, networks = _ours(client, self.run_id)
         self.assertEqual((containers, networks), ([], []), "workers and their network are removed")
 
+    def test_workers_that_already_run_are_driven_by_url(self):
+        """--worker URL: the same code path on an agent server started by somebody else."""
+        client = self.engine["client"]
+        network = client.networks.create(f"sre-orch-{self.run_id}", driver="bridge",
+                                         labels={LABEL_RUN_ID: self.run_id})
+        network.reload()
+        gateway = network.attrs["IPAM"]["Config"][0]["Gateway"]
+        key = uuid.uuid4().hex
+        container = client.containers.run(self.engine["image"], name=f"sre-ext-{self.run_id}", detach=True,
+                                          init=True, network=network.name, environment={"SESSION_API_KEY": key},
+                                          labels={LABEL_RUN_ID: self.run_id})
+        container.reload()
+        address = container.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
+        config = _config(self.tmp, ["stale_lockfile"], self.run_id)
+        config.worker_urls, config.api_key, config.brain_host = [f"http://{address}:8000"], key, gateway
+        from openhands_driver.remote import health
+
+        deadline = time.monotonic() + 120
+        while health(f"http://{address}:8000") is not None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        report = run_orchestrated(config, stream=io.StringIO(), progress=False)
+        row = report["rows"][0]
+        self.assertEqual(row["status"], "fixed", row)
+        self.assertEqual(urlsplit(row["target"]["url"]).hostname, address)
+        container.reload()
+        self.assertEqual(container.status, "running", "a worker we did not start is never removed")
+
     def test_a_worker_killed_mid_incident_fails_only_its_incident(self):
         client = self.engine["client"]
         victim = f"sre-worker-{self.run_id}-1"
