@@ -65,3 +65,9 @@ class RunConfig:
     remote_working_dir: str | None = None  # the incident's working directory on that server
     # Also write the run's trajectory (its actions, one JSON line each) to <trace dir>/<run_id>.jsonl
     save_trajectory: bool = False
+    # Extra create_target arguments of the chosen backend (the orchestrator's worker backend: which
+    # worker, its address and key); None = none
+    target_options: dict | None = None
+    # Address the offline runbook brain listens on and is called at (None = 127.0.0.1): a worker in
+    # another network namespace needs one it can reach, e.g. its bridge network's gateway
+    brain_host: str | None = None

@@ -326,6 +326,26 @@ _LIVE: dict[int, tuple[object, threading.Event, threading.Event]] = {}
 _LIVE_LOCK = threading.Lock()
 
 
+def abort_remote_conversations(host: str) -> int:
+    """End every live conversation on agent server ``host`` now, because that server is gone (the
+    orchestrator saw its worker die). Pausing needs the server; instead the conversation's HTTP
+    client is closed, so its status poll fails at once (ConversationRunError: the run's error)
+    instead of retrying until the SDK's run timeout. Returns how many were aborted."""
+    with _LIVE_LOCK:
+        live = list(_LIVE.values())
+    aborted = 0
+    for conversation, _ in live:
+        workspace = getattr(conversation, "workspace", None)
+        if str(getattr(workspace, "host", "")).rstrip("/") != host.rstrip("/"):
+            continue
+        try:
+            workspace.reset_client()
+            aborted += 1
+        except Exception:  # already closed
+            pass
+    return aborted
+
+
 def pause_live_conversations(*, only_timed_out: bool = False) -> int:
     """Pause every conversation of this process now in run() (or only those past their deadline).
 

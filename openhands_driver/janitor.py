@@ -10,7 +10,8 @@ A run's leftovers are found by name and proven dead by their owner record (``own
 - open-run sidecars (``<tmp>/sre-runs/<run_id>.json``): an owner that is gone gets its ``started``
   row closed as ``crashed`` in its own trace log (``runrecord.close_crashed``).
 - Docker containers with this project's labels whose ``owner`` label names a gone process (only
-  when an engine answers; containers without an owner label are left alone).
+  when an engine answers; containers without an owner label are left alone), then networks with
+  those labels (the orchestrator's worker networks), listed as ``network NAME`` among the removed.
 
 ``sweep()`` is cheap (a directory listing and a few /proc reads) and runs at the start of every
 ``run_demo`` run and of the intake; ``scripts/janitor.py`` runs it by hand.
@@ -147,6 +148,28 @@ def sweep_containers(report: SweepReport) -> None:
             report.removed_containers.append(container.name)
         except Exception as exc:  # noqa: BLE001
             report.errors.append(f"container {container.name}: {exc}")
+    sweep_networks(client, report)
+
+
+def sweep_networks(client, report: SweepReport) -> None:
+    """Remove our labelled networks (the orchestrator's worker networks) whose owner is gone; after
+    the containers, so a dead orchestrator's network has no endpoints left."""
+    from openhands_driver.target.docker_engine import LABEL_MANAGED, LABEL_OWNER
+
+    try:
+        networks = client.networks.list(filters={"label": [f"{LABEL_MANAGED}=true"]})
+    except Exception as exc:  # noqa: BLE001
+        report.errors.append(f"networks: {exc}")
+        return
+    for network in networks:
+        owner = ownership.parse_token((network.attrs.get("Labels") or {}).get(LABEL_OWNER, ""))
+        if owner is None or ownership.alive(owner):
+            continue
+        try:
+            network.remove()
+            report.removed_containers.append(f"network {network.name}")
+        except Exception as exc:  # noqa: BLE001
+            report.errors.append(f"network {network.name}: {exc}")
 
 
 def sweep(*, tmp: Path | None = None, unowned_after_s: float = UNOWNED_AFTER_S,

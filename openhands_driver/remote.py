@@ -13,8 +13,8 @@ What crosses the boundary, per incident:
   ``TARGETCTL_PYTHON``) are *not* sent: ``targetctl`` must be on the server's own ``PATH``.
 
 Requirements on the server host (README "Remote agent servers"):
-- ``<repo>/bin`` on the server's ``PATH`` (``targetctl``), e.g.
-  ``PATH=$PWD/bin:$PATH uv run --extra remote python -m openhands.agent_server --host 127.0.0.1 --port 8010``;
+- ``<repo>/bin`` on the server's ``PATH`` (``targetctl``) and ``LITELLM_LOCAL_MODEL_COST_MAP=True``
+  (offline start-up): ``scripts/agent_server.sh --port 8010`` sets both;
 - it can reach the brain's URL (the runbook endpoint listens on 127.0.0.1 of the runner's host) and the
   target: with the local backend the target is a process group on the runner's host, so ``targetctl``
   on the server must see the same loopback and filesystem. That holds for servers on the runner's own
@@ -46,8 +46,7 @@ CLIENT_ONLY_ENV = ("PATH", "TARGETCTL_PYTHON", "INPUTRC")  # facts of the runner
 REMOTE_ROOT = "/tmp"
 INPUTRC = Path(__file__).with_name("terminal.inputrc")
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-START_HINT = ("start one with: PATH=$PWD/bin:$PATH uv run --extra remote python -m "
-              "openhands.agent_server --host 127.0.0.1 --port 8010")
+START_HINT = "start one with: scripts/agent_server.sh --port 8010 (openhands.agent_server, offline-safe)"
 
 
 def parse_hosts(values: Iterable[str] | str | None) -> list[str]:

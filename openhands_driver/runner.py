@@ -391,6 +391,7 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
         options.update(root=Path(config.target_root), attach=True, url=config.target_url)
     elif config.keep_target:  # crash safety: a kept target must outlive this process
         options["keep"] = True
+    options.update(config.target_options or {})  # e.g. the worker backend's worker
     if config.target_root is None and config.target_container is None:
         options["fault_params"] = plan.incident.params  # the variant: which file, flag, value...
         if len(plan.incident.injections) > 1:  # every injection, applied together

@@ -78,7 +78,9 @@ def incident_scope(target, workspace: Path, secrets: dict[str, str]):
     described = target.describe()
     pids = tuple(int(p) for p in (target.status().get("supervisor_pid"), target.status().get("app_pid"))
                  if p)
-    return IncidentScope(target_url=target.url, target_root=str(target.root), backend=target.backend,
+    # The scope as the agent's terminal sees the target (a worker's target is local to its agent)
+    return IncidentScope(target_url=target.control_env().get("TARGETCTL_URL") or target.url,
+                         target_root=str(target.root), backend=getattr(target, "agent_backend", target.backend),
                          container=described.get("container") or described.get("container_name"),
                          workspace=str(workspace), target_pids=pids,
                          secret_names=tuple(secrets), secret_values=tuple(secrets.values()))
@@ -119,7 +121,7 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
                                 remote_working_dir=getattr(config, "remote_working_dir", None))
 
     def runbook_session(reason: str | None = None) -> SessionOutcome:
-        server = PolicyServer().start()
+        server = PolicyServer(host=getattr(config, "brain_host", None) or "127.0.0.1").start()
         gatekeeper = _gatekeeper(config, scope, approver)
         try:
             outcome, close = run_conversation(spec(gatekeeper), runbook_llm(server.base_url), console=console)

@@ -43,6 +43,29 @@ class DockerSweepTest(unittest.TestCase):
         names = {c.name for c in client.containers.list(all=True, filters={"name": run})}
         self.assertEqual(names, {f"{run}-live", f"{run}-foreign"})
 
+    def test_dead_owners_networks_go_live_ones_stay(self) -> None:
+        """The orchestrator's worker networks: removed after a crash, never while their owner runs."""
+        from tests.test_target_docker import require_engine
+
+        client = require_engine()["client"]
+        run = f"test-janitor-net-{uuid.uuid4().hex[:8]}"
+        for name, owner in (("dead", _dead_owner()), ("live", ownership.current())):
+            network = client.networks.create(f"{run}-{name}", driver="bridge", labels={
+                engine.LABEL_MANAGED: "true", engine.LABEL_RUN_ID: run, engine.LABEL_OWNER: ownership.token(owner)})
+            self.addCleanup(self._remove_network, client, network.id)
+        report = janitor.SweepReport()
+        janitor.sweep_containers(report)
+        self.assertIn(f"network {run}-dead", report.removed_containers)
+        self.assertEqual({n.name for n in client.networks.list(names=[run])} & {f"{run}-dead", f"{run}-live"},
+                         {f"{run}-live"})
+
+    @staticmethod
+    def _remove_network(client, network_id: str) -> None:
+        try:
+            client.networks.get(network_id).remove()
+        except Exception:  # noqa: BLE001  (already removed by the janitor)
+            pass
+
     @staticmethod
     def _remove(client, container_id: str) -> None:
         try:

@@ -130,5 +130,46 @@ class AgentServerTest(unittest.TestCase):
         self.assertEqual(result.status, "fixed", result.to_dict())
 
 
+@unittest.skipUnless(HAVE_SERVER, SKIP_REASON)
+class AgentServerScriptTest(unittest.TestCase):
+    """The documented start-up (scripts/agent_server.sh) works with nothing set by the caller."""
+
+    def test_script_starts_a_server_with_the_offline_settings(self):
+        import shutil
+        import signal
+        import subprocess
+
+        from openhands_driver.remote import health
+        from openhands_driver.target.local import free_ports
+
+        if shutil.which("uv") is None:
+            self.skipTest("uv is not on PATH (the script runs the server with uv run)")
+        script = Path(__file__).resolve().parent.parent / "scripts" / "agent_server.sh"
+        port = free_ports(1)[0]
+        with tempfile.TemporaryDirectory(prefix="sre-agent-server-script-") as state:
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("LITELLM_LOCAL_MODEL_COST_MAP", "OPENHANDS_SUPPRESS_BANNER")}
+            env["SRE_AGENT_SERVER_STATE"] = state
+            proc = subprocess.Popen([str(script), "--port", str(port)], env=env, start_new_session=True,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                deadline, reason = time.monotonic() + 90, "not started"
+                while time.monotonic() < deadline and proc.poll() is None:
+                    reason = health(f"http://127.0.0.1:{port}", timeout_s=1.0)
+                    if reason is None:
+                        break
+                    time.sleep(0.5)
+                self.assertIsNone(reason, f"scripts/agent_server.sh did not answer /health: {reason}")
+                server_env = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+                self.assertIn(b"LITELLM_LOCAL_MODEL_COST_MAP=True", server_env)
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
 if __name__ == "__main__":
     unittest.main()

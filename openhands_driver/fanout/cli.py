@@ -1,6 +1,7 @@
 """The fan-out scripts' command line: flags -> FanoutConfig -> engine (or dry run) -> JSON + exit code.
 
 One parser serves every script (``scripts/fanout_itbench.py``, ``fanout_isolated.py``,
+``fanout_orchestrated_remote.py`` (+ its own flags, ``openhands_driver/orchestrator/cli.py``),
 ``benchmark_itbench_real.py``, ``benchmark_itbench_sample.py``); each script fixes what it is about
 (sequential, dry run, remote). Importing this module does not import the SDK.
 """
@@ -23,7 +24,7 @@ from openhands_driver.strategy import MODES, STRATEGY_SOURCES
 
 ITBENCH_DATA = REPO_ROOT / "training_data" / "atlas_sre_scenarios.json"
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
-VARIANTS = ("fanout", "isolated", "sequential", "sample")
+VARIANTS = ("fanout", "isolated", "sequential", "sample", "orchestrated")
 
 
 def build_parser(variant: str = "fanout", prog: str | None = None, description: str | None = None,
@@ -39,7 +40,7 @@ def build_parser(variant: str = "fanout", prog: str | None = None, description: 
     p.add_argument("--incidents", type=int, default=None, metavar="N",
                    help="run N incidents: a seeded order of the runnable ones, repeated when N exceeds "
                         "them (blind: each repeat is another variant)")
-    if variant not in ("sequential", "sample"):
+    if variant not in ("sequential", "sample", "orchestrated"):
         p.add_argument("--concurrency", type=int, default=3,
                        help="incidents running at once, in this one process (default: %(default)s)")
     if variant != "sample":
@@ -50,10 +51,10 @@ def build_parser(variant: str = "fanout", prog: str | None = None, description: 
                        help="bound one incident as a whole, start-up and clean-up included: its agent "
                             "gets what is left after start-up minus the proof's time, and an incident "
                             "that still ends past S is a timeout row")
-    if variant == "fanout":
+    if variant in ("fanout", "orchestrated"):
         p.add_argument("--simulate", action="store_true",
                        help="dry-run proxy: routing and plans only; starts nothing, claims nothing")
-    if variant != "sample":
+    if variant not in ("sample", "orchestrated"):
         p.add_argument("--backend", choices=("local", "docker"), default="local",
                        help="where each incident's target runs (default: %(default)s)")
     if variant in ("fanout", "isolated"):
@@ -162,7 +163,7 @@ def config_from_args(args: argparse.Namespace, variant: str = "fanout") -> Fanou
     from openhands_driver.fanout.blind import parse_seeds
 
     variant_seeds = parse_seeds(args.variant_seeds) if args.variant_seeds else None
-    concurrency = 1 if variant == "sequential" else getattr(args, "concurrency", 1)
+    concurrency = 1 if variant == "sequential" else (getattr(args, "concurrency", 1) or 1)
     if concurrency < 1:
         raise UserError(f"--concurrency must be >= 1 (got {concurrency})")
     if run.run_timeout_s is not None and run.run_timeout_s <= 0:

@@ -114,6 +114,10 @@ class FanoutRow:
     cost_usd: float | None = None
     mttd_s: float | None = None   # run start -> correct diagnosis (RunResult.mttd_s)
     mttr_s: float | None = None   # run start -> proven resolution (RunResult.mttr_s)
+    # Orchestrated runs (openhands_driver/orchestrator): the worker that ran it, and its target as the
+    # runner described it (``target["url"]``: the worker address the orchestrator verified)
+    worker: str | None = None
+    target: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

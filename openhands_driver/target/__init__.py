@@ -25,6 +25,7 @@ from openhands_driver.target.base import CommandResult, Target, TargetError
 BACKENDS: dict[str, str] = {
     "local": "openhands_driver.target.local:LocalTarget",
     "docker": "openhands_driver.target.docker:DockerTarget",
+    "worker": "openhands_driver.target.worker:WorkerTarget",  # inside an agent-server worker (orchestrator)
 }
 
 __all__ = ["BACKENDS", "CommandResult", "Target", "TargetError", "create_target", "backend_class"]
