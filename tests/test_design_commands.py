@@ -208,6 +208,16 @@ class DockerDemoCommandsTest(_Commands):
             raise unittest.SkipTest(f"needs a Docker engine ({problem}); scripts/docker_engine.sh up")
         super().setUpClass()
 
+    def test_orchestrated_commands(self):
+        proc = self.run_cmd("uv run python scripts/fanout_orchestrated_remote.py --mode optimized --optimizer gepa "
+                            "--incidents 6 --concurrency 3 --simulate")
+        self.assertEqual(proc.stderr.count(" -> worker-"), 6)  # three workers, each incident assigned
+        # an image this engine does not have cannot be pulled here: at once, one line, exit 2
+        proc = self.run_cmd("uv run python scripts/fanout_orchestrated_remote.py --mode optimized --incidents 6 "
+                            "--concurrency 3 --agent-image IMAGE", expect=(2,))
+        self.assertEqual(len(proc.stderr.strip().splitlines()), 1, proc.stderr)
+        self.assertIn("--agent-image IMAGE is not in the local Docker engine", proc.stderr)
+
     def test_start_demo_commands(self):
         self.run_cmd("uv run python scripts/start_demo.py --demo-security-gates")
         self.run_cmd("uv run python scripts/start_demo.py --mode optimized --scenario stale_lockfile --allow-local-workspace")

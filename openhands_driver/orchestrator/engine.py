@@ -196,6 +196,15 @@ def run_orchestrated(config: OrchestratorConfig, *, stream=None, progress: bool 
 
             client = connect()
             began = time.monotonic()
+            if config.agent_image:  # a given image must be here: this engine pulls from no registry
+                from docker.errors import ImageNotFound
+
+                try:
+                    client.images.get(config.agent_image)
+                except ImageNotFound:
+                    raise UserError(f"--agent-image {config.agent_image} is not in the local Docker engine "
+                                    "(nothing is pulled from a registry here); build or load it first, or "
+                                    "omit --agent-image to build the worker image offline") from None
             image = config.agent_image or build_worker_image(client)["tag"]
             phases["image_s"] = round(time.monotonic() - began, 3)
             api_key = pool_mod.new_api_key()
