@@ -197,12 +197,13 @@ def run_orchestrated(config: OrchestratorConfig, *, stream=None, progress: bool 
             client = connect()
             began = time.monotonic()
             if config.agent_image:  # a given image must be here: this engine pulls from no registry
-                from docker.errors import ImageNotFound
+                from docker.errors import APIError, ImageNotFound
 
                 try:
                     client.images.get(config.agent_image)
-                except ImageNotFound:
-                    raise UserError(f"--agent-image {config.agent_image} is not in the local Docker engine "
+                except (ImageNotFound, APIError) as exc:  # APIError: not even a valid image reference
+                    why = "" if isinstance(exc, ImageNotFound) else f" ({getattr(exc, 'explanation', exc)})"
+                    raise UserError(f"--agent-image {config.agent_image} is not in the local Docker engine{why} "
                                     "(nothing is pulled from a registry here); build or load it first, or "
                                     "omit --agent-image to build the worker image offline") from None
             image = config.agent_image or build_worker_image(client)["tag"]
