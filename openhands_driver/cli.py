@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG, help="JSONL trace file")
     p.add_argument("--disable-trace-log", action="store_true", help="do not append a trace row")
     p.add_argument("--run-id", default=None, help="run id (default: generated)")
+    p.add_argument("--audit-key", type=Path, default=None, metavar="FILE",
+                   help="sign trace rows with this ed25519 key (0600 PEM; default: $SRE_AUDIT_KEY; "
+                        "none: chained, unsigned; see scripts/verify_audit.py)")
     p.add_argument("--verify-consecutive-successes", type=int, default=verifier.DEFAULT_CONSECUTIVE)
     p.add_argument("--verify-max-attempts", type=int, default=verifier.DEFAULT_MAX_ATTEMPTS)
     p.add_argument("--verify-interval-s", type=float, default=verifier.DEFAULT_INTERVAL_S)
@@ -128,6 +131,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if target_root is not None and not args.target_url:
         raise UserError("--target-root DIR needs --target-url URL: the health URL of the service "
                         "running there, e.g. http://127.0.0.1:8080/")
+    if args.audit_key is not None:
+        from openhands_driver.audit import keys
+
+        keys.configure(args.audit_key)  # UserError (exit 2) when missing, readable by others or not ed25519
     if args.run_id is not None:
         from openhands_driver.runrecord import validate_run_id
 

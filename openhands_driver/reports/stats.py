@@ -75,7 +75,7 @@ def _record_v1(row: dict) -> RunRecord:
 
 
 # One reader per trace schema version the project has written (trace.READABLE_SCHEMA_VERSIONS).
-RECORD_READERS = {1: _record_v1}
+RECORD_READERS = {1: _record_v1, 2: _record_v1}  # 2 only adds fields (audit, resumed_from, ...)
 assert set(RECORD_READERS) == set(READABLE_SCHEMA_VERSIONS), "a trace schema version has no report reader"
 
 
