@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     brain.add_argument("--allow-fallback", action="store_true",
                        help="if the model run fails, let the runbook brain finish (recorded)")
     brain.add_argument("--run-timeout-s", type=float, default=None, help="stop the agent after S seconds")
+    brain.add_argument("--step-timeout-s", type=float, default=None, metavar="S",
+                       help="stop any one terminal command after S seconds (its process tree is killed, the "
+                            "agent is told, the action is recorded timed_out; the run goes on)")
+    brain.add_argument("--retries", type=int, default=0, metavar="N",
+                       help="retry transient model errors and a failed target start N times (recorded)")
+    brain.add_argument("--retry-backoff-s", type=float, default=2.0, metavar="S",
+                       help="first wait between retries, doubled each time (default: %(default)s)")
     brain.add_argument("--condense-context", action="store_true",
                        help="summarize old events for long incidents (LLM condenser)")
     gates = p.add_argument_group("safety gates (act before a command runs)")
@@ -131,6 +138,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if target_root is not None and not args.target_url:
         raise UserError("--target-root DIR needs --target-url URL: the health URL of the service "
                         "running there, e.g. http://127.0.0.1:8080/")
+    if args.step_timeout_s is not None and args.step_timeout_s <= 0:
+        raise UserError(f"--step-timeout-s must be > 0 seconds, got {args.step_timeout_s}")
+    if args.step_timeout_s is not None and args.remote_host:
+        raise UserError("--step-timeout-s bounds the local terminal; an agent server's terminal is its own "
+                        "(drop --step-timeout-s or --remote-host)")
+    if args.retries < 0 or args.retry_backoff_s < 0:
+        raise UserError(f"--retries and --retry-backoff-s must be >= 0, got {args.retries} and "
+                        f"{args.retry_backoff_s}")
     if args.audit_key is not None:
         from openhands_driver.audit import keys
 
@@ -161,6 +176,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         max_iterations=args.max_iterations, verbose=args.verbose,
         model=args.model, llm_base_url=args.llm_base_url, env_file=args.env_file,
         allow_fallback=args.allow_fallback, run_timeout_s=args.run_timeout_s,
+        step_timeout_s=args.step_timeout_s, retries=args.retries, retry_backoff_s=args.retry_backoff_s,
         condense_context=args.condense_context, max_security_risk=args.max_security_risk,
         require_confirmation_for_risk=args.require_confirmation_for_risk, auto_confirm=args.auto_confirm,
         target_port=getattr(args, "port", None), runtime_image=args.runtime_image,

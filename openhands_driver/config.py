@@ -39,6 +39,9 @@ class RunConfig:
     env_file: Path | None = None
     allow_fallback: bool = False
     run_timeout_s: float | None = None
+    step_timeout_s: float | None = None       # per terminal command: stopped past it (step_budget.py)
+    retries: int = 0                          # retries of transient model / target-start errors
+    retry_backoff_s: float = 2.0              # first wait; doubles per retry
     condense_context: bool = False
     # Safety gates (see openhands_driver/gates.py)
     max_security_risk: str = "MEDIUM"

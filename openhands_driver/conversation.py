@@ -48,6 +48,7 @@ class ConversationSpec:
     terminal_env: dict[str, str]
     max_iterations: int = 40
     run_timeout_s: float | None = None
+    step_timeout_s: float | None = None       # per terminal command (step_budget.py)
     gatekeeper: object | None = None          # gates.Gatekeeper: risk gates before execution
     secrets: dict[str, str] = field(default_factory=dict)  # masked in observations
     condense_context: bool = False
@@ -108,6 +109,9 @@ class _Recorder:
                 record.exit_code = 1
             text = getattr(observation, "text", "") or ""
             record.output_excerpt = text[-EXCERPT_CHARS:]
+            from openhands_driver.step_budget import timed_out
+
+            record.timed_out = timed_out(observation)
             working_dir = getattr(getattr(observation, "metadata", None), "working_dir", None)
             if self.gatekeeper is not None and working_dir:  # the next action is judged from here
                 self.gatekeeper.cwd = str(working_dir)
@@ -141,7 +145,7 @@ class _Recorder:
 INPUTRC = Path(__file__).with_name("terminal.inputrc")
 
 
-def _tools(terminal_env: dict[str, str], sandbox=None):
+def _tools(terminal_env: dict[str, str], sandbox=None, step_timeout_s: float | None = None):
     from openhands.sdk import Tool
     from openhands.tools.file_editor import FileEditorTool
     from openhands.tools.terminal import TerminalTool
@@ -161,6 +165,10 @@ def _tools(terminal_env: dict[str, str], sandbox=None):
         from openhands_driver.sandbox.file_guard import register
 
         editor = Tool(name=register(), params={"allowed_roots": list(sandbox.editor_roots)})
+    if step_timeout_s:  # the same terminal, every command bounded (the model still sees "terminal")
+        from openhands_driver.step_budget import register as register_bounded
+
+        return [Tool(name=register_bounded(), params={**params, "step_timeout_s": step_timeout_s}), editor]
     return [Tool(name=TerminalTool.name, params=params), editor]
 
 
@@ -183,7 +191,8 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
         remote = open_session(spec.remote_host, spec.workspace, spec.terminal_env)
     skills = remote.skills if remote else load_project_skills(spec.workspace)
     agent = Agent(llm=llm, tools=_tools(remote.terminal_env if remote else spec.terminal_env,
-                                        None if remote else spec.sandbox),
+                                        None if remote else spec.sandbox,
+                                        None if remote else spec.step_timeout_s),
                   agent_context=AgentContext(skills=skills),
                   **({"condenser": _condenser(llm)} if spec.condense_context else {}))
     recorder = _Recorder(console, spec.gatekeeper)

@@ -27,6 +27,7 @@ class ActionRecord:
     gate: str = "allowed"            # allowed | rejected | approved | edited
     gate_reason: str = ""
     ended_s: float | None = None     # when its result came back, seconds after the run started
+    timed_out: bool = False          # stopped by the step timeout (--step-timeout-s); the run went on
     ended_mono: float | None = field(default=None, repr=False)  # (monotonic clock; not recorded)
 
     def public(self) -> dict:
@@ -85,6 +86,7 @@ class RunResult:
     skills_used: list[str] = field(default_factory=list)  # skills the agent loaded (invoke_skill)
     mttd_s: float | None = None          # run start -> a correct diagnosis (see proof/diagnosis.py)
     mttr_s: float | None = None          # run start -> proven resolution (verifier + proof passed)
+    retries: list[dict] = field(default_factory=list)  # transient errors retried: what, attempt, error, wait_s
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, *, with_excerpts: bool = False) -> dict:

@@ -186,7 +186,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
                                    daemon=True)
         preload.start()
         try:
-            target.start()
+            target = _start_with_retries(config, plan, target, result, console)
         finally:
             preload.join()
         result.target = target.describe()
@@ -210,6 +210,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         outcome, close_conversation = session.conversation, session.close
         result.brain, result.model = session.brain, session.model
         result.fallback_used, result.fallback_reason = session.fallback_used, session.fallback_reason
+        result.retries += session.retries
         result.security = session.security
         result.actions = outcome.actions
         result.step_count = len(outcome.actions)
@@ -276,6 +277,32 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         runrecord.actions_so_far()  # forget this thread's recorder
         runrecord.finish(open_run)
     return result
+
+
+def _start_with_retries(config: RunConfig, plan: IncidentPlan, target, result: RunResult, console):
+    """Start the target; a TargetError (a transient start failure) is retried with a fresh target
+    up to ``config.retries`` times, waiting ``retry_backoff_s`` * 2**n, each retry recorded."""
+    from openhands_driver.target import TargetError, create_target
+
+    for attempt in range(config.retries + 1):
+        try:
+            target.start()
+            return target
+        except TargetError as exc:
+            if attempt >= config.retries:
+                if attempt:  # a retry's own target: the caller only cleans up the first one
+                    target.cleanup()
+                raise
+            wait = round(config.retry_backoff_s * 2 ** attempt, 3)
+            result.retries.append({"what": "target", "attempt": attempt + 1, "attempts": config.retries + 1,
+                                   "error": str(exc)[:300], "wait_s": wait})
+            print(f"[runner] target start failed ({exc}); retry {attempt + 1} of {config.retries} in {wait}s",
+                  file=console, flush=True)
+            target.cleanup()
+            time.sleep(wait)
+            target = create_target(config.backend, scenario_id=plan.incident.instance,
+                                   fault=plan.incident.fault, **_target_options(config, plan))
+    return target
 
 
 def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,

@@ -63,7 +63,8 @@ class TraceRowTests(unittest.TestCase):
         self.assertEqual(row["actions"], [{"tool": "terminal", "command": "targetctl status", "risk": "LOW",
                                            "exit_code": 0, "duration_s": 0.1, "output_excerpt": "HTTP 200",
                                            "summary": "verify", "policy_risk": None, "model_risk": None,
-                                           "gate": "allowed", "gate_reason": "", "ended_s": None}])
+                                           "gate": "allowed", "gate_reason": "", "ended_s": None,
+                                           "timed_out": False}])
         json.dumps(row)  # JSON-ready
 
     def test_excerpts_keep_the_tail(self) -> None:
