@@ -19,7 +19,7 @@ from openhands_driver.paths import DEFAULT_TRACE_LOG
 from openhands_driver.records import RunResult
 from openhands_driver.strategy import MODES, STRATEGY_SOURCES
 
-EXIT_FIXED, EXIT_NOT_FIXED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_FIXED, EXIT_NOT_FIXED, EXIT_BAD_INPUT, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_SCENARIO = "stale_lockfile"
 
 
@@ -76,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG, help="JSONL trace file")
     p.add_argument("--disable-trace-log", action="store_true", help="do not append a trace row")
     p.add_argument("--run-id", default=None, help="run id (default: generated)")
+    handoff = p.add_argument_group("operator handoff (see README, Pause and resume)")
+    handoff.add_argument("--pause-after-diagnosis", action="store_true",
+                         help="stop before the first change the agent proposes: exit 3, target kept broken, "
+                              "conversation persisted under artifacts/runs/state/RUN_ID")
+    handoff.add_argument("--resume-from", default=None, metavar="RUN_ID|DIR",
+                         help="continue a paused run's conversation (its proposed actions approved)")
+    handoff.add_argument("--note", default=None, help="operator note shown to the resumed agent")
+    handoff.add_argument("--state-root", type=Path, default=None, metavar="DIR",
+                         help="where paused runs keep their state (default: artifacts/runs/state)")
     p.add_argument("--audit-key", type=Path, default=None, metavar="FILE",
                    help="sign trace rows with this ed25519 key (0600 PEM; default: $SRE_AUDIT_KEY; "
                         "none: chained, unsigned; see scripts/verify_audit.py)")
@@ -163,9 +172,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.blind and (target_root is not None or args.target_container):
         raise UserError("--blind provisions a fresh incident: it cannot attach to a running service "
                         "(--target-root / --target-container)")
+    if args.note is not None and not args.resume_from:
+        raise UserError("--note is for the resumed agent: it goes with --resume-from RUN_ID")
+    if args.resume_from and args.pause_after_diagnosis:
+        raise UserError("--resume-from continues a paused run to its end: drop --pause-after-diagnosis")
     return RunConfig(
+        pause_after_diagnosis=args.pause_after_diagnosis, resume_from=args.resume_from, note=args.note,
+        state_root=args.state_root,
         blind=args.blind, variant_seed=args.variant_seed, soak_s=args.soak_s,
-        scenario=args.scenario or (None if target_root else DEFAULT_SCENARIO),
+        scenario=args.scenario or (None if target_root or args.resume_from else DEFAULT_SCENARIO),
         training_data=args.training_data, mode=args.mode,
         strategy_source=args.strategy_source, skill_id=args.skill_id, backend=args.backend,
         optimizer_result=args.optimizer_result,
@@ -201,6 +216,8 @@ def _remote_host(value: str | None, check: bool = True) -> str | None:
 def exit_code_for(result: RunResult) -> int:
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
+    if result.status == "paused":  # waiting for the operator (handoff.py)
+        return EXIT_PAUSED
     if result.simulate:
         return EXIT_FIXED
     if result.resolved is not None:  # proven: verifier, mitigation, durability, collateral
@@ -217,6 +234,16 @@ def render_human(result: RunResult) -> str:
         for phase, commands in (plan.get("steps") or {}).items():
             for command in commands:
                 lines.append(f"  {phase:9}: {command}")
+        return "\n".join(lines)
+    if result.status == "paused":
+        pause = result.pause or {}
+        lines = [f"PAUSED after diagnosis — run {result.run_id} ({result.scenario}); the target is kept running "
+                 f"and broken at {result.target.get('url')}",
+                 f"  {result.step_count} steps; brain {result.brain}; conversation {result.conversation_id}"]
+        lines += [f"  evidence: {e['command']} (exit {e['exit_code']})" for e in pause.get("evidence", [])]
+        lines += [f"  proposed next action: {p['command']} (risk {p['risk']})" for p in pause.get("proposed", [])]
+        lines.append(f"  resume with: {pause.get('resume_with')}")
+        lines.append(f"  or stop the target: {result.target.get('stop_with')}")
         return "\n".join(lines)
     verdict = {True: "FIXED (verified)", False: "NOT FIXED", None: "not verified"}[result.service_up]
     if result.resolved is not None:

@@ -62,3 +62,8 @@ class RunConfig:
     target_url: str | None = None
     # Run the conversation on this OpenHands agent server (openhands_driver/remote.py); None = in-process
     remote_host: str | None = None
+    # Operator handoff (openhands_driver/handoff.py): pause before the first change, resume later
+    pause_after_diagnosis: bool = False
+    resume_from: str | None = None          # a paused run's id or state directory
+    note: str | None = None                 # the operator's note for the resumed agent
+    state_root: Path | None = None          # where paused runs keep their state (default artifacts/runs/state)

@@ -139,8 +139,9 @@ def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunR
         ground_truth=None if attached else plan.incident.ground_truth.to_dict())
 
 
-def _prepare_workspace(run_id: str, strategy: Strategy) -> Path:
-    workspace = crash_safety.owned_tempdir(f"sre-incident-{run_id}-", run_id)
+def _prepare_workspace(run_id: str, strategy: Strategy, state_dir: Path | None = None) -> Path:
+    # a run that may pause keeps its workspace in its state dir (no owner: it outlives this process)
+    workspace = state_dir / "workspace" if state_dir else crash_safety.owned_tempdir(f"sre-incident-{run_id}-", run_id)
     if strategy.load_skills:
         copy_skills(workspace)  # a copy: the sandbox never sees the repository
     return workspace
@@ -158,7 +159,14 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     """Run one incident end to end. ``approver`` decides actions paused for confirmation
     (default: ``--auto-confirm`` approves, otherwise they are rejected)."""
     started = time.monotonic()
+    paused_run = None  # --- operator handoff (handoff.py): the paused run this one resumes
+    if config.resume_from:
+        config, paused_run = _resume_config(config)
     plan = plan_incident(config)
+    if paused_run is not None:  # the same incident (ground truth, instance) as the paused run
+        from openhands_driver.handoff import restore_incident
+
+        plan = dataclasses.replace(plan, incident=restore_incident(paused_run.incident))
     model = resolve_model(config.model, config.llm_base_url, env_file=config.env_file)
     result = _base_result(config, plan, utc_now())
     result.brain, result.model = model.brain, model.model
@@ -166,6 +174,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     if config.simulate:
         result.plan = plan.to_dict()
         return _finish(config, result, started)
+    handoff_spec, state_dir = _handoff_spec(config, plan, paused_run, result)
 
     from openhands_driver.target import create_target
 
@@ -174,8 +183,12 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     if threading_is_main():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
         previous_hup = signal.signal(signal.SIGHUP, _raise_terminated)  # a closed terminal: same
-    target = create_target(config.backend, scenario_id=plan.incident.instance,
-                           fault=plan.incident.fault, **_target_options(config, plan))
+    if paused_run is not None:  # the kept target, attached (the resumed run stops it at its end)
+        target = create_target("local", scenario_id=plan.incident.instance, fault=plan.incident.fault,
+                               root=Path(paused_run.target["root"]), attach=True, url=paused_run.target["url"])
+    else:
+        target = create_target(config.backend, scenario_id=plan.incident.instance,
+                               fault=plan.incident.fault, **_target_options(config, plan))
     workspace = open_run = sandbox = None
     secrets: list[str] = secret_values()
     try:
@@ -192,19 +205,24 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.target = target.describe()
         owned = getattr(target, "owned", True)
         before = proof.take_snapshot(target) if owned else None
+        if paused_run is not None:
+            before = paused_run.snapshot_before
         injected = "blind incident" if plan.incident.blind else f"fault: {plan.incident.fault or 'none'}"
         print(f"[runner] {plan.run_id}: target {target.backend} up at {target.url} "
               f"({injected if owned else 'attached'}); routing: {plan.routing.reason}",
               file=console, flush=True)
-        workspace = _prepare_workspace(plan.run_id, plan.strategy)
-        apply_skill_overrides(workspace, config.skill_overrides)  # optimizer skill candidates
+        if paused_run is not None:
+            workspace = Path(paused_run.workspace)
+        else:
+            workspace = _prepare_workspace(plan.run_id, plan.strategy, state_dir)
+            apply_skill_overrides(workspace, config.skill_overrides)  # optimizer skill candidates
         ensure_targetctl_on_path()
         # --- sandbox (openhands_driver/sandbox): the boundary of the agent's terminal and editor
         sandbox = open_sandbox(sandbox_kind, target, workspace, console)
         with laminar_span(f"sre-incident {plan.run_id}") as laminar_trace_id:
             session = run_session(config, model, target=target, workspace=workspace,
                                   message=plan.message, console=console, approver=approver,
-                                  sandbox=sandbox)
+                                  sandbox=sandbox, handoff=handoff_spec)
         result.laminar_trace_id = laminar_trace_id()
         secrets = session.secrets
         outcome, close_conversation = session.conversation, session.close
@@ -224,6 +242,10 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         for key in ("tokens", "cost_usd", "llm_calls", "llm_latency_s"):
             if key in outcome.metrics:
                 setattr(result, key, outcome.metrics[key])
+        if outcome.status == "paused":  # --- operator handoff: target kept broken, state persisted
+            close_conversation()
+            _record_pause(config, plan, target, result, before, outcome, workspace, state_dir, handoff_spec)
+            return result
         # The agent's terminal shuts down while the verifier probes (it takes about 2 s).
         closer = threading.Thread(target=close_conversation, name="close-conversation")
         closer.start()
@@ -240,7 +262,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         verified_at = time.monotonic() - check.duration_s + _streak_start_s(check)
         result.service_up = check.verified
         result.status = _status(outcome.status, check.verified)
-        _prove(config, plan, target, result, before, after)
+        _prove(config, plan, target, result, before, after, restart=paused_run is not None or None)
         if result.diagnosis and result.diagnosis.get("correct"):
             result.mttd_s = proof.time_to_diagnosis(result.actions)
         if result.resolved:  # the verifier's first passing probe of the streak that proved it
@@ -259,16 +281,22 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         if previous_term is not None:  # a second SIGTERM must not cut the cleanup short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        if config.keep_target and result.status != "interrupted":
+        if result.status == "paused":
+            pass  # kept running and broken for the operator (result.target says how to stop it)
+        elif config.keep_target and result.status != "interrupted":
             kept = target.describe()
             result.target = {**kept, "kept": True, "stop_with": kept.get("stop_with")
                              or f"kill -TERM -- -{kept.get('pid')}"}
         else:
             target.cleanup()
+            if paused_run is not None:  # the paused run kept it: this run owns its end
+                from openhands_driver.handoff import stop_kept_target
+
+                stop_kept_target(paused_run)
         if sandbox is not None:  # --- sandbox: stop the broker, record the boundary
             sandbox.close()
         result.security = {**(result.security or {}), "sandbox": sandbox_kind}
-        if workspace is not None:
+        if workspace is not None and result.status != "paused":
             shutil.rmtree(workspace, ignore_errors=True)
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
@@ -277,6 +305,70 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         runrecord.actions_so_far()  # forget this thread's recorder
         runrecord.finish(open_run)
     return result
+
+
+def _resume_config(config: RunConfig):
+    """The resumed run's config: the paused run's incident settings; UserError when it cannot resume."""
+    from openhands_driver import handoff
+
+    if config.pause_after_diagnosis:
+        raise UserError("--resume-from continues a paused run to its end: drop --pause-after-diagnosis")
+    record = handoff.load_for_resume(config.resume_from, config.scenario, config.state_root)
+    settings = record.settings
+    config = dataclasses.replace(
+        config, scenario=record.scenario, blind=bool(settings.get("blind")),
+        variant_seed=settings.get("variant_seed"), mode=settings.get("mode", config.mode),
+        strategy_source=settings.get("strategy_source", config.strategy_source),
+        skill_id=settings.get("skill_id"), backend="local", target_root=None, target_url=None,
+        target_container=None, keep_target=config.keep_target)
+    return config, record
+
+
+def _handoff_spec(config: RunConfig, plan: IncidentPlan, paused_run, result: RunResult):
+    """The conversation's handoff fields (ConversationSpec) and the state dir of a run that may pause."""
+    from openhands_driver import handoff
+
+    if paused_run is not None:
+        handoff.claim(paused_run, plan.run_id)  # exclusive: a second resume is refused (exit 2)
+        result.resumed_from, result.conversation_id = paused_run.run_id, paused_run.conversation_id
+        return ({"persistence_dir": Path(paused_run.persistence_dir), "conversation_id": paused_run.conversation_id,
+                 "resuming": True, "operator_note": config.note}, Path(paused_run.state_dir))
+    if not config.pause_after_diagnosis:
+        return None, None
+    if config.backend != "local" or config.target_root is not None or config.remote_host:
+        raise UserError("--pause-after-diagnosis keeps a local target for the operator: it needs --backend "
+                        "local, no --target-root and no --remote-host")
+    state_dir, conversation_id = handoff.new_state(plan.run_id, config.state_root)
+    result.conversation_id = conversation_id
+    return ({"persistence_dir": state_dir / "conversation", "conversation_id": conversation_id,
+             "pause_after_diagnosis": True}, state_dir)
+
+
+def _record_pause(config: RunConfig, plan: IncidentPlan, target, result: RunResult, before, outcome,
+                  workspace: Path, state_dir: Path, handoff_spec: dict) -> None:
+    from openhands_driver import handoff
+
+    result.status, result.service_up = "paused", None
+    waiting = {p["command"] for p in outcome.proposed}
+    for action in outcome.actions:
+        if action.exit_code is None and action.command in waiting:
+            action.gate, action.gate_reason = "paused", "awaiting the operator (--resume-from)"
+    evidence = [{"command": a.command, "exit_code": a.exit_code, "output": a.output_excerpt[-400:]}
+                for a in outcome.actions if a.tool == "terminal" and a.exit_code is not None][-6:]
+    described = {**target.describe(), "supervisor_pid": target.status().get("supervisor_pid")}
+    record = handoff.PauseRecord(
+        run_id=plan.run_id, scenario=plan.scenario.scenario_id, conversation_id=handoff_spec["conversation_id"],
+        state_dir=str(state_dir), workspace=str(workspace), persistence_dir=str(handoff_spec["persistence_dir"]),
+        target=described, incident=dataclasses.asdict(plan.incident), snapshot_before=before,
+        started_at=result.started_at, proposed=outcome.proposed, evidence=evidence,
+        settings={"mode": config.mode, "strategy_source": config.strategy_source, "skill_id": config.skill_id,
+                  "blind": config.blind, "variant_seed": plan.incident.ground_truth.variant_seed,
+                  "routing": result.routing, "model": config.model})
+    handoff.write_pause(record)
+    result.pause = {"proposed": outcome.proposed, "evidence": evidence, "state_dir": str(state_dir),
+                    "resume_with": handoff.resume_command(record, result.trace_log)}
+    result.target = {**described, "kept": True, "broken": True,
+                     "stop_with": f"kill -TERM -- -{described.get('pid')}"}
 
 
 def _start_with_retries(config: RunConfig, plan: IncidentPlan, target, result: RunResult, console):
@@ -306,7 +398,7 @@ def _start_with_retries(config: RunConfig, plan: IncidentPlan, target, result: R
 
 
 def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
-           before: dict | None, after: dict | None) -> None:
+           before: dict | None, after: dict | None, restart: bool | None = None) -> None:
     """Diagnosis, mitigation, durability and collateral, judged by the runner; then ``resolved``."""
     incident = plan.incident
     if result.ground_truth is not None:
@@ -321,7 +413,8 @@ def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
     if result.service_up:
         result.durability = proof.check_durability(target, incident.instance, soak_s=config.soak_s,
                                                    interval_s=min(0.5, config.verify_interval_s),
-                                                   restart=getattr(target, "owned", True))
+                                                   restart=restart if restart is not None
+                                                   else getattr(target, "owned", True))
     else:
         result.durability = {"passed": False, "restarted": False,
                              "note": "not checked: the verifier did not pass"}
@@ -366,7 +459,7 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
                        container=config.target_container, url=config.target_url)
     elif config.target_root is not None:
         options.update(root=Path(config.target_root), attach=True, url=config.target_url)
-    elif config.keep_target:  # crash safety: a kept target must outlive this process
+    elif config.keep_target or config.pause_after_diagnosis:  # crash safety: a kept target outlives us
         options["keep"] = True
     if config.target_root is None and config.target_container is None:
         options["fault_params"] = plan.incident.params  # the variant: which file, flag, value...

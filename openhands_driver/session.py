@@ -94,7 +94,10 @@ def _gatekeeper(config: RunConfig, scope: IncidentScope, approver=None):
 
 
 def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Path, message: str,
-                console: TextIO = sys.stderr, approver=None, sandbox=None) -> SessionOutcome:
+                console: TextIO = sys.stderr, approver=None, sandbox=None,
+                handoff: dict | None = None) -> SessionOutcome:
+    """``handoff``: ConversationSpec fields of the operator handoff (persistence_dir, conversation_id,
+    pause_after_diagnosis, resuming, operator_note; see handoff.py)."""
     from openhands_driver.conversation import ConversationSpec, prepare_sdk_env
 
     prepare_sdk_env(verbose=config.verbose)
@@ -117,7 +120,8 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
                                 step_timeout_s=getattr(config, "step_timeout_s", None),
                                 gatekeeper=gatekeeper, secrets=named,
                                 condense_context=config.condense_context,
-                                remote_host=getattr(config, "remote_host", None), sandbox=sandbox)
+                                remote_host=getattr(config, "remote_host", None), sandbox=sandbox,
+                                **(handoff or {}))
 
     def runbook_session(reason: str | None = None) -> SessionOutcome:
         server = PolicyServer().start()

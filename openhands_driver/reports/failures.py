@@ -87,7 +87,7 @@ def _tail(text: str | None) -> str:
 def classify(row: dict) -> RunFailure | None:
     """The failure record of one final trace row, or None when the run resolved cleanly."""
     status = str(row.get("status") or "")
-    if row.get("simulate") or status in ("simulated", "started"):
+    if row.get("simulate") or status in ("simulated", "started", "paused"):
         return None
     collateral_failed = _passed(row, "collateral") is False
     if _is_resolved(row) and not collateral_failed:

@@ -1,0 +1,169 @@
+"""Operator handoff: pause a run after its diagnosis, resume the same conversation later.
+
+- ``--pause-after-diagnosis``: the run keeps its target (running, still broken), its workspace and
+  the SDK's persisted conversation (``persistence_dir`` + ``conversation_id``) in a state directory
+  ``artifacts/runs/state/<run_id>/`` and stops before the first change the agent proposes (an
+  action of risk MEDIUM or higher that the gates would allow): status ``paused``, exit code 3. The
+  state directory holds :data:`PAUSE_FILE`: everything a resume needs (the incident and its ground
+  truth, the target, the snapshot taken before the agent, the proposed actions).
+- ``--resume-from RUN_ID|DIR`` (+ ``--note``): :func:`load_for_resume` finds that state, refuses a
+  run resumed before, a different ``--scenario`` and a target that is gone (UserError, exit 2), and
+  :func:`claim` marks it resumed (an exclusive file, so two resumes cannot both start). The new run
+  restores the conversation, approves the proposed actions, shows the agent the operator's note,
+  verifies as usual, and records ``resumed_from``; it stops the kept target at its end.
+
+Local backend only (a Docker target would be kept the same way; not wired yet).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openhands_driver.errors import UserError
+from openhands_driver.paths import ARTIFACTS_DIR
+
+STATE_ROOT = ARTIFACTS_DIR / "runs" / "state"
+PAUSE_FILE = "pause.json"
+CLAIM_FILE = "resumed.json"
+EXIT_PAUSED = 3
+
+
+@dataclass
+class PauseRecord:
+    run_id: str
+    scenario: str
+    conversation_id: str
+    state_dir: str
+    workspace: str
+    persistence_dir: str
+    target: dict[str, Any]                    # backend, root, url, supervisor pid, instance
+    incident: dict[str, Any]                  # incident.Incident as a dict (ground truth included)
+    snapshot_before: dict[str, str] | None    # collateral: the service root before the agent
+    started_at: str
+    settings: dict[str, Any] = field(default_factory=dict)   # mode, strategy, blind, seed, brain...
+    proposed: list[dict] = field(default_factory=list)       # the actions waiting for the operator
+    evidence: list[dict] = field(default_factory=list)       # what the agent ran before the pause
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def new_state(run_id: str, root: Path | None = None) -> tuple[Path, str]:
+    """A fresh state directory for a run that may pause, and the conversation id it will use."""
+    state = Path(root or STATE_ROOT) / run_id
+    if state.exists():
+        raise UserError(f"{state} already exists: run id {run_id!r} was used before; pass another --run-id")
+    (state / "conversation").mkdir(parents=True)
+    (state / "workspace").mkdir()
+    return state, str(uuid.uuid4())
+
+
+def write_pause(record: PauseRecord) -> Path:
+    path = Path(record.state_dir) / PAUSE_FILE
+    tmp = path.with_name(f".{PAUSE_FILE}.tmp")
+    tmp.write_text(json.dumps(record.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def resume_command(record: PauseRecord, trace_log: str | None = None) -> str:
+    """The exact command that resumes ``record`` (state and trace log where the paused run put them)."""
+    import shlex
+
+    from openhands_driver.paths import DEFAULT_TRACE_LOG
+
+    argv = ["uv", "run", "python", "run_demo.py", "--resume-from", record.run_id]
+    if Path(record.state_dir).parent.resolve() != STATE_ROOT.resolve():
+        argv += ["--state-root", str(Path(record.state_dir).parent)]
+    if trace_log and Path(trace_log).resolve() != DEFAULT_TRACE_LOG.resolve():
+        argv += ["--trace-log", str(trace_log)]
+    return shlex.join(argv) + " --note 'approved: <your note>'"
+
+
+def _state_dir(ref: str, root: Path | None) -> Path:
+    candidate = Path(ref).expanduser()
+    if (candidate / PAUSE_FILE).is_file():
+        return candidate
+    by_id = Path(root or STATE_ROOT) / ref
+    if (by_id / PAUSE_FILE).is_file():
+        return by_id
+    known = sorted(p.parent.name for p in Path(root or STATE_ROOT).glob(f"*/{PAUSE_FILE}"))
+    raise UserError(f"--resume-from {ref!r}: no paused run there (no {PAUSE_FILE} in {candidate} or {by_id}). "
+                    f"Paused runs: {', '.join(known) or 'none'}")
+
+
+def _alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+
+
+def load_for_resume(ref: str, scenario: str | None = None, root: Path | None = None) -> PauseRecord:
+    """The paused run ``ref`` (run id or state dir), checked: not resumed before, same scenario, target up."""
+    state = _state_dir(ref, root)
+    try:
+        data = json.loads((state / PAUSE_FILE).read_text(encoding="utf-8"))
+        record = PauseRecord(**data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise UserError(f"--resume-from {ref!r}: {state / PAUSE_FILE} cannot be read ({exc})") from None
+    claimed = state / CLAIM_FILE
+    if claimed.exists():
+        try:
+            by = json.loads(claimed.read_text(encoding="utf-8")).get("run_id")
+        except (OSError, ValueError):
+            by = "another run"
+        raise UserError(f"--resume-from {ref!r}: run {record.run_id} was already resumed by {by}; a paused run "
+                        "resumes once. Start a new run for this incident instead")
+    if scenario is not None and scenario != record.scenario:
+        raise UserError(f"--resume-from {ref!r}: run {record.run_id} is scenario {record.scenario!r}, not "
+                        f"{scenario!r}; drop --scenario (the paused run's scenario is used)")
+    target = record.target
+    root_dir = Path(str(target.get("root") or ""))
+    pid = target.get("supervisor_pid") or target.get("pid")
+    if not root_dir.is_dir() or not _alive(pid):
+        raise UserError(f"--resume-from {ref!r}: the target of run {record.run_id} is gone (service root "
+                        f"{root_dir} {'exists' if root_dir.is_dir() else 'missing'}, supervisor pid {pid} "
+                        f"{'running' if _alive(pid) else 'not running'}); it cannot be resumed. Start a new run")
+    if not Path(record.persistence_dir).is_dir():
+        raise UserError(f"--resume-from {ref!r}: the persisted conversation {record.persistence_dir} is missing")
+    return record
+
+
+def claim(record: PauseRecord, run_id: str) -> None:
+    """Mark the paused run resumed by ``run_id`` (exclusive: a second resume is refused)."""
+    path = Path(record.state_dir) / CLAIM_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise UserError(f"--resume-from {record.run_id}: another resume started at the same time") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"run_id": run_id, "pid": os.getpid()}, handle)
+
+
+def stop_kept_target(record: PauseRecord) -> None:
+    """Stop the service the paused run kept (its supervisor's process group) and remove its root."""
+    pid = record.target.get("pid") or record.target.get("supervisor_pid")
+    try:
+        os.killpg(int(pid), signal.SIGTERM)
+    except (TypeError, ValueError, OSError):
+        pass
+    root = record.target.get("root")
+    if root and Path(root).name.startswith("sre-target-"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def restore_incident(data: dict):
+    from openhands_driver.incident import GroundTruth, Incident
+
+    return Incident(**{**data, "ground_truth": GroundTruth(**data["ground_truth"])})
