@@ -6,17 +6,19 @@
     GET  /healthz                    no auth; 503 while draining
     GET  /ops/status, /ops/metrics   (?format=prometheus for the text exposition format)
 
-Every endpoint but /healthz needs ``Authorization: Bearer <SRE_INTAKE_TOKEN>`` (compared in
-constant time); errors are JSON ``{"error": ...}`` with the reason.
+    GET  /ops/registry, POST /ops/drain   (admin)
+
+Every endpoint but /healthz needs ``Authorization: Bearer <token>`` whose role allows it
+(roles.py: viewer reads, operator posts alerts and approves/rejects/resumes, admin has the
+registry and drain; compared in constant time); a request that changes something, and every
+refusal, is in the audit trail with the token's id. Errors are JSON ``{"error": ...}`` with the reason.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from openhands_driver.intake.escalation import iso
@@ -33,10 +35,6 @@ def _error(code: int, message: str, **headers: str) -> tuple[Response, int]:
     response = jsonify({"error": message})
     response.headers.update(headers)
     return response, code
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def execution_view(data: dict) -> dict:
@@ -82,20 +80,54 @@ def _prometheus(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _plain(entry) -> dict:
+    import dataclasses
+
+    data = dataclasses.asdict(entry) if dataclasses.is_dataclass(entry) else dict(entry)
+    return {k: str(v) if hasattr(v, "__fspath__") else v for k, v in data.items()}
+
+
 def create_app(service: IntakeService) -> Flask:
     app = Flask("openhands_driver.intake")
     app.config["MAX_CONTENT_LENGTH"] = service.config.max_body_bytes
-    token = service.config.token
+    from openhands_driver.intake import roles
+
+    tokens = roles.load(service.config.token, service.config.tokens_file)
+
+    def audit(status: int, detail: str = "") -> None:
+        principal = g.get("principal")
+        try:
+            service.store.record_access(principal.token_id if principal else None,
+                                        principal.role if principal else None, request.method, request.path,
+                                        status, service.clock(), detail)
+        except Exception:  # noqa: BLE001 - the answer must not depend on the audit write
+            app.logger.exception("audit write failed")
 
     @app.before_request
     def authenticate():
-        if request.path == "/healthz" or not token:
+        g.principal = None
+        if request.path == "/healthz" or not tokens:
             return None
         scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(supplied.strip()), _digest(token)):
-            return _error(401, "missing or wrong bearer token: send 'Authorization: Bearer "
-                          "<SRE_INTAKE_TOKEN>'", **{"WWW-Authenticate": 'Bearer realm="sre-intake"'})
+        principal = tokens.identify(supplied.strip()) if scheme.lower() == "bearer" else None
+        if principal is None:
+            audit(401, "missing or unknown bearer token")
+            return _error(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' "
+                          f"(SRE_INTAKE_TOKEN or one of {roles.ENV_TOKENS})",
+                          **{"WWW-Authenticate": 'Bearer realm="sre-intake"'})
+        g.principal = principal
+        needed = roles.required_role(request.method, request.path)
+        if not principal.may(needed):
+            audit(403, f"needs {needed}")
+            return _error(403, f"token {principal.token_id!r} (role {principal.role}) may not "
+                          f"{request.method} {request.path}: that needs the {needed} role")
         return None
+
+    @app.after_request
+    def audit_changes(response):
+        if request.method not in ("GET", "HEAD", "OPTIONS") and g.get("principal") is not None:
+            audit(response.status_code)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -170,6 +202,15 @@ def create_app(service: IntakeService) -> Flask:
     @app.get("/ops/status")
     def ops_status():
         return jsonify(service.status())
+
+    @app.get("/ops/registry")
+    def ops_registry():
+        return jsonify({"services": {name: _plain(entry) for name, entry in service.registry.items()}})
+
+    @app.post("/ops/drain")
+    def ops_drain():
+        service.drain()
+        return jsonify({"state": "draining", "by": g.principal.token_id if g.principal else None})
 
     @app.get("/ops/metrics")
     def ops_metrics():

@@ -173,6 +173,14 @@ class Store:
         db.execute("INSERT INTO audit (at, kind, ref, entry) VALUES (?, ?, ?, ?)",
                    (at, kind, None if ref is None else str(ref), json.dumps(entry, sort_keys=True)))
 
+    def record_access(self, token_id: str | None, role: str | None, method: str, path: str, status: int,
+                      now: float, detail: str = "") -> None:
+        """An audit entry for a request that changes something or was refused: who (token id, never
+        its value), what, and the answer."""
+        with self.tx() as db:
+            self._audit(db, "access", token_id, now, {"token_id": token_id, "role": role, "method": method,
+                                                      "path": path, "status": status, "detail": detail})
+
     # --- intake ----------------------------------------------------------------------------------
 
     def record_rejected(self, source: str, payload: Any, reason: str, now: float) -> int:
