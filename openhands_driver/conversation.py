@@ -381,6 +381,13 @@ def _resume(conversation, spec: ConversationSpec, recorder: _Recorder) -> None:
         conversation.state.rebuild_view()
         conversation.send_message(note)
 
+    from openhands_driver import runrecord
+
+    if pending and runrecord.has_change_guard() and not all(runrecord.before_change(a) for a in pending):
+        # the intake's lease (exactly-once remediation): no lease, no change
+        conversation.reject_pending_actions("Refused before execution: this run no longer holds the "
+                                            "incident's lease; stop and change nothing.")
+        return
     if pending:
         recorder.expect(pending, after_pending, "approved by the operator (resume)")
     else:

@@ -152,7 +152,10 @@ def claim(record: PauseRecord, run_id: str) -> None:
 
 
 def stop_kept_target(record: PauseRecord) -> None:
-    """Stop the service the paused run kept (its supervisor's process group) and remove its root."""
+    """Stop the service the paused run kept (its supervisor's process group) and remove its root;
+    an attached service (not started by the run) is left alone."""
+    if record.target.get("owned") is False:
+        return
     pid = record.target.get("pid") or record.target.get("supervisor_pid")
     try:
         os.killpg(int(pid), signal.SIGTERM)
@@ -161,6 +164,21 @@ def stop_kept_target(record: PauseRecord) -> None:
     root = record.target.get("root")
     if root and Path(root).name.startswith("sre-target-"):
         shutil.rmtree(root, ignore_errors=True)
+
+
+def reject(ref: str, by: str, root: Path | None = None) -> PauseRecord | None:
+    """The operator rejected the proposed change: the run is never resumed, its kept target stops."""
+    try:
+        state = _state_dir(ref, root)
+        record = PauseRecord(**json.loads((state / PAUSE_FILE).read_text(encoding="utf-8")))
+    except (UserError, OSError, ValueError, TypeError):
+        return None
+    try:
+        claim(record, f"rejected by {by}")
+    except UserError:
+        return record  # resumed or rejected before: leave its target to that run
+    stop_kept_target(record)
+    return record
 
 
 def restore_incident(data: dict):

@@ -262,7 +262,8 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         verified_at = time.monotonic() - check.duration_s + _streak_start_s(check)
         result.service_up = check.verified
         result.status = _status(outcome.status, check.verified)
-        _prove(config, plan, target, result, before, after, restart=paused_run is not None or None)
+        _prove(config, plan, target, result, before, after,
+               restart=(paused_run is not None and not paused_run.settings.get("attached")) or None)
         if result.diagnosis and result.diagnosis.get("correct"):
             result.mttd_s = proof.time_to_diagnosis(result.actions)
         if result.resolved:  # the verifier's first passing probe of the streak that proved it
@@ -331,13 +332,15 @@ def _handoff_spec(config: RunConfig, plan: IncidentPlan, paused_run, result: Run
     if paused_run is not None:
         handoff.claim(paused_run, plan.run_id)  # exclusive: a second resume is refused (exit 2)
         result.resumed_from, result.conversation_id = paused_run.run_id, paused_run.conversation_id
+        if paused_run.settings.get("attached"):  # a service somebody else provisioned: no ground truth
+            result.ground_truth = None
         return ({"persistence_dir": Path(paused_run.persistence_dir), "conversation_id": paused_run.conversation_id,
                  "resuming": True, "operator_note": config.note}, Path(paused_run.state_dir))
     if not config.pause_after_diagnosis:
         return None, None
-    if config.backend != "local" or config.target_root is not None or config.remote_host:
+    if config.backend != "local" or config.remote_host:
         raise UserError("--pause-after-diagnosis keeps a local target for the operator: it needs --backend "
-                        "local, no --target-root and no --remote-host")
+                        "local and no --remote-host")
     state_dir, conversation_id = handoff.new_state(plan.run_id, config.state_root)
     result.conversation_id = conversation_id
     return ({"persistence_dir": state_dir / "conversation", "conversation_id": conversation_id,
@@ -363,7 +366,8 @@ def _record_pause(config: RunConfig, plan: IncidentPlan, target, result: RunResu
         started_at=result.started_at, proposed=outcome.proposed, evidence=evidence,
         settings={"mode": config.mode, "strategy_source": config.strategy_source, "skill_id": config.skill_id,
                   "blind": config.blind, "variant_seed": plan.incident.ground_truth.variant_seed,
-                  "routing": result.routing, "model": config.model})
+                  "routing": result.routing, "model": config.model,
+                  "attached": not getattr(target, "owned", True)})
     handoff.write_pause(record)
     result.pause = {"proposed": outcome.proposed, "evidence": evidence, "state_dir": str(state_dir),
                     "resume_with": handoff.resume_command(record, result.trace_log)}

@@ -16,6 +16,7 @@ refusal, is in the audit trail with the token's id. Errors are JSON ``{"error": 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, g, jsonify, request
@@ -49,7 +50,7 @@ def execution_view(data: dict) -> dict:
         "finished_at": iso(data["finished_at"]), "expires_at": iso(data["expires_at"]),
         "service_up": data["service_up"], "verification": data["verification"],
         "run": {k: run.get(k) for k in ("run_id", "status", "skill_id", "tokens", "tokens_used",
-                                        "agent_message", "error", "duration_s", "target")} if run else None,
+                                        "agent_message", "error", "duration_s", "target", "pause")} if run else None,
         "timeline": [{**e, "at": iso(e["at"])} for e in data["timeline"]],
         "phases": [{"phase": e["name"], "at": iso(e["at"]), "detail": e["detail"]}
                    for e in data["timeline"] if e["kind"] == "phase"],
@@ -202,6 +203,47 @@ def create_app(service: IntakeService) -> Flask:
     @app.get("/ops/status")
     def ops_status():
         return jsonify(service.status())
+
+    def _awaiting(execution_id: str):
+        data = service.store.execution(execution_id)
+        if data is None:
+            return None, _error(404, f"no execution {execution_id!r}")
+        if data["status"] != "awaiting_operator":
+            return None, _error(409, f"execution {execution_id} is {data['status']}, not awaiting_operator; "
+                                "only a run paused after diagnosis can be resumed or rejected")
+        return data, None
+
+    def _body() -> dict:
+        body = request.get_json(silent=True)
+        return body if isinstance(body, dict) else {}
+
+    @app.post("/executions/<execution_id>/resume")
+    @app.post("/executions/<execution_id>/approve")
+    def resume_execution(execution_id: str):
+        data, refused = _awaiting(execution_id)
+        if refused:
+            return refused
+        note = str(_body().get("note") or "")[:2000]
+        who = g.principal.token_id if g.principal else None
+        if not service.store.resume(execution_id, who, note, service.clock(), service.config.ttl_s):
+            return _error(409, f"execution {execution_id} changed state meanwhile; reload it")
+        service.queue.wake()
+        return jsonify({"execution_id": execution_id, "status": "queued", "resumed_by": who, "note": note}), 202
+
+    @app.post("/executions/<execution_id>/reject")
+    def reject_execution(execution_id: str):
+        data, refused = _awaiting(execution_id)
+        if refused:
+            return refused
+        why = str(_body().get("reason") or "")[:2000]
+        who = g.principal.token_id if g.principal else None
+        if not service.store.reject(execution_id, who, why, service.clock()):
+            return _error(409, f"execution {execution_id} changed state meanwhile; reload it")
+        from openhands_driver import handoff
+
+        handoff.reject(data["paused_run"], who or "anonymous", Path(service.config.db).parent / "state")
+        service.write_report(execution_id)
+        return jsonify({"execution_id": execution_id, "status": "rejected", "rejected_by": who})
 
     @app.get("/ops/registry")
     def ops_registry():

@@ -31,10 +31,13 @@ from openhands_driver.trace import REDACTED, redact
 
 SCHEMA_VERSION = 3  # 2: execution leases (lease.py); 3: the audit table; older files are migrated in place
 ACTIVE = ("queued", "running")
-FINAL = ("fixed", "failed", "escalated", "expired", "cancelled", "needs_human")
+FINAL = ("fixed", "failed", "escalated", "expired", "cancelled", "needs_human", "rejected")
+WAITING = ("awaiting_operator",)  # paused after diagnosis (handoff.py): neither active nor final
 LEASE_COLUMNS = {"lease_owner": "TEXT", "lease_token": "INTEGER NOT NULL DEFAULT 0",
-                 "lease_heartbeat": "REAL", "worker_owner": "TEXT", "remediation_at": "REAL"}
-STATUSES = ACTIVE + FINAL
+                 "lease_heartbeat": "REAL", "worker_owner": "TEXT", "remediation_at": "REAL",
+                 # schema 3: operator handoff
+                 "paused_run": "TEXT", "resume_note": "TEXT"}
+STATUSES = ACTIVE + FINAL + WAITING
 _SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|apikey|authori[sz]ation|auth[-_]?header"
                          r"|credential|private[-_]?key|access[-_]?key|routing[-_]?key|cookie|session[-_]?id"
                          r"|signature|bearer)", re.IGNORECASE)
@@ -305,6 +308,41 @@ class Store:
             self._audit(db, "verdict", execution_id, now, {"execution_id": execution_id, "status": status,
                                                            "reason": reason, "run": run, "actions": actions})
             return True
+
+    # --- operator handoff (pause after diagnosis) -------------------------------------------------
+
+    def await_operator(self, execution_id: str, reason: str, now: float, *, run: dict, actions: list[dict],
+                       phases: list[dict]) -> bool:
+        """running -> awaiting_operator: the run paused before its first change (run["run_id"] kept)."""
+        with self.tx() as db:
+            done = self._set_status(db, execution_id, "awaiting_operator", reason, now, ("running",),
+                                    paused_run=run.get("run_id"), run_id=run.get("run_id"),
+                                    result=_json(run), lease_owner=None)
+            if not done:
+                return False
+            for seq, action in enumerate(actions):
+                db.execute("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (execution_id, seq, action["phase"], action["tool"], action["command"],
+                            action["risk"], action["exit_code"], action["duration_s"], action["summary"],
+                            action["result"], action.get("output_excerpt", "")))
+            for phase in phases:
+                self._timeline(db, execution_id, now, "phase", phase["phase"], phase["detail"])
+            self._audit(db, "paused", execution_id, now, {"execution_id": execution_id, "run": run,
+                                                          "actions": actions})
+            return True
+
+    def resume(self, execution_id: str, token_id: str | None, note: str, now: float, ttl_s: float) -> bool:
+        """awaiting_operator -> queued (the dispatcher resumes the paused run with the note)."""
+        with self.tx() as db:
+            return self._set_status(db, execution_id, "queued", f"resumed by token {token_id}"
+                                    + (f": {note}" if note else ""), now, WAITING, resume_note=note or "",
+                                    expires_at=now + ttl_s)
+
+    def reject(self, execution_id: str, token_id: str | None, why: str, now: float) -> bool:
+        """awaiting_operator -> rejected (final): the proposed change is never made."""
+        with self.tx() as db:
+            return self._set_status(db, execution_id, "rejected", f"rejected by token {token_id}"
+                                    + (f": {why}" if why else ""), now, WAITING, finished_at=now)
 
     def expire_due(self, now: float) -> list[str]:
         with self.tx() as db:
