@@ -9,6 +9,9 @@
 - ``p50_s`` / ``p95_s``: percentiles of ``duration_s`` with linear interpolation between closest
   ranks (numpy's default): p of [x0..x(n-1)] sorted is at position (n-1)*p/100.
 - Cost: ``mean_cost_usd`` over runs; tokens are summed.
+- Operator handoff: a ``paused`` row whose run was resumed (another row's ``resumed_from``) is
+  combined with the resumed row into one run (steps, duration, tokens and cost added; the resumed
+  row's verdict); a paused run not resumed (yet) is not a run either (``paused`` in NOT_RUNS).
 """
 
 from __future__ import annotations
@@ -91,10 +94,29 @@ def record(row: dict) -> RunRecord:
                      f"({type(exc).__name__}: {exc})") from None
 
 
+def combine_resumed(rows: list[dict]) -> list[dict]:
+    """Rows with each resumed run merged with the paused row it continued (one incident, one run)."""
+    paused = {r.get("run_id"): r for r in rows if r.get("status") == "paused"}
+    merged, used = [], set()
+    for row in rows:
+        origin = paused.get(row.get("resumed_from")) if row.get("resumed_from") else None
+        if origin is None:
+            merged.append(row)
+            continue
+        used.add(origin.get("run_id"))
+        combined = dict(row)
+        for key in ("step_count", "duration_s", "cost_usd"):
+            combined[key] = (row.get(key) or 0) + (origin.get(key) or 0)
+        tokens_a, tokens_b = row.get("tokens") or {}, origin.get("tokens") or {}
+        combined["tokens"] = {k: (tokens_a.get(k) or 0) + (tokens_b.get(k) or 0) for k in ("input", "output")}
+        merged.append(combined)
+    return [r for r in merged if not (r.get("status") == "paused" and r.get("run_id") in used)]
+
+
 def records(rows: list[dict]) -> tuple[list[RunRecord], int]:
     """The readable records of ``rows`` and how many rows could not be read."""
     out, bad = [], 0
-    for row in rows:
+    for row in combine_resumed(list(rows)):
         try:
             out.append(record(row))
         except BadRow:
@@ -102,7 +124,7 @@ def records(rows: list[dict]) -> tuple[list[RunRecord], int]:
     return out, bad
 
 
-NOT_RUNS = ("interrupted", "crashed", "started")
+NOT_RUNS = ("interrupted", "crashed", "started", "paused")
 
 
 def is_run(item: RunRecord) -> bool:
