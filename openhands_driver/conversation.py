@@ -413,7 +413,7 @@ def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.E
     Returns the proposed changes when the run paused for the operator (pause after diagnosis)."""
     from openhands.sdk.conversation.state import ConversationExecutionStatus, ConversationState
 
-    from openhands_driver.gates import EDIT, REJECT, Proposal, run_edited
+    from openhands_driver.gates import Proposal
     from openhands_driver.security import assess
 
     gatekeeper = spec.gatekeeper
@@ -438,32 +438,28 @@ def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.E
                                 record.model_risk if record else None,
                                 record.risk if record else "HIGH")
             proposals.append(proposal)
-            if spec.pause_after_diagnosis:
-                continue  # decided below, once every pending action is assessed
-            if not _change_allowed(gatekeeper, proposal, rejections):
-                continue
-            decision = gatekeeper.decide(proposal)
-            if decision.verdict == REJECT:
-                rejections.append(decision.reason)
-            elif decision.verdict == EDIT:
-                rejections.append(run_edited(decision.command, str(spec.workspace), _edit_env(spec),
-                                             prefix=getattr(spec.sandbox, "exec_prefix", None)))
-        if spec.pause_after_diagnosis:
-            paused = _pause_point(spec, proposals)
-            if paused:
-                return paused
-            for proposal in proposals:  # not a change the operator reviews: the gates decide as usual
-                if not _change_allowed(gatekeeper, proposal, rejections):
-                    continue
-                decision = gatekeeper.decide(proposal)
-                if decision.verdict == REJECT:
-                    rejections.append(decision.reason)
-                elif decision.verdict == EDIT:
-                    rejections.append(run_edited(decision.command, str(spec.workspace), _edit_env(spec),
-                                                 prefix=getattr(spec.sandbox, "exec_prefix", None)))
+        paused = _pause_point(spec, proposals)
+        if paused:
+            return paused
+        for proposal in proposals:
+            _decide(spec, proposal, rejections)
         if rejections:
             conversation.reject_pending_actions(" ".join(rejections))
     raise RuntimeError("confirmation loop did not settle within the iteration budget")
+
+
+def _decide(spec: ConversationSpec, proposal, rejections: list[str]) -> None:
+    """The gatekeeper's verdict on one pending action; a refusal's reason goes to ``rejections``."""
+    from openhands_driver.gates import EDIT, REJECT, run_edited
+
+    if not _change_allowed(spec.gatekeeper, proposal, rejections):
+        return
+    decision = spec.gatekeeper.decide(proposal)
+    if decision.verdict == REJECT:
+        rejections.append(decision.reason)
+    elif decision.verdict == EDIT:
+        rejections.append(run_edited(decision.command, str(spec.workspace), _edit_env(spec),
+                                     prefix=getattr(spec.sandbox, "exec_prefix", None)))
 
 
 def _change_allowed(gatekeeper, proposal, rejections: list[str]) -> bool:
