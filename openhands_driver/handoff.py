@@ -17,6 +17,7 @@ Local backend only (a Docker target would be kept the same way; not wired yet).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -185,3 +186,69 @@ def restore_incident(data: dict):
     from openhands_driver.incident import GroundTruth, Incident
 
     return Incident(**{**data, "ground_truth": GroundTruth(**data["ground_truth"])})
+
+
+# --- the runner's side (runner.run_incident calls these at delimited points) ---------------------
+
+
+def resume_config(config):
+    """The resumed run's config: the paused run's incident settings; UserError when it cannot resume."""
+    if config.pause_after_diagnosis:
+        raise UserError("--resume-from continues a paused run to its end: drop --pause-after-diagnosis")
+    record = load_for_resume(config.resume_from, config.scenario, config.state_root)
+    settings = record.settings
+    config = dataclasses.replace(
+        config, scenario=record.scenario, blind=bool(settings.get("blind")),
+        variant_seed=settings.get("variant_seed"), mode=settings.get("mode", config.mode),
+        strategy_source=settings.get("strategy_source", config.strategy_source),
+        skill_id=settings.get("skill_id"), backend="local", target_root=None, target_url=None,
+        target_container=None, keep_target=config.keep_target)
+    return config, record
+
+
+def conversation_fields(config, plan, paused_run, result):
+    """The conversation's handoff fields (ConversationSpec) and the state dir of a run that may pause."""
+    if paused_run is not None:
+        claim(paused_run, plan.run_id)  # exclusive: a second resume is refused (exit 2)
+        result.resumed_from, result.conversation_id = paused_run.run_id, paused_run.conversation_id
+        if paused_run.settings.get("attached"):  # a service somebody else provisioned: no ground truth
+            result.ground_truth = None
+        return ({"persistence_dir": Path(paused_run.persistence_dir), "conversation_id": paused_run.conversation_id,
+                 "resuming": True, "operator_note": config.note}, Path(paused_run.state_dir))
+    if not config.pause_after_diagnosis:
+        return None, None
+    if config.backend != "local" or config.remote_host:
+        raise UserError("--pause-after-diagnosis keeps a local target for the operator: it needs --backend "
+                        "local and no --remote-host")
+    state_dir, conversation_id = new_state(plan.run_id, config.state_root)
+    result.conversation_id = conversation_id
+    return ({"persistence_dir": state_dir / "conversation", "conversation_id": conversation_id,
+             "pause_after_diagnosis": True}, state_dir)
+
+
+def record_pause(config, plan, target, result, before, outcome, workspace: Path, state_dir: Path,
+                 handoff_spec: dict) -> None:
+    """The paused run's result (status paused, evidence, proposed actions, how to resume) and its
+    pause.json (everything a resume needs)."""
+    result.status, result.service_up = "paused", None
+    waiting = {p["command"] for p in outcome.proposed}
+    for action in outcome.actions:
+        if action.exit_code is None and action.command in waiting:
+            action.gate, action.gate_reason = "paused", "awaiting the operator (--resume-from)"
+    evidence = [{"command": a.command, "exit_code": a.exit_code, "output": a.output_excerpt[-400:]}
+                for a in outcome.actions if a.tool == "terminal" and a.exit_code is not None][-6:]
+    described = {**target.describe(), "supervisor_pid": target.status().get("supervisor_pid")}
+    record = PauseRecord(
+        run_id=plan.run_id, scenario=plan.scenario.scenario_id, conversation_id=handoff_spec["conversation_id"],
+        state_dir=str(state_dir), workspace=str(workspace), persistence_dir=str(handoff_spec["persistence_dir"]),
+        target=described, incident=dataclasses.asdict(plan.incident), snapshot_before=before,
+        started_at=result.started_at, proposed=outcome.proposed, evidence=evidence,
+        settings={"mode": config.mode, "strategy_source": config.strategy_source, "skill_id": config.skill_id,
+                  "blind": config.blind, "variant_seed": plan.incident.ground_truth.variant_seed,
+                  "routing": result.routing, "model": config.model,
+                  "attached": not getattr(target, "owned", True)})
+    write_pause(record)
+    result.pause = {"proposed": outcome.proposed, "evidence": evidence, "state_dir": str(state_dir),
+                    "resume_with": resume_command(record, result.trace_log)}
+    result.target = {**described, "kept": True, "broken": True,
+                     "stop_with": f"kill -TERM -- -{described.get('pid')}"}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from openhands_driver import crash_safety, proof, runrecord, verifier
+from openhands_driver import crash_safety, handoff, proof, runrecord, verifier
 from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
 from openhands_driver.incident import Incident, make_incident
@@ -161,12 +161,10 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     started = time.monotonic()
     paused_run = None  # --- operator handoff (handoff.py): the paused run this one resumes
     if config.resume_from:
-        config, paused_run = _resume_config(config)
+        config, paused_run = handoff.resume_config(config)
     plan = plan_incident(config)
     if paused_run is not None:  # the same incident (ground truth, instance) as the paused run
-        from openhands_driver.handoff import restore_incident
-
-        plan = dataclasses.replace(plan, incident=restore_incident(paused_run.incident))
+        plan = dataclasses.replace(plan, incident=handoff.restore_incident(paused_run.incident))
     model = resolve_model(config.model, config.llm_base_url, env_file=config.env_file)
     result = _base_result(config, plan, utc_now())
     result.brain, result.model = model.brain, model.model
@@ -174,7 +172,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     if config.simulate:
         result.plan = plan.to_dict()
         return _finish(config, result, started)
-    handoff_spec, state_dir = _handoff_spec(config, plan, paused_run, result)
+    handoff_spec, state_dir = handoff.conversation_fields(config, plan, paused_run, result)
 
     from openhands_driver.target import create_target
 
@@ -244,7 +242,8 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
                 setattr(result, key, outcome.metrics[key])
         if outcome.status == "paused":  # --- operator handoff: target kept broken, state persisted
             close_conversation()
-            _record_pause(config, plan, target, result, before, outcome, workspace, state_dir, handoff_spec)
+            handoff.record_pause(config, plan, target, result, before, outcome, workspace, state_dir,
+                                 handoff_spec)
             return result
         # The agent's terminal shuts down while the verifier probes (it takes about 2 s).
         closer = threading.Thread(target=close_conversation, name="close-conversation")
@@ -291,9 +290,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         else:
             target.cleanup()
             if paused_run is not None:  # the paused run kept it: this run owns its end
-                from openhands_driver.handoff import stop_kept_target
-
-                stop_kept_target(paused_run)
+                handoff.stop_kept_target(paused_run)
         if sandbox is not None:  # --- sandbox: stop the broker, record the boundary
             sandbox.close()
         result.security = {**(result.security or {}), "sandbox": sandbox_kind}
@@ -306,73 +303,6 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         runrecord.actions_so_far()  # forget this thread's recorder
         runrecord.finish(open_run)
     return result
-
-
-def _resume_config(config: RunConfig):
-    """The resumed run's config: the paused run's incident settings; UserError when it cannot resume."""
-    from openhands_driver import handoff
-
-    if config.pause_after_diagnosis:
-        raise UserError("--resume-from continues a paused run to its end: drop --pause-after-diagnosis")
-    record = handoff.load_for_resume(config.resume_from, config.scenario, config.state_root)
-    settings = record.settings
-    config = dataclasses.replace(
-        config, scenario=record.scenario, blind=bool(settings.get("blind")),
-        variant_seed=settings.get("variant_seed"), mode=settings.get("mode", config.mode),
-        strategy_source=settings.get("strategy_source", config.strategy_source),
-        skill_id=settings.get("skill_id"), backend="local", target_root=None, target_url=None,
-        target_container=None, keep_target=config.keep_target)
-    return config, record
-
-
-def _handoff_spec(config: RunConfig, plan: IncidentPlan, paused_run, result: RunResult):
-    """The conversation's handoff fields (ConversationSpec) and the state dir of a run that may pause."""
-    from openhands_driver import handoff
-
-    if paused_run is not None:
-        handoff.claim(paused_run, plan.run_id)  # exclusive: a second resume is refused (exit 2)
-        result.resumed_from, result.conversation_id = paused_run.run_id, paused_run.conversation_id
-        if paused_run.settings.get("attached"):  # a service somebody else provisioned: no ground truth
-            result.ground_truth = None
-        return ({"persistence_dir": Path(paused_run.persistence_dir), "conversation_id": paused_run.conversation_id,
-                 "resuming": True, "operator_note": config.note}, Path(paused_run.state_dir))
-    if not config.pause_after_diagnosis:
-        return None, None
-    if config.backend != "local" or config.remote_host:
-        raise UserError("--pause-after-diagnosis keeps a local target for the operator: it needs --backend "
-                        "local and no --remote-host")
-    state_dir, conversation_id = handoff.new_state(plan.run_id, config.state_root)
-    result.conversation_id = conversation_id
-    return ({"persistence_dir": state_dir / "conversation", "conversation_id": conversation_id,
-             "pause_after_diagnosis": True}, state_dir)
-
-
-def _record_pause(config: RunConfig, plan: IncidentPlan, target, result: RunResult, before, outcome,
-                  workspace: Path, state_dir: Path, handoff_spec: dict) -> None:
-    from openhands_driver import handoff
-
-    result.status, result.service_up = "paused", None
-    waiting = {p["command"] for p in outcome.proposed}
-    for action in outcome.actions:
-        if action.exit_code is None and action.command in waiting:
-            action.gate, action.gate_reason = "paused", "awaiting the operator (--resume-from)"
-    evidence = [{"command": a.command, "exit_code": a.exit_code, "output": a.output_excerpt[-400:]}
-                for a in outcome.actions if a.tool == "terminal" and a.exit_code is not None][-6:]
-    described = {**target.describe(), "supervisor_pid": target.status().get("supervisor_pid")}
-    record = handoff.PauseRecord(
-        run_id=plan.run_id, scenario=plan.scenario.scenario_id, conversation_id=handoff_spec["conversation_id"],
-        state_dir=str(state_dir), workspace=str(workspace), persistence_dir=str(handoff_spec["persistence_dir"]),
-        target=described, incident=dataclasses.asdict(plan.incident), snapshot_before=before,
-        started_at=result.started_at, proposed=outcome.proposed, evidence=evidence,
-        settings={"mode": config.mode, "strategy_source": config.strategy_source, "skill_id": config.skill_id,
-                  "blind": config.blind, "variant_seed": plan.incident.ground_truth.variant_seed,
-                  "routing": result.routing, "model": config.model,
-                  "attached": not getattr(target, "owned", True)})
-    handoff.write_pause(record)
-    result.pause = {"proposed": outcome.proposed, "evidence": evidence, "state_dir": str(state_dir),
-                    "resume_with": handoff.resume_command(record, result.trace_log)}
-    result.target = {**described, "kept": True, "broken": True,
-                     "stop_with": f"kill -TERM -- -{described.get('pid')}"}
 
 
 def _start_with_retries(config: RunConfig, plan: IncidentPlan, target, result: RunResult, console):
