@@ -19,7 +19,7 @@ from openhands_driver.paths import DEFAULT_TRACE_LOG
 from openhands_driver.records import RunResult
 from openhands_driver.strategy import MODES, STRATEGY_SOURCES
 
-EXIT_FIXED, EXIT_NOT_FIXED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_FIXED, EXIT_NOT_FIXED, EXIT_BAD_INPUT, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_SCENARIO = "stale_lockfile"
 
 
@@ -104,6 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-log", type=Path, default=DEFAULT_TRACE_LOG, help="JSONL trace file")
     p.add_argument("--disable-trace-log", action="store_true", help="do not append a trace row")
     p.add_argument("--run-id", default=None, help="run id (default: generated)")
+    handoff = p.add_argument_group("operator handoff (see README, Pause and resume)")
+    handoff.add_argument("--pause-after-diagnosis", action="store_true",
+                         help="stop before the first change the agent proposes: exit 3, target kept broken, "
+                              "conversation persisted under artifacts/runs/state/RUN_ID")
+    handoff.add_argument("--resume-from", default=None, metavar="RUN_ID|DIR",
+                         help="continue a paused run's conversation (its proposed actions approved)")
+    handoff.add_argument("--note", default=None, help="operator note shown to the resumed agent")
+    handoff.add_argument("--state-root", type=Path, default=None, metavar="DIR",
+                         help="where paused runs keep their state (default: artifacts/runs/state)")
+    p.add_argument("--audit-key", type=Path, default=None, metavar="FILE",
+                   help="sign trace rows with this ed25519 key (0600 PEM; default: $SRE_AUDIT_KEY; "
+                        "none: chained, unsigned; see scripts/verify_audit.py)")
     p.add_argument("--verify-consecutive-successes", type=int, default=verifier.DEFAULT_CONSECUTIVE,
                    metavar="N", help="healthy probes in a row the verifier needs (default: %(default)s)")
     p.add_argument("--verify-max-attempts", type=int, default=verifier.DEFAULT_MAX_ATTEMPTS, metavar="N",
@@ -123,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     brain.add_argument("--allow-fallback", action="store_true",
                        help="if the model run fails, let the runbook brain finish (recorded)")
     brain.add_argument("--run-timeout-s", type=float, default=None, help="stop the agent after S seconds")
+    brain.add_argument("--step-timeout-s", type=float, default=None, metavar="S",
+                       help="stop any one terminal command after S seconds (its process tree is killed, the "
+                            "agent is told, the action is recorded timed_out; the run goes on)")
+    brain.add_argument("--retries", type=int, default=0, metavar="N",
+                       help="retry transient model errors and a failed target start N times (recorded)")
+    brain.add_argument("--retry-backoff-s", type=float, default=2.0, metavar="S",
+                       help="first wait between retries, doubled each time (default: %(default)s)")
     brain.add_argument("--condense-context", action="store_true",
                        help="summarize old events for long incidents (LLM condenser)")
     gates = p.add_argument_group("safety gates (act before a command runs)")
@@ -163,6 +182,18 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if target_root is not None and not args.target_url:
         raise UserError("--target-root DIR needs --target-url URL: the health URL of the service "
                         "running there, e.g. http://127.0.0.1:8080/")
+    if args.step_timeout_s is not None and args.step_timeout_s <= 0:
+        raise UserError(f"--step-timeout-s must be > 0 seconds, got {args.step_timeout_s}")
+    if args.step_timeout_s is not None and args.remote_host:
+        raise UserError("--step-timeout-s bounds the local terminal; an agent server's terminal is its own "
+                        "(drop --step-timeout-s or --remote-host)")
+    if args.retries < 0 or args.retry_backoff_s < 0:
+        raise UserError(f"--retries and --retry-backoff-s must be >= 0, got {args.retries} and "
+                        f"{args.retry_backoff_s}")
+    if args.audit_key is not None:
+        from openhands_driver.audit import keys
+
+        keys.configure(args.audit_key)  # UserError (exit 2) when missing, readable by others or not ed25519
     if args.run_id is not None:
         from openhands_driver.runrecord import validate_run_id
 
@@ -175,6 +206,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.blind and (target_root is not None or args.target_container):
         raise UserError("--blind provisions a fresh incident: it cannot attach to a running service "
                         "(--target-root / --target-container)")
+    if args.note is not None and not args.resume_from:
+        raise UserError("--note is for the resumed agent: it goes with --resume-from RUN_ID")
+    if args.resume_from and args.pause_after_diagnosis:
+        raise UserError("--resume-from continues a paused run to its end: drop --pause-after-diagnosis")
     strategy_source, optimizer_result, skill_id, overrides = _strategy_flags(args)
     if args.remote_working_dir and not args.remote_host:
         raise UserError("--remote-working-dir is the working directory on an agent server: it goes with "
@@ -182,10 +217,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.remote_working_dir and not args.remote_working_dir.startswith("/"):
         raise UserError(f"--remote-working-dir must be an absolute path, got {args.remote_working_dir!r}")
     return RunConfig(
+        pause_after_diagnosis=args.pause_after_diagnosis, resume_from=args.resume_from, note=args.note,
+        state_root=args.state_root,
         remote_working_dir=args.remote_working_dir, save_trajectory=args.save_trajectory,
         skill_overrides=overrides,
         blind=args.blind, variant_seed=args.variant_seed, soak_s=args.soak_s,
-        scenario=args.scenario or (None if target_root else DEFAULT_SCENARIO),
+        scenario=args.scenario or (None if target_root or args.resume_from else DEFAULT_SCENARIO),
         training_data=args.training_data, mode=args.mode,
         strategy_source=strategy_source, skill_id=skill_id, backend=args.backend,
         optimizer_result=optimizer_result,
@@ -196,6 +233,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         max_iterations=args.max_iterations, verbose=args.verbose,
         model=args.model, llm_base_url=args.llm_base_url, env_file=args.env_file,
         allow_fallback=args.allow_fallback, run_timeout_s=args.run_timeout_s,
+        step_timeout_s=args.step_timeout_s, retries=args.retries, retry_backoff_s=args.retry_backoff_s,
         condense_context=args.condense_context, max_security_risk=args.max_security_risk,
         require_confirmation_for_risk=args.require_confirmation_for_risk, auto_confirm=args.auto_confirm,
         target_port=getattr(args, "port", None), runtime_image=args.runtime_image,
@@ -319,6 +357,8 @@ def print_human(text: str, stream=None) -> None:
 def exit_code_for(result: RunResult) -> int:
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
+    if result.status == "paused":  # waiting for the operator (handoff.py)
+        return EXIT_PAUSED
     if result.simulate:
         return EXIT_FIXED
     if result.resolved is not None:  # proven: verifier, mitigation, durability, collateral
@@ -335,6 +375,16 @@ def render_human(result: RunResult) -> str:
         for phase, commands in (plan.get("steps") or {}).items():
             for command in commands:
                 lines.append(f"  {phase:9}: {command}")
+        return "\n".join(lines)
+    if result.status == "paused":
+        pause = result.pause or {}
+        lines = [f"PAUSED after diagnosis — run {result.run_id} ({result.scenario}); the target is kept running "
+                 f"and broken at {result.target.get('url')}",
+                 f"  {result.step_count} steps; brain {result.brain}; conversation {result.conversation_id}"]
+        lines += [f"  evidence: {e['command']} (exit {e['exit_code']})" for e in pause.get("evidence", [])]
+        lines += [f"  proposed next action: {p['command']} (risk {p['risk']})" for p in pause.get("proposed", [])]
+        lines.append(f"  resume with: {pause.get('resume_with')}")
+        lines.append(f"  or stop the target: {result.target.get('stop_with')}")
         return "\n".join(lines)
     verdict = {True: "FIXED (verified)", False: "NOT FIXED", None: "not verified"}[result.service_up]
     if result.resolved is not None:

@@ -42,6 +42,9 @@ class RunConfig:
     # The whole incident's budget, start-up and clean-up included (fan-out --subprocess-timeout-s):
     # the agent gets what is left after start-up, minus the proof's own time
     incident_timeout_s: float | None = None
+    step_timeout_s: float | None = None       # per terminal command: stopped past it (step_budget.py)
+    retries: int = 0                          # retries of transient model / target-start errors
+    retry_backoff_s: float = 2.0              # first wait; doubles per retry
     condense_context: bool = False
     # Safety gates (see openhands_driver/gates.py)
     max_security_risk: str = "MEDIUM"
@@ -71,3 +74,8 @@ class RunConfig:
     # Address the offline runbook brain listens on and is called at (None = 127.0.0.1): a worker in
     # another network namespace needs one it can reach, e.g. its bridge network's gateway
     brain_host: str | None = None
+    # Operator handoff (openhands_driver/handoff.py): pause before the first change, resume later
+    pause_after_diagnosis: bool = False
+    resume_from: str | None = None          # a paused run's id or state directory
+    note: str | None = None                 # the operator's note for the resumed agent
+    state_root: Path | None = None          # where paused runs keep their state (default artifacts/runs/state)

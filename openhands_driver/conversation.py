@@ -40,6 +40,7 @@ class ConversationOutcome:
     final_message: str = ""
     error: str | None = None
     metrics: dict = field(default_factory=dict)
+    proposed: list[dict] = field(default_factory=list)  # status "paused": the changes awaiting the operator
 
 
 @dataclass
@@ -49,12 +50,19 @@ class ConversationSpec:
     terminal_env: dict[str, str]
     max_iterations: int = 40
     run_timeout_s: float | None = None
+    step_timeout_s: float | None = None       # per terminal command (step_budget.py)
     gatekeeper: object | None = None          # gates.Gatekeeper: risk gates before execution
     secrets: dict[str, str] = field(default_factory=dict)  # masked in observations
     condense_context: bool = False
     remote_host: str | None = None  # run on this OpenHands agent server (see remote.py)
     remote_working_dir: str | None = None  # the incident's working directory there (default: a fresh one)
     sandbox: object | None = None  # sandbox.IncidentSandbox: terminal shell, file editor roots
+    # Operator handoff (handoff.py): the SDK's own persistence, pause before the first change, resume
+    persistence_dir: Path | None = None
+    conversation_id: str | None = None
+    pause_after_diagnosis: bool = False
+    resuming: bool = False                 # a restored conversation: no incident message, approve pending
+    operator_note: str | None = None       # shown to the agent right after the approved actions ran
 
 
 class _Recorder:
@@ -71,6 +79,8 @@ class _Recorder:
         self.actions: list[ActionRecord] = []
         self._pending: dict[str, tuple[ActionRecord, float]] = {}
         self.final_message = ""
+        self.after_pending: Callable[[], None] | None = None
+        self._waiting_for: set[str] = set()
         # crash safety: the runner reads these actions on interrupt; a checkpoint after each event
         # lets a killed run's "crashed" row list them too (runrecord.py)
         from openhands_driver import runrecord
@@ -80,6 +90,26 @@ class _Recorder:
     def __call__(self, event) -> None:
         self._record(event)
         self._checkpoint()
+        if self.after_pending is not None and self._waiting_for and \
+                getattr(event, "tool_call_id", None) in self._waiting_for and \
+                not isinstance(event, _action_event_type()):
+            self._waiting_for.discard(event.tool_call_id)
+            if not self._waiting_for:
+                hook, self.after_pending = self.after_pending, None
+                hook()
+
+    def expect(self, pending, hook, gate_reason: str) -> None:
+        """Resume: record the restored pending actions when they run (approved by the operator) and
+        call ``hook`` once all of them have their result."""
+        for event in pending:
+            command = getattr(event.action, "command", None) or (event.tool_call.arguments if event.tool_call else "")
+            record = ActionRecord(tool=event.tool_name, command=str(command), summary=event.summary or "",
+                                  risk=str(getattr(event.security_risk, "value", event.security_risk)).upper(),
+                                  gate="approved", gate_reason=gate_reason)
+            self.actions.append(record)
+            self._pending[event.tool_call_id] = (record, time.monotonic())
+        self._waiting_for = {event.tool_call_id for event in pending}
+        self.after_pending = hook
 
     def _record(self, event) -> None:
         from openhands.sdk.event import (ActionEvent, AgentErrorEvent, ObservationEvent,
@@ -115,6 +145,9 @@ class _Recorder:
                 record.exit_code = 1
             text = getattr(observation, "text", "") or ""
             record.output_excerpt = text[-EXCERPT_CHARS:]
+            from openhands_driver.step_budget import timed_out
+
+            record.timed_out = timed_out(observation)
             working_dir = getattr(getattr(observation, "metadata", None), "working_dir", None)
             if self.gatekeeper is not None and working_dir:  # the next action is judged from here
                 self.gatekeeper.cwd = str(working_dir)
@@ -136,7 +169,7 @@ class _Recorder:
 
     def _apply_gate(self, record: ActionRecord, tool_call_id: str) -> None:
         gate = self.gatekeeper.records.get(tool_call_id) if self.gatekeeper else None
-        if gate is not None:
+        if gate is not None and record.gate != "approved":
             record.risk, record.policy_risk, record.model_risk = gate.risk, gate.policy_risk, gate.model_risk
             record.gate, record.gate_reason, record.gate_by = gate.gate, gate.gate_reason, gate.gate_by
 
@@ -195,10 +228,16 @@ def salient_lines(text: str, limit: int = 10, tail: int = 4) -> list[str]:
     return out
 
 
+def _action_event_type():
+    from openhands.sdk.event import ActionEvent
+
+    return ActionEvent
+
+
 INPUTRC = Path(__file__).with_name("terminal.inputrc")
 
 
-def _tools(terminal_env: dict[str, str], sandbox=None):
+def _tools(terminal_env: dict[str, str], sandbox=None, step_timeout_s: float | None = None):
     from openhands.sdk import Tool
     from openhands.tools.file_editor import FileEditorTool
     from openhands.tools.terminal import TerminalTool
@@ -218,6 +257,10 @@ def _tools(terminal_env: dict[str, str], sandbox=None):
         from openhands_driver.sandbox.file_guard import register
 
         editor = Tool(name=register(), params={"allowed_roots": list(sandbox.editor_roots)})
+    if step_timeout_s:  # the same terminal, every command bounded (the model still sees "terminal")
+        from openhands_driver.step_budget import register as register_bounded
+
+        return [Tool(name=register_bounded(), params={**params, "step_timeout_s": step_timeout_s}), editor]
     return [Tool(name=TerminalTool.name, params=params), editor]
 
 
@@ -241,15 +284,22 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
                               working_dir=spec.remote_working_dir)
     skills = remote.skills if remote else load_project_skills(spec.workspace)
     agent = Agent(llm=llm, tools=_tools(remote.terminal_env if remote else spec.terminal_env,
-                                        None if remote else spec.sandbox),
+                                        None if remote else spec.sandbox,
+                                        None if remote else spec.step_timeout_s),
                   agent_context=AgentContext(skills=skills),
                   **({"condenser": _condenser(llm)} if spec.condense_context else {}))
     recorder = _Recorder(console, spec.gatekeeper)
+    persisted = {}
+    if spec.persistence_dir is not None:  # the SDK's own persistence: a resume restores these events
+        import uuid
+
+        persisted = {"persistence_dir": str(spec.persistence_dir),
+                     "conversation_id": uuid.UUID(spec.conversation_id)}
     try:
         conversation = Conversation(agent=agent, workspace=remote.workspace if remote else str(spec.workspace),
                                     callbacks=[recorder],
                                     max_iteration_per_run=spec.max_iterations, stuck_detection=True,
-                                    visualizer=None, secrets=spec.secrets or None)
+                                    visualizer=None, secrets=spec.secrets or None, **persisted)
     except BaseException:
         if remote:
             remote.close()
@@ -268,7 +318,8 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
 
     try:
         if spec.gatekeeper is not None:
-            _install_gates(conversation, spec.gatekeeper, remote=remote is not None)
+            _install_gates(conversation, spec.gatekeeper, remote=remote is not None,
+                           pause=spec.pause_after_diagnosis)
         if on_conversation:
             on_conversation(conversation)
     except BaseException:
@@ -295,9 +346,17 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
     error = None
     with _LIVE_LOCK:
         _LIVE[id(conversation)] = (conversation, timed_out, interrupted)
+    proposed: list[dict] = []
     try:
-        conversation.send_message(spec.incident_message)
-        _run_with_gates(conversation, spec, timed_out)
+        if spec.resuming:
+            _resume(conversation, spec, recorder)
+        else:
+            conversation.send_message(spec.incident_message)
+        proposed = _run_with_gates(conversation, spec, timed_out) or []
+        if proposed and spec.gatekeeper is not None:
+            # the persisted state must not name the project's analyzer (a class the SDK cannot
+            # deserialize); the resumed run installs its own gates again
+            conversation.set_security_analyzer(None)
     except ConversationRunError as exc:
         error = f"conversation failed: {exc}"
     except BaseException:
@@ -311,13 +370,13 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
             timer.cancel()
     status = getattr(conversation.state.execution_status, "value",
                      str(conversation.state.execution_status))
-    status = ("timeout" if timed_out.is_set() else "interrupted" if interrupted.is_set()
-              else str(status).lower())
+    status = ("timeout" if timed_out.is_set() else "paused" if proposed
+              else "interrupted" if interrupted.is_set() else str(status).lower())
     if status == "error" and error is None:
         error = _last_error(conversation)
     outcome = ConversationOutcome(status=status, actions=recorder.actions,
                                   final_message=recorder.final_message, error=error,
-                                  metrics=_metrics(conversation))
+                                  metrics=_metrics(conversation), proposed=proposed)
     return outcome, close
 
 
@@ -368,7 +427,7 @@ def pause_live_conversations(*, only_timed_out: bool = False) -> int:
     return paused
 
 
-def _install_gates(conversation, gatekeeper, remote: bool = False) -> None:
+def _install_gates(conversation, gatekeeper, remote: bool = False, pause: bool = False) -> None:
     from openhands.sdk.security.confirmation_policy import ConfirmRisky, NeverConfirm
     from openhands.sdk.security.risk import SecurityRisk
 
@@ -382,17 +441,61 @@ def _install_gates(conversation, gatekeeper, remote: bool = False) -> None:
     gate = gatekeeper.lowest_gate()
     from openhands_driver import runrecord
 
-    if runrecord.has_change_guard():  # crash safety: stop before every change, the guard decides
+    if runrecord.has_change_guard() or pause:  # stop before every change: the guard / operator decides
         gate = "MEDIUM" if gate is None or gate == "HIGH" else gate
     conversation.set_confirmation_policy(
         ConfirmRisky(threshold=SecurityRisk(gate), confirm_unknown=True) if gate else NeverConfirm())
 
 
-def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.Event) -> None:
-    """run(); whenever the SDK stops for confirmation, let the gatekeeper decide, then go on."""
+def _resume(conversation, spec: ConversationSpec, recorder: _Recorder) -> None:
+    """A restored conversation: the pending actions run (the operator approved them by resuming),
+    then the operator's note reaches the agent as a user message (after their results, so every
+    tool call is still followed by its result)."""
+    from openhands.sdk.conversation.state import ConversationState
+
+    pending = ConversationState.get_unmatched_actions(conversation.state.events)
+    note = ("Operator (resumed after review): the proposed actions are approved and were run; "
+            "continue the incident." + (f" Note: {spec.operator_note}" if spec.operator_note else ""))
+    def after_pending() -> None:
+        # The view restored with the conversation dropped the then-unmatched actions (the SDK
+        # enforces tool-call matching only when it rebuilds the view): rebuild it now that they
+        # have their results, so the model sees each call with its result, then the note.
+        conversation.state.rebuild_view()
+        conversation.send_message(note)
+
+    from openhands_driver import runrecord
+
+    if pending and runrecord.has_change_guard() and not all(runrecord.before_change(a) for a in pending):
+        # the intake's lease (exactly-once remediation): no lease, no change
+        conversation.reject_pending_actions("Refused before execution: this run no longer holds the "
+                                            "incident's lease; stop and change nothing.")
+        return
+    if pending:
+        recorder.expect(pending, after_pending, "approved by the operator (resume)")
+    else:
+        conversation.send_message(note)
+
+
+def _pause_point(spec: ConversationSpec, proposals: list) -> list[dict]:
+    """Pause after diagnosis: the first change the agent proposes (MEDIUM or higher) that the gates
+    would let run stops the run for the operator. Returns the proposed actions, [] to go on."""
+    from openhands_driver.security import risk_rank
+
+    if not spec.pause_after_diagnosis:
+        return []
+    gatekeeper = spec.gatekeeper
+    limit = risk_rank(getattr(gatekeeper, "max_risk", "HIGH") or "HIGH")
+    changes = [p for p in proposals if risk_rank("MEDIUM") <= risk_rank(p.risk) <= limit]
+    return [{"tool": p.tool, "command": p.command, "risk": p.risk} for p in changes]
+
+
+def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.Event) -> list[dict] | None:
+    """run(); whenever the SDK stops for confirmation, let the gatekeeper decide, then go on.
+
+    Returns the proposed changes when the run paused for the operator (pause after diagnosis)."""
     from openhands.sdk.conversation.state import ConversationExecutionStatus, ConversationState
 
-    from openhands_driver.gates import EDIT, REJECT, Proposal, run_edited
+    from openhands_driver.gates import Proposal
     from openhands_driver.security import assess
 
     gatekeeper = spec.gatekeeper
@@ -404,6 +507,7 @@ def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.E
             return
         pending = ConversationState.get_unmatched_actions(conversation.state.events)
         rejections = []
+        proposals = []
         for action in pending:
             record = gatekeeper.records.get(action.tool_call_id)
             if record is None and spec.remote_host:  # remote: no server-side analyzer (see above)
@@ -415,17 +519,29 @@ def _run_with_gates(conversation, spec: ConversationSpec, timed_out: threading.E
                                 assess(action.tool_name, arguments, gatekeeper.scope, cwd=gatekeeper.cwd),
                                 record.model_risk if record else None,
                                 record.risk if record else "HIGH")
-            if not _change_allowed(gatekeeper, proposal, rejections):
-                continue
-            decision = gatekeeper.decide(proposal)
-            if decision.verdict == REJECT:
-                rejections.append(decision.reason)
-            elif decision.verdict == EDIT:
-                rejections.append(run_edited(decision.command, str(spec.workspace), _edit_env(spec),
-                                             prefix=getattr(spec.sandbox, "exec_prefix", None)))
+            proposals.append(proposal)
+        paused = _pause_point(spec, proposals)
+        if paused:
+            return paused
+        for proposal in proposals:
+            _decide(spec, proposal, rejections)
         if rejections:
             conversation.reject_pending_actions(" ".join(rejections))
     raise RuntimeError("confirmation loop did not settle within the iteration budget")
+
+
+def _decide(spec: ConversationSpec, proposal, rejections: list[str]) -> None:
+    """The gatekeeper's verdict on one pending action; a refusal's reason goes to ``rejections``."""
+    from openhands_driver.gates import EDIT, REJECT, run_edited
+
+    if not _change_allowed(spec.gatekeeper, proposal, rejections):
+        return
+    decision = spec.gatekeeper.decide(proposal)
+    if decision.verdict == REJECT:
+        rejections.append(decision.reason)
+    elif decision.verdict == EDIT:
+        rejections.append(run_edited(decision.command, str(spec.workspace), _edit_env(spec),
+                                     prefix=getattr(spec.sandbox, "exec_prefix", None)))
 
 
 def _change_allowed(gatekeeper, proposal, rejections: list[str]) -> bool:

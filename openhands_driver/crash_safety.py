@@ -24,6 +24,9 @@ from openhands_driver.trace import append_row, check_writable
 def preflight(config) -> None:
     if not config.disable_trace_log:
         check_writable(config.trace_log)
+        from openhands_driver.audit import keys
+
+        keys.check_configured()  # a configured audit key that cannot be used: exit 2 before anything
     if config.simulate:
         return
     from openhands_driver import janitor, runrecord

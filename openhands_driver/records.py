@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # Run statuses. "fixed" is the verifier's verdict, never the agent's claim.
-STATUSES = ("fixed", "not_fixed", "error", "timeout", "stuck", "interrupted", "simulated")
+STATUSES = ("fixed", "not_fixed", "error", "timeout", "stuck", "interrupted", "simulated", "paused")
 # Trace-only statuses (runrecord.py): "started" is a run's non-final first row; "crashed" is the
 # final row written for it by someone else when its process died.
 RECORD_STATUSES = ("started", "crashed")
@@ -24,10 +24,11 @@ class ActionRecord:
     summary: str = ""
     policy_risk: str | None = None   # the project's command policy
     model_risk: str | None = None    # the model's own label (a claim, not a guarantee)
-    gate: str = "allowed"            # allowed | rejected | approved | edited
+    gate: str = "allowed"            # allowed | rejected | approved | edited | paused
     gate_reason: str = ""
     gate_by: str = ""                # policy | operator (who made the gate decision)
     ended_s: float | None = None     # when its result came back, seconds after the run started
+    timed_out: bool = False          # stopped by the step timeout (--step-timeout-s); the run went on
     ended_mono: float | None = field(default=None, repr=False)  # (monotonic clock; not recorded)
 
     def public(self) -> dict:
@@ -87,6 +88,10 @@ class RunResult:
     mttd_s: float | None = None          # run start -> a correct diagnosis (see proof/diagnosis.py)
     mttr_s: float | None = None          # run start -> proven resolution (verifier + proof passed)
     report: str | None = None            # the markdown report next to the trace (reports/run_report.py)
+    retries: list[dict] = field(default_factory=list)  # transient errors retried: what, attempt, error, wait_s
+    conversation_id: str | None = None   # the SDK conversation (persisted when the run may pause)
+    resumed_from: str | None = None      # the paused run this one continued (handoff.py)
+    pause: dict | None = None            # status "paused": proposed actions, evidence, how to resume
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from openhands_driver import crash_safety, proof, runrecord, verifier
+from openhands_driver import crash_safety, handoff, proof, runrecord, verifier
 from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
 from openhands_driver.incident import Incident, make_incident
@@ -148,8 +148,9 @@ def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunR
         ground_truth=None if attached else plan.incident.ground_truth.to_dict())
 
 
-def _prepare_workspace(run_id: str, strategy: Strategy) -> Path:
-    workspace = crash_safety.owned_tempdir(f"sre-incident-{run_id}-", run_id)
+def _prepare_workspace(run_id: str, strategy: Strategy, state_dir: Path | None = None) -> Path:
+    # a run that may pause keeps its workspace in its state dir (no owner: it outlives this process)
+    workspace = state_dir / "workspace" if state_dir else crash_safety.owned_tempdir(f"sre-incident-{run_id}-", run_id)
     if strategy.load_skills:
         copy_skills(workspace)  # a copy: the sandbox never sees the repository
     return workspace
@@ -167,7 +168,12 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     """Run one incident end to end. ``approver`` decides actions paused for confirmation
     (default: ``--auto-confirm`` approves, otherwise they are rejected)."""
     started = time.monotonic()
+    paused_run = None  # --- operator handoff (handoff.py): the paused run this one resumes
+    if config.resume_from:
+        config, paused_run = handoff.resume_config(config)
     plan = plan_incident(config)
+    if paused_run is not None:  # the same incident (ground truth, instance) as the paused run
+        plan = dataclasses.replace(plan, incident=handoff.restore_incident(paused_run.incident))
     model = resolve_model(config.model, config.llm_base_url, env_file=config.env_file)
     result = _base_result(config, plan, utc_now())
     result.brain, result.model = model.brain, model.model
@@ -175,6 +181,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     if config.simulate:
         result.plan = plan.to_dict()
         return _finish(config, result, started)
+    handoff_spec, state_dir = handoff.conversation_fields(config, plan, paused_run, result)
 
     from openhands_driver.target import create_target
 
@@ -187,8 +194,12 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     if threading_is_main():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
         previous_hup = signal.signal(signal.SIGHUP, _raise_terminated)  # a closed terminal: same
-    target = create_target(config.backend, scenario_id=plan.incident.instance,
-                           fault=plan.incident.fault, **_target_options(config, plan))
+    if paused_run is not None:  # the kept target, attached (the resumed run stops it at its end)
+        target = create_target("local", scenario_id=plan.incident.instance, fault=plan.incident.fault,
+                               root=Path(paused_run.target["root"]), attach=True, url=paused_run.target["url"])
+    else:
+        target = create_target(config.backend, scenario_id=plan.incident.instance,
+                               fault=plan.incident.fault, **_target_options(config, plan))
     workspace = open_run = sandbox = None
     secrets: list[str] = secret_values()
     try:
@@ -202,7 +213,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
               "runtime (the OpenHands SDK takes a few seconds to load)", file=console, flush=True)
         preload.start()
         try:
-            target.start()
+            target = _start_with_retries(config, plan, target, result, console)
             print(f"[runner] target {target.backend} up in {time.monotonic() - started:.1f}s; "
                   "loading the agent runtime", file=console, flush=True)
         finally:
@@ -210,6 +221,8 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.target = target.describe()
         owned = getattr(target, "owned", True)
         before = proof.take_snapshot(target) if owned else None
+        if paused_run is not None:
+            before = paused_run.snapshot_before
         truth = plan.incident.ground_truth
         before_texts = (proof.take_texts(target, [*truth.may_change, *truth.decoys])
                         if before is not None else {})  # for the change's diff in the story
@@ -217,8 +230,11 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         print(f"[runner] {plan.run_id}: target {target.backend} up at {target.url} "
               f"({injected if owned else 'attached'}); {describe_strategy(plan.strategy, plan.routing.reason)}",
               file=console, flush=True)
-        workspace = _prepare_workspace(plan.run_id, plan.strategy)
-        apply_skill_overrides(workspace, config.skill_overrides)  # optimizer skill candidates
+        if paused_run is not None:
+            workspace = Path(paused_run.workspace)
+        else:
+            workspace = _prepare_workspace(plan.run_id, plan.strategy, state_dir)
+            apply_skill_overrides(workspace, config.skill_overrides)  # optimizer skill candidates
         ensure_targetctl_on_path()
         # --- sandbox (openhands_driver/sandbox): the boundary of the agent's terminal and editor
         sandbox = open_sandbox(sandbox_kind, target, workspace, console)
@@ -226,12 +242,13 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         with laminar_span(f"sre-incident {plan.run_id}") as laminar_trace_id:
             session = run_session(agent_config, model, target=target, workspace=workspace,
                                   message=plan.message, console=console, approver=approver,
-                                  sandbox=sandbox)
+                                  sandbox=sandbox, handoff=handoff_spec)
         result.laminar_trace_id = laminar_trace_id()
         secrets = session.secrets
         outcome, close_conversation = session.conversation, session.close
         result.brain, result.model = session.brain, session.model
         result.fallback_used, result.fallback_reason = session.fallback_used, session.fallback_reason
+        result.retries += session.retries
         result.security = session.security
         result.actions = outcome.actions
         result.step_count = len(outcome.actions)
@@ -245,6 +262,11 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         for key in ("tokens", "cost_usd", "llm_calls", "llm_latency_s"):
             if key in outcome.metrics:
                 setattr(result, key, outcome.metrics[key])
+        if outcome.status == "paused":  # --- operator handoff: target kept broken, state persisted
+            close_conversation()
+            handoff.record_pause(config, plan, target, result, before, outcome, workspace, state_dir,
+                                 handoff_spec)
+            return result
         # The agent's terminal shuts down while the verifier probes (it takes about 2 s).
         closer = threading.Thread(target=close_conversation, name="close-conversation")
         closer.start()
@@ -264,7 +286,8 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         verified_at = time.monotonic() - check.duration_s + _streak_start_s(check)
         result.service_up = check.verified
         result.status = _status(outcome.status, check.verified)
-        _prove(config, plan, target, result, before, after)
+        _prove(config, plan, target, result, before, after,
+               restart=(paused_run is not None and not paused_run.settings.get("attached")) or None)
         if result.collateral is not None:
             result.collateral["diffs"] = proof.diffs(result.collateral["changed"], before_texts, after_texts)
         if result.diagnosis and result.diagnosis.get("correct"):
@@ -285,16 +308,20 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         if previous_term is not None:  # a second SIGTERM must not cut the cleanup short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        if config.keep_target and result.status != "interrupted":
+        if result.status == "paused":
+            pass  # kept running and broken for the operator (result.target says how to stop it)
+        elif config.keep_target and result.status != "interrupted":
             kept = target.describe()
             result.target = {**kept, "kept": True, "stop_with": kept.get("stop_with")
                              or f"kill -TERM -- -{kept.get('pid')}"}
         else:
             target.cleanup()
+            if paused_run is not None:  # the paused run kept it: this run owns its end
+                handoff.stop_kept_target(paused_run)
         if sandbox is not None:  # --- sandbox: stop the broker, record the boundary
             sandbox.close()
         result.security = {**(result.security or {}), "sandbox": sandbox_kind}
-        if workspace is not None:
+        if workspace is not None and result.status != "paused":
             shutil.rmtree(workspace, ignore_errors=True)
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
@@ -305,8 +332,34 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     return result
 
 
+def _start_with_retries(config: RunConfig, plan: IncidentPlan, target, result: RunResult, console):
+    """Start the target; a TargetError (a transient start failure) is retried with a fresh target
+    up to ``config.retries`` times, waiting ``retry_backoff_s`` * 2**n, each retry recorded."""
+    from openhands_driver.target import TargetError, create_target
+
+    for attempt in range(config.retries + 1):
+        try:
+            target.start()
+            return target
+        except TargetError as exc:
+            if attempt >= config.retries:
+                if attempt:  # a retry's own target: the caller only cleans up the first one
+                    target.cleanup()
+                raise
+            wait = round(config.retry_backoff_s * 2 ** attempt, 3)
+            result.retries.append({"what": "target", "attempt": attempt + 1, "attempts": config.retries + 1,
+                                   "error": str(exc)[:300], "wait_s": wait})
+            print(f"[runner] target start failed ({exc}); retry {attempt + 1} of {config.retries} in {wait}s",
+                  file=console, flush=True)
+            target.cleanup()
+            time.sleep(wait)
+            target = create_target(config.backend, scenario_id=plan.incident.instance,
+                                   fault=plan.incident.fault, **_target_options(config, plan))
+    return target
+
+
 def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
-           before: dict | None, after: dict | None) -> None:
+           before: dict | None, after: dict | None, restart: bool | None = None) -> None:
     """Diagnosis, mitigation, durability and collateral, judged by the runner; then ``resolved``."""
     incident = plan.incident
     if result.ground_truth is not None:
@@ -321,7 +374,8 @@ def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
     if result.service_up:
         result.durability = proof.check_durability(target, incident.instance, soak_s=config.soak_s,
                                                    interval_s=min(0.5, config.verify_interval_s),
-                                                   restart=getattr(target, "owned", True))
+                                                   restart=restart if restart is not None
+                                                   else getattr(target, "owned", True))
     else:
         result.durability = {"passed": False, "restarted": False,
                              "note": "not checked: the verifier did not pass"}
@@ -389,7 +443,7 @@ def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
                        container=config.target_container, url=config.target_url)
     elif config.target_root is not None:
         options.update(root=Path(config.target_root), attach=True, url=config.target_url)
-    elif config.keep_target:  # crash safety: a kept target must outlive this process
+    elif config.keep_target or config.pause_after_diagnosis:  # crash safety: a kept target outlives us
         options["keep"] = True
     options.update(config.target_options or {})  # e.g. the worker backend's worker
     if config.target_root is None and config.target_container is None:

@@ -70,6 +70,7 @@ class SessionOutcome:
     fallback_reason: str | None = None
     security: dict = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
+    retries: list[dict] = field(default_factory=list)  # transient model errors retried
 
 
 def incident_scope(target, workspace: Path, secrets: dict[str, str]):
@@ -95,7 +96,10 @@ def _gatekeeper(config: RunConfig, scope: IncidentScope, approver=None):
 
 
 def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Path, message: str,
-                console: TextIO = sys.stderr, approver=None, sandbox=None) -> SessionOutcome:
+                console: TextIO = sys.stderr, approver=None, sandbox=None,
+                handoff: dict | None = None) -> SessionOutcome:
+    """``handoff``: ConversationSpec fields of the operator handoff (persistence_dir, conversation_id,
+    pause_after_diagnosis, resuming, operator_note; see handoff.py)."""
     from openhands_driver.conversation import ConversationSpec, prepare_sdk_env
 
     prepare_sdk_env(verbose=config.verbose)
@@ -115,10 +119,12 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
     def spec(gatekeeper) -> ConversationSpec:
         return ConversationSpec(workspace=workspace, incident_message=message, terminal_env=terminal_env,
                                 max_iterations=config.max_iterations, run_timeout_s=config.run_timeout_s,
+                                step_timeout_s=getattr(config, "step_timeout_s", None),
                                 gatekeeper=gatekeeper, secrets=named,
                                 condense_context=config.condense_context,
                                 remote_host=getattr(config, "remote_host", None), sandbox=sandbox,
-                                remote_working_dir=getattr(config, "remote_working_dir", None))
+                                remote_working_dir=getattr(config, "remote_working_dir", None),
+                                **(handoff or {}))
 
     def runbook_session(reason: str | None = None) -> SessionOutcome:
         server = PolicyServer(host=getattr(config, "brain_host", None) or "127.0.0.1").start()
@@ -141,8 +147,19 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
     if not model.model:
         return runbook_session()
     gatekeeper = _gatekeeper(config, scope, approver)
+    retried: list[dict] = []
+
+    def on_retry(attempt: int, attempts: int, error: BaseException | None) -> None:
+        text = f"{type(error).__name__}: {error}" if error is not None else "unknown"
+        retried.append({"what": "model", "attempt": attempt, "attempts": attempts,
+                        "error": redact_text(text[:300], named.values())})
+        print(f"[runner] model call failed ({text[:120]}); retry {attempt} of {attempts - 1}",
+              file=console, flush=True)
+
+    llm = model_llm(model, retries=getattr(config, "retries", 0), backoff_s=getattr(config, "retry_backoff_s", 2.0),
+                    on_retry=on_retry)
     try:
-        outcome, close = run_conversation(spec(gatekeeper), model_llm(model), console=console)
+        outcome, close = run_conversation(spec(gatekeeper), llm, console=console)
         failure = outcome.error if outcome.status in ("error",) or outcome.error else None
     except Exception as exc:  # the SDK raised before the conversation could record it
         outcome, close, failure = None, (lambda: None), f"{type(exc).__name__}: {exc}"
@@ -151,11 +168,19 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
         close()
         print(f"[runner] model run failed ({failure}); falling back to the runbook brain",
               file=console, flush=True)
-        return runbook_session(f"model {model.model} failed: {failure}")
+        fallback = runbook_session(f"model {model.model} failed: {failure}")
+        fallback.retries = retried
+        return fallback
     if outcome is None:
         raise RuntimeError(f"model run failed: {failure}")
     return SessionOutcome(outcome, close, "llm", model.model, security=security,
-                          secrets=list(named.values()))
+                          secrets=list(named.values()), retries=retried)
+
+
+def redact_text(text: str, secrets) -> str:
+    from openhands_driver.trace import redact
+
+    return redact(text, list(secrets))
 
 
 def _named_secrets(model: ModelConfig) -> dict[str, str]:

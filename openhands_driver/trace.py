@@ -17,8 +17,10 @@ from typing import Any
 
 from openhands_driver.records import RunResult
 
-TRACE_SCHEMA_VERSION = 1
-READABLE_SCHEMA_VERSIONS = (1,)
+# 2: every row carries ``audit`` (hash chain + signature, openhands_driver/audit/); actions may carry
+# ``timed_out``/``attempts``; resumed runs carry ``resumed_from``. Version 1 rows stay readable.
+TRACE_SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
 REDACTED = "<redacted>"
 EXCERPT_CHARS = 600
 
@@ -59,20 +61,56 @@ STARTED = "started"  # the non-final row a run writes before it touches its targ
 CRASHED = "crashed"  # the final row written for a run whose owner died (see runrecord.py)
 
 
-def append_row(path: str | Path, row: dict) -> None:
-    """Append one JSON line under an exclusive lock, in a single write.
+def _last_entry(fd: int, size: int, block: int = 65536) -> dict | None:
+    """The last line of the file that parses as a JSON object (torn and blank lines skipped)."""
+    end, tail = size, b""
+    while end > 0:
+        start = max(0, end - block)
+        tail = os.pread(fd, end - start, start) + tail
+        end = start
+        lines = tail.split(b"\n")
+        complete = lines if start == 0 else lines[1:]  # the first piece may be a partial line
+        for raw in reversed(complete):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                continue
+            if isinstance(value, dict):
+                return value
+        tail = lines[0] if start else b""
+    return None
 
-    A line always starts on a fresh line: when the file does not end with a newline (a writer died
-    mid-line), one is written first, under the same lock, so the torn line stays one bad line.
+
+def append_row(path: str | Path, row: dict) -> dict:
+    """Append one JSON line under an exclusive lock, in a single write; returns the row written.
+
+    The row is chained to the last entry of the file and signed (``audit``, see
+    openhands_driver/audit/chain.py) under the same lock, so concurrent writers (threads or
+    processes) keep one valid chain. A line always starts on a fresh line: when the file does not
+    end with a newline (a writer died mid-line), one is written first, so the torn line stays one
+    bad line (never part of the chain).
     """
+    from openhands_driver.audit import chain, keys
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(row, sort_keys=True, default=str) + "\n").encode()
+    try:
+        signer = keys.current_signer()
+    except Exception as exc:  # noqa: BLE001 - a row is never lost to a key problem (preflight checks it)
+        import sys
+
+        print(f"warning: audit key unusable ({exc}); this trace row is chained but unsigned",
+              file=sys.stderr, flush=True)
+        signer = None
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             size = os.fstat(fd).st_size
+            entry = chain.seal(row, _last_entry(fd, size) if size else None, signer)
+            line = (json.dumps(entry, sort_keys=True) + "\n").encode()
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line
             view = memoryview(line)
@@ -83,6 +121,7 @@ def append_row(path: str | Path, row: dict) -> None:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+    return entry
 
 
 def check_writable(path: str | Path, flag: str = "--trace-log") -> None:

@@ -90,10 +90,14 @@ class BadInputTest(unittest.TestCase):
 
     def test_unsupported_imported_incident_says_why(self):
         catalog = json.loads((REPO / "training_data/atlas_sre_scenarios.json").read_text())
-        unsupported = next(s for s in catalog["scenarios"] if s["local_fault"] is None)
-        out = run_demo("--training-data", "training_data/atlas_sre_scenarios.json",
-                       "--scenario", unsupported["scenario_id"], "--simulate")
+        record = dict(catalog["scenarios"][0], scenario_id="itbench_51_api_server_request_surge", local_fault=None,
+                      local_faults=[], unsupported_reason="Load on the Kubernetes control plane (API server)")
+        with tempfile.TemporaryDirectory() as tmp:  # (every sample incident has an analogue now)
+            path = Path(tmp) / "catalog.json"
+            path.write_text(json.dumps({**catalog, "scenarios": [record]}))
+            out = run_demo("--training-data", str(path), "--scenario", record["scenario_id"], "--simulate")
         self.assert_user_error(out, "no local analogue")
+        self.assertIn("control plane", out.stderr)
 
 
 class ExitCodeTest(unittest.TestCase):

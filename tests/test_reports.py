@@ -214,5 +214,26 @@ class DistillationTest(unittest.TestCase):
         self.assertEqual(before, {p: p.read_bytes() for p in SKILLS_DIR.glob("*/SKILL.md")})
 
 
+class ResumedRunsTest(unittest.TestCase):
+    """A paused row and the row that resumed it are one run; a paused run alone is not a run."""
+
+    def test_paused_and_resumed_rows_combine(self) -> None:
+        from openhands_driver.reports.stats import records, summarize
+
+        base = {"schema_version": 2, "scenario": "stale_lockfile", "mode": "optimized", "strategy_source": "skills",
+                "skill_id": None, "simulate": False}
+        rows = [{**base, "run_id": "p", "status": "paused", "service_up": None, "step_count": 8, "duration_s": 20.0,
+                 "tokens": {"input": 5, "output": 1}, "conversation_id": "c"},
+                {**base, "run_id": "r", "status": "fixed", "service_up": True, "step_count": 3, "duration_s": 10.0,
+                 "tokens": {"input": 2, "output": 1}, "conversation_id": "c", "resumed_from": "p"},
+                {**base, "run_id": "alone", "status": "paused", "service_up": None, "step_count": 4, "duration_s": 5.0}]
+        items, bad = records(rows)
+        self.assertEqual(bad, 0)
+        self.assertEqual([(r.run_id, r.steps, r.duration_s, r.tokens_in) for r in items],
+                         [("r", 11, 30.0, 7), ("alone", 4, 5.0, 0)])
+        stats = summarize(items)
+        self.assertEqual((stats.runs, stats.fixed, stats.mean_steps), (1, 1, 11))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -63,7 +63,8 @@ class TraceRowTests(unittest.TestCase):
         self.assertEqual(row["actions"], [{"tool": "terminal", "command": "targetctl status", "risk": "LOW",
                                            "exit_code": 0, "duration_s": 0.1, "output_excerpt": "HTTP 200",
                                            "summary": "verify", "policy_risk": None, "model_risk": None,
-                                           "gate": "allowed", "gate_reason": "", "ended_s": None}])
+                                           "gate": "allowed", "gate_reason": "", "gate_by": "", "ended_s": None,
+                                           "timed_out": False}])
         json.dumps(row)  # JSON-ready
 
     def test_excerpts_keep_the_tail(self) -> None:
@@ -137,6 +138,9 @@ class AppendAndReadTests(TempDirMixin, unittest.TestCase):
         lines = path.read_text(encoding="utf-8").splitlines()
         self.assertEqual(len(lines), 2)
         first = json.loads(lines[0])
+        audit = first.pop("audit")  # the hash chain (tests/test_audit.py); the first entry links to nothing
+        self.assertEqual((audit["seq"], audit["prev"]), (0, None))
+        self.assertEqual(json.loads(lines[1])["audit"]["prev"], audit["hash"])
         self.assertEqual(first, {"a": "/x", "b": 2, "schema_version": 1, "t": "2024-01-02 00:00:00"})
         self.assertLess(lines[0].index('"a"'), lines[0].index('"b"'))  # sorted keys
         self.assertEqual([r["run_id"] for r in read_rows(path)[1:]], ["run-1"])
@@ -223,6 +227,11 @@ class ConcurrentAppendTests(TempDirMixin, unittest.TestCase):
         for writer, seqs in seen.items():
             self.assertEqual(seqs, list(range(ROWS_PER_WRITER)), f"writer {writer}")
         self.assertEqual(len(read_rows(path, strict=True)), WRITERS * ROWS_PER_WRITER)
+        from openhands_driver.audit.verify import verify_trace
+
+        chain = verify_trace(path)  # the appends were chained under the same lock: one valid chain
+        self.assertTrue(chain.ok, chain.summary())
+        self.assertEqual(chain.chained, WRITERS * ROWS_PER_WRITER)
 
 
 if __name__ == "__main__":

@@ -7,18 +7,21 @@
     GET  /ops/status, /ops/metrics   (?format=prometheus for the text exposition format)
     GET  /, /login, /ui/...          the web dashboard (openhands_driver/dashboard/)
 
-The dashboard's pages sign in with the same token through a form and a session cookie (see
-dashboard/auth.py). Every other endpoint but /healthz needs ``Authorization: Bearer <SRE_INTAKE_TOKEN>`` (compared in
-constant time); errors are JSON ``{"error": ...}`` with the reason.
+The dashboard's pages sign in through a form and a session cookie (see dashboard/auth.py).
+    GET  /ops/registry, POST /ops/drain   (admin)
+
+Every endpoint but /healthz needs ``Authorization: Bearer <token>`` whose role allows it
+(roles.py: viewer reads, operator posts alerts and approves/rejects/resumes, admin has the
+registry and drain; compared in constant time); a request that changes something, and every
+refusal, is in the audit trail with the token's id. Errors are JSON ``{"error": ...}`` with the reason.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from openhands_driver.intake.escalation import iso
@@ -37,10 +40,6 @@ def _error(code: int, message: str, **headers: str) -> tuple[Response, int]:
     return response, code
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8")).digest()
-
-
 def execution_view(data: dict) -> dict:
     """The public JSON of one execution (times as ISO 8601 UTC)."""
     run = data.get("result") or {}
@@ -53,7 +52,7 @@ def execution_view(data: dict) -> dict:
         "finished_at": iso(data["finished_at"]), "expires_at": iso(data["expires_at"]),
         "service_up": data["service_up"], "verification": data["verification"],
         "run": {k: run.get(k) for k in ("run_id", "status", "skill_id", "tokens", "tokens_used",
-                                        "agent_message", "error", "duration_s", "target")} if run else None,
+                                        "agent_message", "error", "duration_s", "target", "pause")} if run else None,
         "timeline": [{**e, "at": iso(e["at"])} for e in data["timeline"]],
         "phases": [{"phase": e["name"], "at": iso(e["at"]), "detail": e["detail"]}
                    for e in data["timeline"] if e["kind"] == "phase"],
@@ -84,20 +83,54 @@ def _prometheus(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _plain(entry) -> dict:
+    import dataclasses
+
+    data = dataclasses.asdict(entry) if dataclasses.is_dataclass(entry) else dict(entry)
+    return {k: str(v) if hasattr(v, "__fspath__") else v for k, v in data.items()}
+
+
 def create_app(service: IntakeService) -> Flask:
     app = Flask("openhands_driver.intake")
     app.config["MAX_CONTENT_LENGTH"] = service.config.max_body_bytes
-    token = service.config.token
+    from openhands_driver.intake import roles
+
+    tokens = roles.load(service.config.token, service.config.tokens_file)
+
+    def audit(status: int, detail: str = "") -> None:
+        principal = g.get("principal")
+        try:
+            service.store.record_access(principal.token_id if principal else None,
+                                        principal.role if principal else None, request.method, request.path,
+                                        status, service.clock(), detail)
+        except Exception:  # noqa: BLE001 - the answer must not depend on the audit write
+            app.logger.exception("audit write failed")
 
     @app.before_request
     def authenticate():
-        if request.path == "/healthz" or request.blueprint == "dashboard" or not token:
+        g.principal = None
+        if request.path == "/healthz" or request.blueprint == "dashboard" or not tokens:
             return None  # the dashboard checks its own session (dashboard/auth.py)
         scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(supplied.strip()), _digest(token)):
-            return _error(401, "missing or wrong bearer token: send 'Authorization: Bearer "
-                          "<SRE_INTAKE_TOKEN>'", **{"WWW-Authenticate": 'Bearer realm="sre-intake"'})
+        principal = tokens.identify(supplied.strip()) if scheme.lower() == "bearer" else None
+        if principal is None:
+            audit(401, "missing or unknown bearer token")
+            return _error(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' "
+                          f"(SRE_INTAKE_TOKEN or one of {roles.ENV_TOKENS})",
+                          **{"WWW-Authenticate": 'Bearer realm="sre-intake"'})
+        g.principal = principal
+        needed = roles.required_role(request.method, request.path)
+        if not principal.may(needed):
+            audit(403, f"needs {needed}")
+            return _error(403, f"token {principal.token_id!r} (role {principal.role}) may not "
+                          f"{request.method} {request.path}: that needs the {needed} role")
         return None
+
+    @app.after_request
+    def audit_changes(response):
+        if request.method not in ("GET", "HEAD", "OPTIONS") and g.get("principal") is not None:
+            audit(response.status_code)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -114,7 +147,7 @@ def create_app(service: IntakeService) -> Flask:
     dashboard = IntakeSource(service, results=list(service.config.results),
                              template=service.config.trace_url_template)
     service.dashboard_jobs = dashboard.jobs  # stopped with the service
-    register(app, dashboard, token=token)
+    register(app, dashboard, token=service.config.token)  # the admin token signs in to the pages
 
     @app.post("/webhook/<source>")
     def webhook(source: str):
@@ -180,6 +213,56 @@ def create_app(service: IntakeService) -> Flask:
     @app.get("/ops/status")
     def ops_status():
         return jsonify(service.status())
+
+    def _awaiting(execution_id: str):
+        data = service.store.execution(execution_id)
+        if data is None:
+            return None, _error(404, f"no execution {execution_id!r}")
+        if data["status"] != "awaiting_operator":
+            return None, _error(409, f"execution {execution_id} is {data['status']}, not awaiting_operator; "
+                                "only a run paused after diagnosis can be resumed or rejected")
+        return data, None
+
+    def _body() -> dict:
+        body = request.get_json(silent=True)
+        return body if isinstance(body, dict) else {}
+
+    @app.post("/executions/<execution_id>/resume")
+    @app.post("/executions/<execution_id>/approve")
+    def resume_execution(execution_id: str):
+        data, refused = _awaiting(execution_id)
+        if refused:
+            return refused
+        note = str(_body().get("note") or "")[:2000]
+        who = g.principal.token_id if g.principal else None
+        if not service.store.resume(execution_id, who, note, service.clock(), service.config.ttl_s):
+            return _error(409, f"execution {execution_id} changed state meanwhile; reload it")
+        service.queue.wake()
+        return jsonify({"execution_id": execution_id, "status": "queued", "resumed_by": who, "note": note}), 202
+
+    @app.post("/executions/<execution_id>/reject")
+    def reject_execution(execution_id: str):
+        data, refused = _awaiting(execution_id)
+        if refused:
+            return refused
+        why = str(_body().get("reason") or "")[:2000]
+        who = g.principal.token_id if g.principal else None
+        if not service.store.reject(execution_id, who, why, service.clock()):
+            return _error(409, f"execution {execution_id} changed state meanwhile; reload it")
+        from openhands_driver import handoff
+
+        handoff.reject(data["paused_run"], who or "anonymous", Path(service.config.db).parent / "state")
+        service.write_report(execution_id)
+        return jsonify({"execution_id": execution_id, "status": "rejected", "rejected_by": who})
+
+    @app.get("/ops/registry")
+    def ops_registry():
+        return jsonify({"services": {name: _plain(entry) for name, entry in service.registry.items()}})
+
+    @app.post("/ops/drain")
+    def ops_drain():
+        service.drain()
+        return jsonify({"state": "draining", "by": g.principal.token_id if g.principal else None})
 
     @app.get("/ops/metrics")
     def ops_metrics():

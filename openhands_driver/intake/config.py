@@ -23,7 +23,8 @@ class IntakeConfig:
     port: int = 8088                          # 0 = pick a free port
     db: Path = DEFAULT_DB
     reports_dir: Path | None = None           # default: <db dir>/reports
-    token: str | None = None                  # bearer token; None only with insecure_no_auth
+    token: str | None = None                  # bearer token (role admin, id "default")
+    tokens_file: Path | None = None           # SRE_INTAKE_TOKENS: tokens with ids and roles (roles.py)
     insecure_no_auth: bool = False
     services_file: Path | None = None         # service registry JSON (name -> {url, backend, ...})
     demo_targets: bool = False                # alert field/label `scenario` -> fresh target
@@ -64,9 +65,13 @@ class IntakeConfig:
 
     def validate(self) -> IntakeConfig:
         """Refuse configurations that cannot work, with the fix in the message."""
-        if not self.token and not self.insecure_no_auth:
-            raise UserError(f"no bearer token: set {ENV_TOKEN} (every endpoint but /healthz requires "
-                            "it), or pass --insecure-no-auth for a local demo")
+        from openhands_driver.intake import roles
+
+        if not self.token and not self.tokens_file and not self.insecure_no_auth:
+            raise UserError(f"no bearer token: set {ENV_TOKEN} (an admin token) or {roles.ENV_TOKENS} (a token "
+                            "file with roles; every endpoint but /healthz requires one), or pass "
+                            "--insecure-no-auth for a local demo")
+        roles.load(self.token, self.tokens_file)  # a bad token file: exit 2 at start-up
         if self.token and len(self.token) < 16:
             raise UserError(f"{ENV_TOKEN} is too short ({len(self.token)} characters); use at least 16, "
                             "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
@@ -107,6 +112,7 @@ def from_environment(**overrides) -> IntakeConfig:
     env = os.environ
     values = {"token": env.get(ENV_TOKEN) or None,
               "services_file": Path(env[ENV_REGISTRY]) if env.get(ENV_REGISTRY) else None,
+              "tokens_file": Path(env["SRE_INTAKE_TOKENS"]) if env.get("SRE_INTAKE_TOKENS") else None,
               "escalation_url": env.get(ENV_ESCALATION_URL) or None,
               "routing_key": env.get(ENV_ROUTING_KEY) or None}
     values.update({k: v for k, v in overrides.items() if v is not None})

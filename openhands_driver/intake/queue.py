@@ -196,9 +196,12 @@ class IntakeQueue:
             if token is None:
                 continue  # resolved or expired meanwhile
             self.store.note(execution_id, "phase", "analyze", self._analyze(incident, plan), now)
-            request = RunRequest(execution_id, incident, None if plan.kind == "verify_only" else run_config(
+            config = None if plan.kind == "verify_only" else run_config(
                 plan, run_id=f"intake-{execution_id}-a{attempt}", base=self.run_base,
-                incident_text=incident.text),
+                incident_text=incident.text)
+            if config is not None:
+                self._handoff(config, row, incident, plan)
+            request = RunRequest(execution_id, incident, config,
                 log_path=self.config.logs_path / f"{execution_id}.log",
                 lease=WorkerLease(str(self.store.path), execution_id, token),
                 approval_timeout_s=self.config.approval_timeout_s if self.config.confirm_risk else None)
@@ -207,6 +210,19 @@ class IntakeQueue:
             with self._lock:
                 self._running[execution_id] = (thread, request)
             thread.start()
+
+    def _handoff(self, config, row, incident: Incident, plan: TargetPlan) -> None:
+        """Operator handoff (handoff.py): resume a paused run the operator approved, or pause this
+        one after its diagnosis when the alert (label ``pause_after_diagnosis``) or the service's
+        registry entry asks for it."""
+        config.state_root = Path(self.config.db).parent / "state"
+        if row["paused_run"] and row["resume_note"] is not None:
+            config.resume_from, config.note = row["paused_run"], row["resume_note"] or None
+            config.scenario = None  # the paused run's
+            return
+        label = str(incident.labels.get("pause_after_diagnosis", "")).lower() in ("1", "true", "yes")
+        registered = bool(plan.service is not None and getattr(plan.service, "pause_after_diagnosis", False))
+        config.pause_after_diagnosis = label or registered
 
     @staticmethod
     def _analyze(incident: Incident, plan: TargetPlan) -> str:
@@ -293,6 +309,9 @@ class IntakeQueue:
             actions = phases.classify_actions(list(getattr(result, "actions", []) or []))
             fixed = run["status"] == "fixed" and run["service_up"] is True
             blocked = _policy_block(result)
+            if run["status"] == "paused" and not request.cancel.is_set():
+                self._await_operator(execution_id, run, actions, getattr(result, "pause", None) or {})
+                return
             if fixed:
                 status, reason = "fixed", "the verifier confirmed the service healthy"
             elif request.cancel.is_set():
@@ -322,6 +341,16 @@ class IntakeQueue:
         if record:
             self.escalator.wake()
         self.on_final(execution_id)
+
+    def _await_operator(self, execution_id: str, run: dict, actions: list[dict], pause: dict) -> None:
+        proposed = "; ".join(p.get("command", "") for p in pause.get("proposed") or [])
+        reason = f"paused after diagnosis; proposed: {proposed or '-'}; POST /executions/{execution_id}/resume or /reject"
+        run = {**run, "pause": pause}
+        phase_rows = phases.derive(actions, routing=run.get("routing"), skill_id=run.get("skill_id"),
+                                   verification=None, outcome=f"awaiting_operator: {reason}")
+        if self.store.await_operator(execution_id, reason, self.clock(), run=run, actions=actions,
+                                     phases=phase_rows):
+            self.on_final(execution_id)  # the report shows what waits for the operator
 
     @staticmethod
     def _run_record(result: Any) -> dict:

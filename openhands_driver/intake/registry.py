@@ -49,6 +49,7 @@ class ServiceEntry:
     scenario: str | None = None
     skill_id: str | None = None
     auto_remediate: bool = True
+    pause_after_diagnosis: bool = False   # runs stop before their first change for an operator
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def load_registry(path: str | Path | None) -> dict[str, ServiceEntry]:
         entries[name] = ServiceEntry(
             name=name, url=raw["url"], backend=backend,
             handle=raw.get("handle") or raw.get("container"), scenario=raw.get("scenario"),
-            skill_id=raw.get("skill_id"), auto_remediate=raw.get("auto_remediate", True) is not False)
+            skill_id=raw.get("skill_id"), auto_remediate=raw.get("auto_remediate", True) is not False,
+            pause_after_diagnosis=raw.get("pause_after_diagnosis") is True)
     return entries
 
 

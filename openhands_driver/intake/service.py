@@ -120,6 +120,10 @@ class IntakeService:
     def accepting(self) -> bool:
         return self._accepting
 
+    def drain(self) -> None:
+        """Refuse new alerts from now on (503, /healthz draining); queued and running work goes on."""
+        self._accepting = False
+
     def stop(self, deadline_s: float | None = None, cancel_grace_s: float | None = None) -> dict:
         """Graceful stop: refuse new alerts (503, /healthz draining), let in-flight runs finish
         until the deadline, cancel the rest, record every run's final state, then close."""

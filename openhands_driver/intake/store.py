@@ -4,7 +4,10 @@ Tables (schema_version 1, in ``meta``): ``deliveries`` (each webhook request, it
 accepted or rejected with the reason), ``alerts`` (each incident of a delivery and what became of
 it: queued, deduplicated, cancelled, ...), ``executions`` (one per incident run: status, plan,
 verdict, tokens), ``timeline`` (status transitions, phases and notes with timestamps), ``actions``
-(each agent action with its phase, risk and result), ``escalations`` + ``escalation_attempts``.
+(each agent action with its phase, risk and result), ``escalations`` + ``escalation_attempts``,
+``audit`` (append-only: every delivery, alert, execution, timeline row, verdict and escalation as a
+hash-chained entry, signed when ``SRE_AUDIT_KEY`` names a key; openhands_driver/audit/). Check it
+with ``scripts/verify_audit.py check intake.db``.
 
 One connection guarded by a lock; every multi-row change is one transaction, so a crash never
 leaves half an alert. Times are epoch seconds (REAL); readers render them.
@@ -26,12 +29,15 @@ from openhands_driver.errors import UserError
 from openhands_driver.intake.payloads import Incident
 from openhands_driver.trace import REDACTED, redact
 
-SCHEMA_VERSION = 2  # 2: execution leases (lease.py); a version 1 file is migrated in place
+SCHEMA_VERSION = 3  # 2: execution leases (lease.py); 3: the audit table; older files are migrated in place
 ACTIVE = ("queued", "running")
-FINAL = ("fixed", "failed", "escalated", "expired", "cancelled", "needs_human")
+FINAL = ("fixed", "failed", "escalated", "expired", "cancelled", "needs_human", "rejected")
+WAITING = ("awaiting_operator",)  # paused after diagnosis (handoff.py): neither active nor final
 LEASE_COLUMNS = {"lease_owner": "TEXT", "lease_token": "INTEGER NOT NULL DEFAULT 0",
-                 "lease_heartbeat": "REAL", "worker_owner": "TEXT", "remediation_at": "REAL"}
-STATUSES = ACTIVE + FINAL
+                 "lease_heartbeat": "REAL", "worker_owner": "TEXT", "remediation_at": "REAL",
+                 # schema 3: operator handoff
+                 "paused_run": "TEXT", "resume_note": "TEXT"}
+STATUSES = ACTIVE + FINAL + WAITING
 _SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|apikey|authori[sz]ation|auth[-_]?header"
                          r"|credential|private[-_]?key|access[-_]?key|routing[-_]?key|cookie|session[-_]?id"
                          r"|signature|bearer)", re.IGNORECASE)
@@ -69,6 +75,9 @@ CREATE TABLE IF NOT EXISTS escalations (
   id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, reason TEXT NOT NULL,
   dedup_key TEXT NOT NULL, event TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
   created_at REAL NOT NULL, next_attempt_at REAL NOT NULL, sent_at REAL, last_error TEXT);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, ref TEXT,
+  entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS escalation_attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT, escalation_id INTEGER NOT NULL, at REAL NOT NULL,
   ok INTEGER NOT NULL, http_status INTEGER, error TEXT, duration_s REAL NOT NULL);
@@ -99,6 +108,9 @@ def _json(value: Any) -> str:
 
 class Store:
     def __init__(self, path: str | Path):
+        from openhands_driver.audit import keys
+
+        keys.check_configured()  # a configured audit key that cannot be used: exit 2 at start-up
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -120,7 +132,7 @@ class Store:
                     db.execute(f"ALTER TABLE executions ADD COLUMN {name} {kind}")
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif row[0] == "1":
+            elif int(row[0]) < SCHEMA_VERSION:  # 1 -> 2 lease columns, 2 -> 3 audit table (above)
                 db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise UserError(f"{self.path} has intake schema_version {row[0]}; this service reads "
@@ -146,12 +158,41 @@ class Store:
         with self._lock:
             self._db.close()
 
+    # --- the audit chain ---------------------------------------------------------------------------
+
+    def _audit(self, db, kind: str, ref: Any, at: float, record: dict) -> None:
+        """Append one chained (and, with a key, signed) entry inside the caller's transaction.
+
+        BEGIN IMMEDIATE holds the database's write lock, so the last entry read here is the last one."""
+        from openhands_driver.audit import chain, keys
+
+        last = db.execute("SELECT entry FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        try:
+            signer = keys.current_signer()
+        except Exception:  # noqa: BLE001 - never lose a record to a key problem (checked at start-up)
+            signer = None
+        entry = chain.seal({"kind": kind, "ref": None if ref is None else str(ref), "at": at,
+                            "record": record}, json.loads(last[0]) if last else None, signer)
+        db.execute("INSERT INTO audit (at, kind, ref, entry) VALUES (?, ?, ?, ?)",
+                   (at, kind, None if ref is None else str(ref), json.dumps(entry, sort_keys=True)))
+
+    def record_access(self, token_id: str | None, role: str | None, method: str, path: str, status: int,
+                      now: float, detail: str = "") -> None:
+        """An audit entry for a request that changes something or was refused: who (token id, never
+        its value), what, and the answer."""
+        with self.tx() as db:
+            self._audit(db, "access", token_id, now, {"token_id": token_id, "role": role, "method": method,
+                                                      "path": path, "status": status, "detail": detail})
+
     # --- intake ----------------------------------------------------------------------------------
 
     def record_rejected(self, source: str, payload: Any, reason: str, now: float) -> int:
         with self.tx() as db:
-            return db.execute("INSERT INTO deliveries (received_at, source, outcome, reason, payload) "
-                              "VALUES (?, ?, 'rejected', ?, ?)", (now, source, reason, _json(payload))).lastrowid
+            delivery = db.execute("INSERT INTO deliveries (received_at, source, outcome, reason, payload) "
+                                  "VALUES (?, ?, 'rejected', ?, ?)", (now, source, reason, _json(payload))).lastrowid
+            self._audit(db, "delivery", delivery, now, {"id": delivery, "source": source, "outcome": "rejected",
+                                                        "reason": reason, "payload": payload})
+            return delivery
 
     def accept(self, source: str, payload: Any, items: list[tuple[Incident, dict]], now: float,
                ttl_s: float) -> list[dict]:
@@ -164,6 +205,8 @@ class Store:
         with self.tx() as db:
             delivery = db.execute("INSERT INTO deliveries (received_at, source, outcome, payload) "
                                   "VALUES (?, ?, 'accepted', ?)", (now, source, _json(payload))).lastrowid
+            self._audit(db, "delivery", delivery, now, {"id": delivery, "source": source, "outcome": "accepted",
+                                                        "reason": "", "payload": payload})
             for incident, plan in items:
                 active = db.execute("SELECT id, status FROM executions WHERE dedupe_key=? AND status IN "
                                     "('queued','running') ORDER BY seq LIMIT 1",
@@ -185,11 +228,17 @@ class Store:
                         (execution_id, source, incident.dedupe_key, incident.service, incident.priority,
                          incident.title, _json(incident.to_dict()), _json(plan),
                          f"alert from {source}", now, now, now + ttl_s))
+                    self._audit(db, "execution", execution_id, now, {
+                        "id": execution_id, "source": source, "dedupe_key": incident.dedupe_key,
+                        "service": incident.service, "priority": incident.priority, "title": incident.title,
+                        "incident": incident.to_dict(), "plan": plan})
                     self._timeline(db, execution_id, now, "status", "queued",
                                    f"{incident.priority} alert from {source} (delivery {delivery})")
-                db.execute("INSERT INTO alerts (delivery_id, received_at, source, dedupe_key, outcome, "
-                           "execution_id) VALUES (?, ?, ?, ?, ?, ?)",
-                           (delivery, now, source, incident.dedupe_key, status, execution_id))
+                alert = db.execute("INSERT INTO alerts (delivery_id, received_at, source, dedupe_key, outcome, "
+                                   "execution_id) VALUES (?, ?, ?, ?, ?, ?)",
+                                   (delivery, now, source, incident.dedupe_key, status, execution_id)).lastrowid
+                self._audit(db, "alert", execution_id, now, {"id": alert, "delivery_id": delivery,
+                                                             "dedupe_key": incident.dedupe_key, "outcome": status})
                 out.append({"execution_id": execution_id, "status": status,
                             "dedupe_key": incident.dedupe_key})
         return out
@@ -208,8 +257,10 @@ class Store:
     # --- status changes --------------------------------------------------------------------------
 
     def _timeline(self, db, execution_id: str, at: float, kind: str, name: str, detail: str = "") -> None:
-        db.execute("INSERT INTO timeline (execution_id, at, kind, name, detail) VALUES (?, ?, ?, ?, ?)",
-                   (execution_id, at, kind, name, detail))
+        row_id = db.execute("INSERT INTO timeline (execution_id, at, kind, name, detail) VALUES (?, ?, ?, ?, ?)",
+                            (execution_id, at, kind, name, detail)).lastrowid
+        self._audit(db, "timeline", execution_id, at, {"id": row_id, "execution_id": execution_id, "kind": kind,
+                                                       "name": name, "detail": detail})
 
     def _set_status(self, db, execution_id: str, status: str, reason: str, now: float,
                     expect: tuple[str, ...] = ACTIVE, escalation: dict | None = None, **fields: Any) -> bool:
@@ -254,7 +305,44 @@ class Store:
                             action["result"], action.get("output_excerpt", "")))
             for phase in phases:
                 self._timeline(db, execution_id, now, "phase", phase["phase"], phase["detail"])
+            self._audit(db, "verdict", execution_id, now, {"execution_id": execution_id, "status": status,
+                                                           "reason": reason, "run": run, "actions": actions})
             return True
+
+    # --- operator handoff (pause after diagnosis) -------------------------------------------------
+
+    def await_operator(self, execution_id: str, reason: str, now: float, *, run: dict, actions: list[dict],
+                       phases: list[dict]) -> bool:
+        """running -> awaiting_operator: the run paused before its first change (run["run_id"] kept)."""
+        with self.tx() as db:
+            done = self._set_status(db, execution_id, "awaiting_operator", reason, now, ("running",),
+                                    paused_run=run.get("run_id"), run_id=run.get("run_id"),
+                                    result=_json(run), lease_owner=None)
+            if not done:
+                return False
+            for seq, action in enumerate(actions):
+                db.execute("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (execution_id, seq, action["phase"], action["tool"], action["command"],
+                            action["risk"], action["exit_code"], action["duration_s"], action["summary"],
+                            action["result"], action.get("output_excerpt", "")))
+            for phase in phases:
+                self._timeline(db, execution_id, now, "phase", phase["phase"], phase["detail"])
+            self._audit(db, "paused", execution_id, now, {"execution_id": execution_id, "run": run,
+                                                          "actions": actions})
+            return True
+
+    def resume(self, execution_id: str, token_id: str | None, note: str, now: float, ttl_s: float) -> bool:
+        """awaiting_operator -> queued (the dispatcher resumes the paused run with the note)."""
+        with self.tx() as db:
+            return self._set_status(db, execution_id, "queued", f"resumed by token {token_id}"
+                                    + (f": {note}" if note else ""), now, WAITING, resume_note=note or "",
+                                    expires_at=now + ttl_s)
+
+    def reject(self, execution_id: str, token_id: str | None, why: str, now: float) -> bool:
+        """awaiting_operator -> rejected (final): the proposed change is never made."""
+        with self.tx() as db:
+            return self._set_status(db, execution_id, "rejected", f"rejected by token {token_id}"
+                                    + (f": {why}" if why else ""), now, WAITING, finished_at=now)
 
     def expire_due(self, now: float) -> list[str]:
         with self.tx() as db:
@@ -333,6 +421,10 @@ class Store:
             "next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
             (execution_id, escalation["reason"], escalation["dedup_key"], _json(escalation["event"]),
              now, now)).lastrowid
+        self._audit(db, "escalation", execution_id, now, {"id": escalation_id, "execution_id": execution_id,
+                                                          "reason": escalation["reason"],
+                                                          "dedup_key": escalation["dedup_key"],
+                                                          "event": escalation["event"]})
         self._timeline(db, execution_id, now, "note", "escalation",
                        f"escalation {escalation_id} queued ({escalation['reason']})")
 
@@ -350,6 +442,9 @@ class Store:
             db.execute("INSERT INTO escalation_attempts (escalation_id, at, ok, http_status, error, "
                        "duration_s) VALUES (?, ?, ?, ?, ?, ?)",
                        (escalation_id, now, int(ok), http_status, error, duration_s))
+            self._audit(db, "escalation_attempt", escalation_id, now, {
+                "escalation_id": escalation_id, "ok": bool(ok), "http_status": http_status, "error": error,
+                "state": state})
             db.execute("UPDATE escalations SET attempts=attempts+1, state=?, last_error=?, "
                        "next_attempt_at=?, sent_at=? WHERE id=?",
                        (state, error, next_attempt_at, now if ok else None, escalation_id))

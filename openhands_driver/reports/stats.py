@@ -14,6 +14,9 @@
   the policy or an operator, e.g. the security-gates demo), ``model`` (the model endpoint failed),
   ``budget`` (timeout, stuck, out of steps), ``harness`` (the run could not be carried out).
   ``skill_success_rate`` = fixed / (fixed + failures caused by the skill).
+- Operator handoff: a ``paused`` row whose run was resumed (another row's ``resumed_from``) is
+  combined with the resumed row into one run (steps, duration, tokens and cost added; the resumed
+  row's verdict); a paused run not resumed (yet) is not a run either (``paused`` in NOT_RUNS).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def _record_v1(row: dict) -> RunRecord:
 
 
 # One reader per trace schema version the project has written (trace.READABLE_SCHEMA_VERSIONS).
-RECORD_READERS = {1: _record_v1}
+RECORD_READERS = {1: _record_v1, 2: _record_v1}  # 2 only adds fields (audit, resumed_from, ...)
 assert set(RECORD_READERS) == set(READABLE_SCHEMA_VERSIONS), "a trace schema version has no report reader"
 
 
@@ -120,10 +123,29 @@ def record(row: dict) -> RunRecord:
                      f"({type(exc).__name__}: {exc})") from None
 
 
+def combine_resumed(rows: list[dict]) -> list[dict]:
+    """Rows with each resumed run merged with the paused row it continued (one incident, one run)."""
+    paused = {r.get("run_id"): r for r in rows if r.get("status") == "paused"}
+    merged, used = [], set()
+    for row in rows:
+        origin = paused.get(row.get("resumed_from")) if row.get("resumed_from") else None
+        if origin is None:
+            merged.append(row)
+            continue
+        used.add(origin.get("run_id"))
+        combined = dict(row)
+        for key in ("step_count", "duration_s", "cost_usd"):
+            combined[key] = (row.get(key) or 0) + (origin.get(key) or 0)
+        tokens_a, tokens_b = row.get("tokens") or {}, origin.get("tokens") or {}
+        combined["tokens"] = {k: (tokens_a.get(k) or 0) + (tokens_b.get(k) or 0) for k in ("input", "output")}
+        merged.append(combined)
+    return [r for r in merged if not (r.get("status") == "paused" and r.get("run_id") in used)]
+
+
 def records(rows: list[dict]) -> tuple[list[RunRecord], int]:
     """The readable records of ``rows`` and how many rows could not be read."""
     out, bad = [], 0
-    for row in rows:
+    for row in combine_resumed(list(rows)):
         try:
             out.append(record(row))
         except BadRow:
@@ -131,7 +153,7 @@ def records(rows: list[dict]) -> tuple[list[RunRecord], int]:
     return out, bad
 
 
-NOT_RUNS = ("interrupted", "crashed", "started")
+NOT_RUNS = ("interrupted", "crashed", "started", "paused")
 
 
 def is_run(item: RunRecord) -> bool:
