@@ -59,3 +59,5 @@ class RunConfig:
     target_url: str | None = None
     # Run the conversation on this OpenHands agent server (openhands_driver/remote.py); None = in-process
     remote_host: str | None = None
+    # What the agent works with: shell (terminal + file editor) or api (HTTP tools only, api_tools.py)
+    toolset: str = "shell"

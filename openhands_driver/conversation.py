@@ -40,6 +40,7 @@ class ConversationOutcome:
     final_message: str = ""
     error: str | None = None
     metrics: dict = field(default_factory=dict)
+    tools: list[str] = field(default_factory=list)  # the tools the agent was built with
 
 
 @dataclass
@@ -54,6 +55,8 @@ class ConversationSpec:
     condense_context: bool = False
     remote_host: str | None = None  # run on this OpenHands agent server (see remote.py)
     sandbox: object | None = None  # sandbox.IncidentSandbox: terminal shell, file editor roots
+    toolset: str = "shell"  # shell: terminal + file editor; api: the HTTP tools of api_tools.py only
+    api_config_id: str | None = None  # api_tools.remember(...) of this incident (toolset api)
 
 
 class _Recorder:
@@ -238,8 +241,16 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
 
         remote = open_session(spec.remote_host, spec.workspace, spec.terminal_env)
     skills = remote.skills if remote else load_project_skills(spec.workspace)
-    agent = Agent(llm=llm, tools=_tools(remote.terminal_env if remote else spec.terminal_env,
-                                        None if remote else spec.sandbox),
+    if spec.toolset == "api":  # no terminal, no file editor: HTTP tools only (api_tools.py)
+        if remote:
+            remote.close()
+            raise ValueError("toolset api runs in-process only (no --remote-host)")
+        from openhands_driver.api_tools import tool_specs
+
+        tools = tool_specs(spec.api_config_id or "")
+    else:
+        tools = _tools(remote.terminal_env if remote else spec.terminal_env, None if remote else spec.sandbox)
+    agent = Agent(llm=llm, tools=tools,
                   agent_context=AgentContext(skills=skills),
                   **({"condenser": _condenser(llm)} if spec.condense_context else {}))
     recorder = _Recorder(console, spec.gatekeeper)
@@ -315,7 +326,7 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
         error = _last_error(conversation)
     outcome = ConversationOutcome(status=status, actions=recorder.actions,
                                   final_message=recorder.final_message, error=error,
-                                  metrics=_metrics(conversation))
+                                  metrics=_metrics(conversation), tools=_tool_names(conversation, tools))
     return outcome, close
 
 
@@ -450,6 +461,14 @@ def _condenser(llm):
 
     return LLMSummarizingCondenser(llm=llm.model_copy(update={"usage_id": "condenser"}),
                                    max_size=40, keep_first=2)
+
+
+def _tool_names(conversation, specs) -> list[str]:
+    """The tools the agent really had (its initialised tool map), else the specs it was given."""
+    try:
+        return sorted(conversation.agent.tools_map)
+    except Exception:  # a remote agent has no local tool map
+        return sorted(getattr(spec, "name", str(spec)) for spec in specs)
 
 
 def _last_error(conversation) -> str | None:

@@ -87,6 +87,8 @@ class RunResult:
     mttd_s: float | None = None          # run start -> a correct diagnosis (see proof/diagnosis.py)
     mttr_s: float | None = None          # run start -> proven resolution (verifier + proof passed)
     report: str | None = None            # the markdown report next to the trace (reports/run_report.py)
+    toolset: str = "shell"               # shell (terminal + file editor) | api (HTTP tools only)
+    agent_tools: list[str] = field(default_factory=list)  # the tools the agent was built with
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -93,7 +93,8 @@ def _gatekeeper(config: RunConfig, scope: IncidentScope, approver=None):
 
 
 def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Path, message: str,
-                console: TextIO = sys.stderr, approver=None, sandbox=None) -> SessionOutcome:
+                console: TextIO = sys.stderr, approver=None, sandbox=None,
+                api_config_id: str | None = None, api_secrets: dict[str, str] | None = None) -> SessionOutcome:
     from openhands_driver.conversation import ConversationSpec, prepare_sdk_env
 
     prepare_sdk_env(verbose=config.verbose)
@@ -104,6 +105,7 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
     # Secret values: masked by the SDK in observations, redacted from traces, and removed from the
     # environment the agent's terminal inherits (after the SDK read what it needs at import).
     named = {name: value for name, value in _named_secrets(model).items() if value}
+    named.update({k: v for k, v in (api_secrets or {}).items() if v})  # toolset api: ops token, keys
     scrub_environment()
     terminal_env = dict(target.control_env())
     terminal_env["PATH"] = os.environ["PATH"]
@@ -115,7 +117,8 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
                                 max_iterations=config.max_iterations, run_timeout_s=config.run_timeout_s,
                                 gatekeeper=gatekeeper, secrets=named,
                                 condense_context=config.condense_context,
-                                remote_host=getattr(config, "remote_host", None), sandbox=sandbox)
+                                remote_host=getattr(config, "remote_host", None), sandbox=sandbox,
+                                toolset=getattr(config, "toolset", "shell"), api_config_id=api_config_id)
 
     def runbook_session(reason: str | None = None) -> SessionOutcome:
         server = PolicyServer().start()

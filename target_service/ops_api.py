@@ -8,7 +8,7 @@ before anything else starts) or is generated per start; it is written to var/run
 header is echoed back and logged with every change.
 
     GET  /ops/status        composite state + golden signals (rate, errors, latency, saturation)
-    GET  /ops/health        live probe of the app, supervisor state, dependencies
+    GET  /ops/health[?wait_s=N]  live probe of the app (until healthy, N s), supervisor state, dependencies
     GET  /ops/metrics       counters: requests by status, restarts, probes, latency, memory
     GET  /ops/config        etc/service.json + etc/service.env, secrets masked
     GET  /ops/dependencies  peers/hosts in the settings, reachability
@@ -138,8 +138,14 @@ class Platform:
                     "healthy": probe["ok"], "probe": probe,
                     "supervisor": {k: supervisor.get(k) for k in ("state", "detail", "app_pid", "restarts")},
                     "golden_signals": self.signals(supervisor)}
-        if path == "/ops/health":
-            supervisor, probe = self.state(), self.probe()
+        if path == "/ops/health":  # ?wait_s=N: probe until healthy, at most N (<= 30) seconds
+            wait = min(float(query["wait_s"]), 30.0) if str(query.get("wait_s", "")).isdigit() else 0.0
+            deadline = time.monotonic() + wait
+            probe = self.probe()
+            while not probe["ok"] and time.monotonic() < deadline:
+                time.sleep(0.5)
+                probe = self.probe()
+            supervisor = self.state()
             deps = platform_ops.dependencies(self.root)
             return {"healthy": probe["ok"], "checks": {
                 "process": {"ok": supervisor.get("state") == "started", "state": supervisor.get("state"),
