@@ -37,7 +37,7 @@ TOOLSETS = ("shell", "api")
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SCALING_MODES = ("manual", "readonly")
 REPORT_DIR = "reports"
-_OPS_PATH = re.compile(r"^/ops/[A-Za-z0-9/_-]*(\?[A-Za-z0-9_=&.%-]*)?$")
+_OPS_PATH = re.compile(r"^/ops/[A-Za-z0-9/_-]*(\?[A-Za-z0-9_=&.%+-]*)?$")
 _REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
