@@ -315,7 +315,8 @@ class ShippedRunbookTests(unittest.TestCase):
                 # triage runbooks carry no fixed remediation: the evidence decides
                 self.assertEqual(book.remediate, ())
                 for command in book.diagnose:
-                    self.assertTrue(command.startswith("targetctl "), command)
+                    self.assertTrue(command.startswith(("GET /ops/", "TOOL query_") if api else "targetctl "),
+                                    command)
                 for skill in book.skills:  # a preference list names shipped skills only
                     self.assertIn(skill, load_skills())
 
