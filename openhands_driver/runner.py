@@ -47,6 +47,7 @@ class IncidentPlan:
     strategy: Strategy
     message: str
     incident: Incident
+    toolset: str = "shell"
 
     def to_dict(self) -> dict:
         from openhands_driver.brain.runbook import parse_runbook
@@ -57,7 +58,8 @@ class IncidentPlan:
             text = load_skills()[self.strategy.skill_id].body
         return {"strategy": self.strategy.source, "skill_id": self.strategy.skill_id,
                 "runbook": self.strategy.runbook_name or f"skill:{self.strategy.skill_id}",
-                "steps": parse_runbook(text or "").to_dict(), "incident_message": self.message}
+                "steps": parse_runbook(text or "", "api" if self.toolset == "api" else "shell").to_dict(),
+                "incident_message": self.message}
 
 
 def plan_incident(config: RunConfig) -> IncidentPlan:
@@ -96,7 +98,7 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
         strategy = api_strategy(strategy)
     message = incident_message(incident.title, incident.alert, strategy, chosen, blind=config.blind,
                                toolset=config.toolset)
-    return IncidentPlan(run_id, scenario, routing, strategy, message, incident)
+    return IncidentPlan(run_id, scenario, routing, strategy, message, incident, config.toolset)
 
 
 def _scenario(catalog, scenario_id: str, config: RunConfig) -> Scenario:
@@ -143,6 +145,7 @@ def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunR
         service_up=None, step_count=0, started_at=started_at, local_fault=plan.scenario.local_fault,
         trace_log=None if config.disable_trace_log else str(config.trace_log),
         blind=plan.incident.blind, instance=plan.incident.instance, alert=plan.incident.alert,
+        toolset=config.toolset,
         # An attached service was provisioned by somebody else: its ground truth is unknown.
         ground_truth=None if attached else plan.incident.ground_truth.to_dict())
 

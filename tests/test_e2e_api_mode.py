@@ -70,5 +70,22 @@ class ApiModeRuns(unittest.TestCase):
                 self.assertNotIn("terminal", row["agent_tools"])
 
 
+class ApiModePlanTests(unittest.TestCase):
+    def test_dry_run_plans_the_api_checklist_and_orders(self) -> None:
+        from openhands_driver.errors import UserError
+        from openhands_driver.runner import plan_incident
+
+        plan = plan_incident(RunConfig(scenario="feature_flag", blind=True, variant_seed=3, toolset="api",
+                                       simulate=True, disable_trace_log=True))
+        self.assertEqual(plan.to_dict()["steps"]["diagnose"][0], "GET /ops/status")
+        self.assertIn("no terminal and no file editor", plan.message)
+        self.assertNotIn("targetctl", plan.message)
+        with self.assertRaisesRegex(UserError, "drop --remote-host"):
+            plan_incident(RunConfig(scenario="feature_flag", blind=True, variant_seed=3, toolset="api",
+                                    remote_host="http://127.0.0.1:9"))
+        with self.assertRaisesRegex(UserError, "Valid toolsets: shell, api"):
+            plan_incident(RunConfig(scenario="feature_flag", blind=True, variant_seed=3, toolset="ssh"))
+
+
 if __name__ == "__main__":
     unittest.main()
