@@ -70,6 +70,27 @@ class ApiModeRuns(unittest.TestCase):
                 self.assertNotIn("terminal", row["agent_tools"])
 
 
+class DockerApiModeRuns(unittest.TestCase):
+    """The same in a container (the supervisor there serves /ops/* too). Needs a Docker engine with
+    host networking: a bridged container does not publish the ops port."""
+
+    def test_blind_incident_resolved_in_a_container_with_no_shell(self) -> None:
+        from openhands_driver.target.docker_engine import network_mode
+        from tests.test_target_docker import require_engine
+
+        engine = require_engine()
+        if network_mode(engine["client"]) != "host":
+            self.skipTest("the engine gives containers a bridge network: the ops port is not published")
+        with tempfile.TemporaryDirectory() as tmp:
+            config = RunConfig(scenario="bad_release", blind=True, variant_seed=SEED, backend="docker",
+                               trace_log=Path(tmp) / "trace.jsonl", verify_interval_s=0.3, soak_s=1.0,
+                               toolset="api")
+            result = run_incident(config, console=NullConsole())
+        self.assertTrue(result.resolved, (result.status, result.error, result.diagnosis, result.mitigation))
+        self.assertNotIn("terminal", result.agent_tools)
+        self.assertIn("call_ops_endpoint", result.agent_tools)
+
+
 class ApiModePlanTests(unittest.TestCase):
     def test_dry_run_plans_the_api_checklist_and_orders(self) -> None:
         from openhands_driver.errors import UserError
