@@ -121,7 +121,7 @@ def read_transcript(messages: list[dict]) -> Transcript:
             step.output = text
             codes = EXIT_CODE.findall(text)
             step.exit_code = int(codes[-1]) if codes else None
-            if step.tool not in ("terminal", "invoke_skill"):
+            if not codes and step.tool not in ("terminal", "invoke_skill"):  # an API tool's HTTP status
                 step.exit_code = api_steps.exit_code(text)
     return transcript
 
