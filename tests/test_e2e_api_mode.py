@@ -69,6 +69,20 @@ class ApiModeRuns(unittest.TestCase):
                 self.assertEqual((row["run_id"], row["toolset"]), (result.run_id, "api"))
                 self.assertNotIn("terminal", row["agent_tools"])
 
+    def test_safety_gates_stop_platform_changes_before_they_run(self) -> None:
+        config = RunConfig(scenario="feature_flag", training_data=self.catalog, blind=True, variant_seed=SEED,
+                           trace_log=self.trace, verify_interval_s=0.3, soak_s=1.0, toolset="api",
+                           require_confirmation_for_risk="MEDIUM", run_timeout_s=35)
+        result = run_incident(config, console=NullConsole())
+        posts = [a for a in result.actions if a.tool == "call_ops_endpoint" and '"POST"' in a.command]
+        self.assertTrue(posts)
+        self.assertTrue(all(a.risk == "MEDIUM" and a.gate == "rejected" for a in posts), posts)
+        reads = [a for a in result.actions if a.tool == "call_ops_endpoint" and '"GET"' in a.command]
+        self.assertTrue(reads and all(a.risk == "LOW" and a.gate == "allowed" for a in reads))
+        self.assertFalse(result.resolved)
+        self.assertFalse(result.mitigation["passed"])  # the flag was never changed
+        self.assertEqual(result.collateral["changed"], [])
+
 
 class DockerApiModeRuns(unittest.TestCase):
     """The same in a container (the supervisor there serves /ops/* too). Needs a Docker engine with
