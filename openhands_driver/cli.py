@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote-working-dir", default=None, metavar="DIR",
                    help="with --remote-host: the incident's working directory on the agent server "
                         "(default: a fresh one; the run removes only what it put there)")
+    p.add_argument("--toolset", choices=("shell", "api"), default="shell",
+                   help="what the agent works with: shell = terminal + file editor (targetctl); api = "
+                        "no terminal and no file editor, only HTTP tools against the target's /ops/* "
+                        "platform API (openhands_driver/api_tools.py) (default: %(default)s)")
     p.add_argument("--remote-host", default=None, metavar="URL",
                    help="run the conversation on this OpenHands agent server (RemoteWorkspace), e.g. "
                         "http://127.0.0.1:8010; start one with `uv run --extra remote python -m "
@@ -238,7 +242,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         require_confirmation_for_risk=args.require_confirmation_for_risk, auto_confirm=args.auto_confirm,
         target_port=getattr(args, "port", None), runtime_image=args.runtime_image,
         target_container=args.target_container, target_root=target_root, target_url=args.target_url,
-        remote_host=_remote_host(args.remote_host, check=not args.simulate), sandbox=args.sandbox)
+        remote_host=_remote_host(args.remote_host, check=not args.simulate), sandbox=args.sandbox,
+        toolset=getattr(args, "toolset", "shell"))
 
 
 def _strategy_flags(args: argparse.Namespace):

@@ -79,3 +79,5 @@ class RunConfig:
     resume_from: str | None = None          # a paused run's id or state directory
     note: str | None = None                 # the operator's note for the resumed agent
     state_root: Path | None = None          # where paused runs keep their state (default artifacts/runs/state)
+    # What the agent works with: shell (terminal + file editor) or api (HTTP tools only, api_tools.py)
+    toolset: str = "shell"

@@ -41,6 +41,7 @@ class ConversationOutcome:
     error: str | None = None
     metrics: dict = field(default_factory=dict)
     proposed: list[dict] = field(default_factory=list)  # status "paused": the changes awaiting the operator
+    tools: list[str] = field(default_factory=list)  # the tools the agent was built with
 
 
 @dataclass
@@ -63,6 +64,8 @@ class ConversationSpec:
     pause_after_diagnosis: bool = False
     resuming: bool = False                 # a restored conversation: no incident message, approve pending
     operator_note: str | None = None       # shown to the agent right after the approved actions ran
+    toolset: str = "shell"  # shell: terminal + file editor; api: the HTTP tools of api_tools.py only
+    api_config_id: str | None = None  # api_tools.remember(...) of this incident (toolset api)
 
 
 class _Recorder:
@@ -283,9 +286,17 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
         remote = open_session(spec.remote_host, spec.workspace, spec.terminal_env,
                               working_dir=spec.remote_working_dir)
     skills = remote.skills if remote else load_project_skills(spec.workspace)
-    agent = Agent(llm=llm, tools=_tools(remote.terminal_env if remote else spec.terminal_env,
-                                        None if remote else spec.sandbox,
-                                        None if remote else spec.step_timeout_s),
+    if spec.toolset == "api":  # no terminal, no file editor: HTTP tools only (api_tools.py)
+        if remote:
+            remote.close()
+            raise ValueError("toolset api runs in-process only (no --remote-host)")
+        from openhands_driver.api_tools import tool_specs
+
+        tools = tool_specs(spec.api_config_id or "")
+    else:
+        tools = _tools(remote.terminal_env if remote else spec.terminal_env, None if remote else spec.sandbox,
+                       None if remote else spec.step_timeout_s)
+    agent = Agent(llm=llm, tools=tools,
                   agent_context=AgentContext(skills=skills),
                   **({"condenser": _condenser(llm)} if spec.condense_context else {}))
     recorder = _Recorder(console, spec.gatekeeper)
@@ -376,7 +387,8 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
         error = _last_error(conversation)
     outcome = ConversationOutcome(status=status, actions=recorder.actions,
                                   final_message=recorder.final_message, error=error,
-                                  metrics=_metrics(conversation), proposed=proposed)
+                                  metrics=_metrics(conversation), proposed=proposed,
+                                  tools=_tool_names(conversation, tools))
     return outcome, close
 
 
@@ -588,6 +600,14 @@ def _condenser(llm):
 
     return LLMSummarizingCondenser(llm=llm.model_copy(update={"usage_id": "condenser"}),
                                    max_size=40, keep_first=2)
+
+
+def _tool_names(conversation, specs) -> list[str]:
+    """The tools the agent really had (its initialised tool map), else the specs it was given."""
+    try:
+        return sorted(conversation.agent.tools_map)
+    except Exception:  # a remote agent has no local tool map
+        return sorted(getattr(spec, "name", str(spec)) for spec in specs)
 
 
 def _last_error(conversation) -> str | None:

@@ -92,6 +92,8 @@ class RunResult:
     conversation_id: str | None = None   # the SDK conversation (persisted when the run may pause)
     resumed_from: str | None = None      # the paused run this one continued (handoff.py)
     pause: dict | None = None            # status "paused": proposed actions, evidence, how to resume
+    toolset: str = "shell"               # shell (terminal + file editor) | api (HTTP tools only)
+    agent_tools: list[str] = field(default_factory=list)  # the tools the agent was built with
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -28,7 +28,7 @@ from openhands_driver.records import RunResult
 from openhands_driver.sandbox import copy_skills, open_sandbox, resolve_kind
 from openhands_driver.router import RoutingDecision, route
 from openhands_driver.scenarios import Scenario, load_catalog
-from openhands_driver.strategy import Strategy, choose_strategy, incident_message
+from openhands_driver.strategy import TOOLSETS, Strategy, api_strategy, choose_strategy, incident_message
 from openhands_driver.strategy import describe as describe_strategy
 from openhands_driver.model import resolve_model, secret_values
 from openhands_driver.session import laminar_span, run_session
@@ -47,6 +47,7 @@ class IncidentPlan:
     strategy: Strategy
     message: str
     incident: Incident
+    toolset: str = "shell"
 
     def to_dict(self) -> dict:
         from openhands_driver.brain.runbook import parse_runbook
@@ -57,7 +58,8 @@ class IncidentPlan:
             text = load_skills()[self.strategy.skill_id].body
         return {"strategy": self.strategy.source, "skill_id": self.strategy.skill_id,
                 "runbook": self.strategy.runbook_name or f"skill:{self.strategy.skill_id}",
-                "steps": parse_runbook(text or "").to_dict(), "incident_message": self.message}
+                "steps": parse_runbook(text or "", "api" if self.toolset == "api" else "shell").to_dict(),
+                "incident_message": self.message}
 
 
 def plan_incident(config: RunConfig) -> IncidentPlan:
@@ -88,8 +90,15 @@ def plan_incident(config: RunConfig) -> IncidentPlan:
         routing = chosen = route(scenario, incident.alert, forced_skill=config.skill_id)
     strategy = choose_strategy(config.mode, config.strategy_source, chosen,
                                strategy_text=config.strategy_text, optimizer_result=config.optimizer_result)
-    message = incident_message(incident.title, incident.alert, strategy, chosen, blind=config.blind)
-    return IncidentPlan(run_id, scenario, routing, strategy, message, incident)
+    if config.toolset not in TOOLSETS:
+        raise UserError(f"unknown toolset {config.toolset!r}. Valid toolsets: {', '.join(TOOLSETS)}")
+    if config.toolset == "api":
+        if config.remote_host:
+            raise UserError("--toolset api runs the conversation in-process: drop --remote-host")
+        strategy = api_strategy(strategy)
+    message = incident_message(incident.title, incident.alert, strategy, chosen, blind=config.blind,
+                               toolset=config.toolset)
+    return IncidentPlan(run_id, scenario, routing, strategy, message, incident, config.toolset)
 
 
 def _scenario(catalog, scenario_id: str, config: RunConfig) -> Scenario:
@@ -144,6 +153,7 @@ def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunR
         service_up=None, step_count=0, started_at=started_at, local_fault=plan.scenario.local_fault,
         trace_log=None if config.disable_trace_log else str(config.trace_log),
         blind=plan.incident.blind, instance=plan.incident.instance, alert=plan.incident.alert,
+        toolset=config.toolset,
         # An attached service was provisioned by somebody else: its ground truth is unknown.
         ground_truth=None if attached else plan.incident.ground_truth.to_dict())
 
@@ -200,8 +210,9 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     else:
         target = create_target(config.backend, scenario_id=plan.incident.instance,
                                fault=plan.incident.fault, **_target_options(config, plan))
-    workspace = open_run = sandbox = None
+    workspace = open_run = sandbox = api_config_id = None
     secrets: list[str] = secret_values()
+    result.toolset = config.toolset
     try:
         open_run = runrecord.begin(None if config.disable_trace_log else config.trace_log,
                                    result.to_dict(), secrets)  # --- crash safety: "started" row
@@ -238,11 +249,20 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         ensure_targetctl_on_path()
         # --- sandbox (openhands_driver/sandbox): the boundary of the agent's terminal and editor
         sandbox = open_sandbox(sandbox_kind, target, workspace, console)
+        api_secrets = None
+        if config.toolset == "api":  # --- the HTTP tools: the target's /ops/* API and its token
+            from openhands_driver import api_tools
+
+            api_config = api_tools.config_for_target(target, workspace, dict(os.environ))
+            api_config_id = api_tools.remember(api_config)
+            api_secrets = {"SRE_OPS_TOKEN": api_config.ops_token,
+                           "PAGERDUTY_ROUTING_KEY": api_config.pagerduty_routing_key}
         agent_config = _within_incident_budget(config, time.monotonic() - started)
         with laminar_span(f"sre-incident {plan.run_id}") as laminar_trace_id:
             session = run_session(agent_config, model, target=target, workspace=workspace,
                                   message=plan.message, console=console, approver=approver,
-                                  sandbox=sandbox, handoff=handoff_spec)
+                                  sandbox=sandbox, handoff=handoff_spec, api_config_id=api_config_id,
+                                  api_secrets=api_secrets)
         result.laminar_trace_id = laminar_trace_id()
         secrets = session.secrets
         outcome, close_conversation = session.conversation, session.close
@@ -251,6 +271,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         result.retries += session.retries
         result.security = session.security
         result.actions = outcome.actions
+        result.agent_tools = list(getattr(outcome, "tools", []) or [])
         result.step_count = len(outcome.actions)
         for action in outcome.actions:
             if action.ended_mono is not None:
@@ -318,6 +339,10 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
             target.cleanup()
             if paused_run is not None:  # the paused run kept it: this run owns its end
                 handoff.stop_kept_target(paused_run)
+        if api_config_id is not None:
+            from openhands_driver import api_tools
+
+            api_tools.forget(api_config_id)
         if sandbox is not None:  # --- sandbox: stop the broker, record the boundary
             sandbox.close()
         result.security = {**(result.security or {}), "sandbox": sandbox_kind}

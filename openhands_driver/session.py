@@ -97,7 +97,8 @@ def _gatekeeper(config: RunConfig, scope: IncidentScope, approver=None):
 
 def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Path, message: str,
                 console: TextIO = sys.stderr, approver=None, sandbox=None,
-                handoff: dict | None = None) -> SessionOutcome:
+                handoff: dict | None = None, api_config_id: str | None = None,
+                api_secrets: dict[str, str] | None = None) -> SessionOutcome:
     """``handoff``: ConversationSpec fields of the operator handoff (persistence_dir, conversation_id,
     pause_after_diagnosis, resuming, operator_note; see handoff.py)."""
     from openhands_driver.conversation import ConversationSpec, prepare_sdk_env
@@ -110,6 +111,7 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
     # Secret values: masked by the SDK in observations, redacted from traces, and removed from the
     # environment the agent's terminal inherits (after the SDK read what it needs at import).
     named = {name: value for name, value in _named_secrets(model).items() if value}
+    named.update({k: v for k, v in (api_secrets or {}).items() if v})  # toolset api: ops token, keys
     scrub_environment()
     terminal_env = dict(target.control_env())
     terminal_env["PATH"] = os.environ["PATH"]
@@ -124,6 +126,7 @@ def run_session(config: RunConfig, model: ModelConfig, *, target, workspace: Pat
                                 condense_context=config.condense_context,
                                 remote_host=getattr(config, "remote_host", None), sandbox=sandbox,
                                 remote_working_dir=getattr(config, "remote_working_dir", None),
+                                toolset=getattr(config, "toolset", "shell"), api_config_id=api_config_id,
                                 **(handoff or {}))
 
     def runbook_session(reason: str | None = None) -> SessionOutcome:

@@ -23,6 +23,8 @@ from openhands_driver.skills import load_skills
 STRATEGY_DIR = REPO_ROOT / "training_data" / "strategies"
 BASELINE_RUNBOOK = STRATEGY_DIR / "baseline_triage.md"
 MANUAL_RUNBOOK = STRATEGY_DIR / "manual_triage.md"
+API_RUNBOOK = STRATEGY_DIR / "api_triage.md"  # the triage checklist of --toolset api
+TOOLSETS = ("shell", "api")
 MODES = ("baseline", "optimized")
 STRATEGY_SOURCES = ("skills", "manual", "optimizer")
 
@@ -33,6 +35,20 @@ You are the on-call SRE agent for this incident. The affected service is reachab
 such as etc/service.json are under that root). Find the root cause from the evidence (logs, config,
 process state, recent changes), apply the smallest fix, verify health with `targetctl status`, then
 finish with a short report. Act only on this incident's target; change nothing you did not diagnose.
+End the report with your diagnosis as one JSON block:
+{"fault_class": "<the cause, named as in the runbook you used, or unknown>", "entity": "<the file,
+setting, flag, release or schedule at fault>", "evidence": ["<log line or fact>", ...]}"""
+
+
+API_STANDING_ORDERS = """\
+You are the on-call SRE agent for this incident. You have no terminal and no file editor: the
+affected service is reachable only through its platform API, with your tools `call_ops_endpoint`
+(GET/POST /ops/*: status, health, metrics, config, dependencies, errors, logs, flags, experiments,
+releases, deployment; POST changes), `query_logs`, `query_metrics` and `scale_service`; page a human
+with `escalate_pagerduty`, and `acknowledge_alert`, `write_incident_report` when useful. Runbook
+skills for this mode are the sections marked (API) with `api` blocks: `GET /path`, `POST /path
+{json}`, `TOOL name {json}` lines. Find the root cause from the evidence, apply the smallest fix,
+verify with GET /ops/health, then finish with a short report. Change nothing you did not diagnose.
 End the report with your diagnosis as one JSON block:
 {"fault_class": "<the cause, named as in the runbook you used, or unknown>", "entity": "<the file,
 setting, flag, release or schedule at fault>", "evidence": ["<log line or fact>", ...]}"""
@@ -85,11 +101,20 @@ def choose_strategy(mode: str, strategy_source: str, routing: RoutingDecision, *
     return Strategy("skills", None, _read(BASELINE_RUNBOOK), BASELINE_RUNBOOK.name, True)
 
 
+def api_strategy(strategy: Strategy) -> Strategy:
+    """The same strategy for --toolset api: a shell triage checklist becomes the API one."""
+    if strategy.runbook_name in (BASELINE_RUNBOOK.name, MANUAL_RUNBOOK.name):
+        return Strategy(strategy.source, strategy.skill_id, _read(API_RUNBOOK), API_RUNBOOK.name,
+                        strategy.load_skills)
+    return strategy
+
+
 def incident_message(title: str, alert: str, strategy: Strategy, routing: RoutingDecision, *,
-                     blind: bool = False) -> str:
+                     blind: bool = False, toolset: str = "shell") -> str:
     """The first user message. Blind: the alert and the orders only, never the routed skill (the
     SDK injects a skill itself when the alert contains one of its triggers)."""
-    parts = [f"# Incident: {title}", "", alert.strip(), "", STANDING_ORDERS, ""]
+    orders = API_STANDING_ORDERS if toolset == "api" else STANDING_ORDERS
+    parts = [f"# Incident: {title}", "", alert.strip(), "", orders, ""]
     if strategy.skill_id:
         parts += [f"Runbook skill: {strategy.skill_id}",
                   f"(Routing: {routing.reason}. Load it with invoke_skill if it is not shown below.)"]

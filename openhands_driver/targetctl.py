@@ -221,6 +221,12 @@ def cmd_info(env: Dict[str, str]) -> int:
     print("probe url: %s" % require_env(ENV_URL, env))
     print("expected port: %s" % require_env(ENV_EXPECTED_PORT, env))
     print("service root: %s" % require_env(ENV_ROOT, env))
+    if env.get(ENV_BACKEND) == "local":  # the platform API its supervisor serves (ops_api.py)
+        try:
+            ops = json.loads((Path(env[ENV_ROOT]) / "var/run/ops.json").read_text(encoding="utf-8"))
+            print("ops api: %s/ops/ (bearer token in var/run/ops.token)" % ops["url"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
     if env.get(ENV_CONTAINER):
         print("container: %s (DOCKER_HOST %s)" % (env[ENV_CONTAINER],
                                                   env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST))

@@ -189,7 +189,8 @@ def _setup_logging(root: Path) -> None:
         "%(asctime)s app[%(process)d] %(levelname)s %(message)s"))
     root_logger = logging.getLogger()
     root_logger.handlers[:] = [handler]
-    root_logger.setLevel(logging.INFO)
+    level = os.environ.get("SERVICE_LOG_LEVEL", "INFO")  # POST /ops/loglevel, via the supervisor
+    root_logger.setLevel(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
 
 
 class _Stop(Exception):

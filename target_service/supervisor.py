@@ -20,7 +20,9 @@ no entrypoint) as a child and keeps it running, like a tiny kubelet for one work
   * child exits on its own  -> logged, restarted after a short backoff (0.5 s doubling to 5 s);
   * SIGHUP                  -> THE restart: stop the child (SIGTERM, SIGKILL after a grace
                                period) and start it again at once (the app re-reads its config);
-  * SIGTERM / SIGINT        -> stop the child and exit 0.
+  * SIGTERM / SIGINT        -> stop the child and exit 0;
+  * SIGUSR1                 -> drain: stop the child and keep it stopped until the next SIGHUP.
+Serves the /ops/* platform API (ops_api.py) from a thread, so it answers while the app is down.
 Writes var/run/supervisor.pid and var/run/supervisor.state (JSON: state, detail, app_pid, restarts
 = SIGHUPs handled), so a waiter can tell "app starting" from "the supervisor will not run it";
 logs to var/log/service.log (the child's stdout/stderr go there too). Also reaps any orphaned
@@ -43,10 +45,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 if __package__:  # imported from the repo; flat in /app (and run as a script) otherwise
-    from . import app_probes, scheduler
+    from . import app_probes, ops_api, scheduler
     from .pidfiles import remove_own_pid, write_pid
 else:
     import app_probes
+    import ops_api
     import scheduler
     from pidfiles import remove_own_pid, write_pid
 
@@ -270,6 +273,8 @@ class Supervisor:
             os.set_blocking(fd, False)
         self.probe_ok: Optional[bool] = None  # last readiness probe outcome (None: not probed yet)
         self.probe_failures = 0
+        self.drained = False  # SIGUSR1 (POST /ops/drain): no app until the next restart
+        self.ops_token = ops_api.take_token()  # before any child inherits the environment
 
     # --- logging / signals ---------------------------------------------------------------
 
@@ -302,7 +307,7 @@ class Supervisor:
             pass
 
     def install_signals(self) -> None:
-        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGUSR1):
             signal.signal(sig, self._on_signal)
 
     def _sleep(self, timeout: float) -> None:
@@ -334,6 +339,12 @@ class Supervisor:
                 self.restart_at = None
             self.write_state(exc.state, str(exc))
             return
+        try:
+            level = (self.root / ops_api.LOG_LEVEL_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            level = ""
+        if level in ops_api.LEVELS:  # POST /ops/loglevel
+            extra_env["SERVICE_LOG_LEVEL"] = level
         try:
             self.child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log_file,
                                           stderr=self.log_file, cwd=str(self.root),
@@ -483,6 +494,7 @@ class Supervisor:
         self.install_signals()
         write_pid(self.root / SUPERVISOR_PID)
         self.take_own_lock()
+        self.start_ops_api()
         self.log("supervisor started (python %s, app %s, root %s)"
                  % (sys.executable, APP_SCRIPT, self.root))
         self.start_child()
@@ -497,7 +509,13 @@ class Supervisor:
                     self.write_state("stopped", "supervisor exited on signal %d" % signum)
                     remove_own_pid(self.root / SUPERVISOR_PID)
                     return 0
+                if signum == signal.SIGUSR1:
+                    self.drained = True
+                    self.stop_child("drain requested")
+                    self.restart_at = None
+                    self.write_state("drained", "instance drained on request; no app until the next restart")
                 if signum == signal.SIGHUP:
+                    self.drained = False
                     self.restarts += 1
                     self.log("restart requested (SIGHUP)")
                     self.stop_child("restart")
@@ -505,7 +523,7 @@ class Supervisor:
                     self.start_child()
             self.reap()
             self.check_slow_start()
-            if self.child is None and self.restart_at is not None:
+            if self.child is None and self.restart_at is not None and not self.drained:
                 if time.monotonic() >= self.restart_at:
                     self.start_child()
                     continue
@@ -514,6 +532,18 @@ class Supervisor:
                 probed = self.child is not None and self.run_readiness_probe()
                 self._sleep(PROBE_PERIOD_S if probed else 1.0)
 
+
+    def start_ops_api(self) -> None:
+        """The /ops/* API (ops_api.py); restart = SIGHUP and drain = SIGUSR1 to ourselves, handled
+        by the main loop like any other restart request."""
+        platform = ops_api.Platform(self.root, self.log, lambda: os.kill(os.getpid(), signal.SIGHUP),
+                                    lambda: os.kill(os.getpid(), signal.SIGUSR1))
+        try:
+            server, _thread = ops_api.serve(platform, self.ops_token)
+        except OSError as exc:
+            self.log("ops api not started: %s" % exc)
+            return
+        self.log("ops api serving on port %d" % server.server_address[1])
 
     def shutdown_group(self, why: str) -> int:
         """The owner died: stop the app, then SIGKILL our whole process group (us included)."""

@@ -307,14 +307,16 @@ class ShippedRunbookTests(unittest.TestCase):
         self.assertTrue(files)
         for path in files:
             with self.subTest(strategy=path.name):
-                book = parse_runbook(path.read_text(encoding="utf-8"))
+                api = path.name.startswith("api_")  # --toolset api: the platform-API dialect
+                book = parse_runbook(path.read_text(encoding="utf-8"), "api" if api else "shell")
                 self.assertTrue(book.diagnose)
-                self.assertEqual(book.diagnose[0], "targetctl status")
-                self.assertEqual(book.verify, ("targetctl status",))
+                self.assertEqual(book.diagnose[0], "GET /ops/status" if api else "targetctl status")
+                self.assertEqual(book.verify, ("GET /ops/health",) if api else ("targetctl status",))
                 # triage runbooks carry no fixed remediation: the evidence decides
                 self.assertEqual(book.remediate, ())
                 for command in book.diagnose:
-                    self.assertTrue(command.startswith("targetctl "), command)
+                    self.assertTrue(command.startswith(("GET /ops/", "TOOL query_") if api else "targetctl "),
+                                    command)
                 for skill in book.skills:  # a preference list names shipped skills only
                     self.assertIn(skill, load_skills())
 

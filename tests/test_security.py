@@ -545,6 +545,23 @@ class FileEditorAndToolTests(unittest.TestCase):
         leaked = assess("finish", {"message": f"the key is {SECRET}"}, scope)
         self.assertEqual(leaked.risk, HIGH)
 
+    def test_api_tools(self) -> None:
+        scope = SCOPES["L"]
+        cases = [("call_ops_endpoint", {"method": "GET", "path": "/ops/status"}, LOW),
+                 ("call_ops_endpoint", {"path": "/ops/flags"}, LOW),
+                 ("call_ops_endpoint", {"method": "POST", "path": "/ops/flags", "body": {}}, MEDIUM),
+                 ("scale_service", {"replicas": 2}, MEDIUM),
+                 ("query_logs", {"n": 60}, LOW), ("query_metrics", {}, LOW),
+                 ("write_incident_report", {"filename": "r.md", "content": "x"}, LOW),
+                 ("escalate_pagerduty", {"message": "down"}, LOW)]
+        for tool, arguments, risk in cases:
+            with self.subTest(tool=tool, arguments=arguments):
+                result = assess(tool, arguments, scope)
+                self.assertEqual(result.risk, risk, result)
+                self.assertTrue(set(result.rule_ids) <= set(RULES), result.rule_ids)
+        leaked = assess("call_ops_endpoint", {"method": "GET", "path": f"/ops/logs?contains={SECRET}"}, scope)
+        self.assertEqual(leaked.risk, HIGH)
+
 
 class RiskOrderTests(unittest.TestCase):
     def test_order_and_rank(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -41,6 +42,8 @@ class TargetctlShimTests(unittest.TestCase):
         for line in ("service: checkout", "backend: local", f"probe url: {t.url}",
                      f"expected port: {t.port}", f"service root: {t.root}"):
             self.assertIn(line, out.stdout)
+        ops = json.loads((Path(t.root) / "var/run/ops.json").read_text())
+        self.assertIn(f"ops api: {ops['url']}/ops/ (bearer token in var/run/ops.token)", out.stdout)
 
     def test_status_exec_fix_status(self) -> None:
         # one test, because the fix changes the shared target's health

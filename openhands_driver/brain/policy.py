@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from openhands_driver.brain import api_steps
 from openhands_driver.brain.findings import Findings, first_json_object, shows_healthy
 from openhands_driver.brain.runbook import Runbook, parse_runbook
 
@@ -23,6 +24,8 @@ SKILL_MARKER = re.compile(r"^Runbook skill:\s*([a-z0-9-]+)\s*$", re.MULTILINE)
 STRATEGY_BLOCK = re.compile(r"<runbook[^>]*>\n?(.*?)</runbook>", re.DOTALL)
 EXIT_CODE = re.compile(r"exit code[:\s]+(-?\d+)", re.IGNORECASE)
 DEFAULT_VERIFY = ("targetctl status",)
+API_VERIFY = ("GET /ops/health?wait_s=10",)  # --toolset api: no terminal, the platform API only
+API_RESTART = "POST /ops/restart"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Transcript:
     system_text: str = ""
     steps: list[Step] = field(default_factory=list)
     injected_skills: dict[str, str] = field(default_factory=dict)  # <EXTRA_INFO> on a trigger match
+    api: bool = False  # the tools offered are the platform API's, no terminal (--toolset api)
 
     def catalog(self) -> dict[str, str]:
         """The skills the system prompt lists (<available_skills>): name -> description."""
@@ -117,6 +121,8 @@ def read_transcript(messages: list[dict]) -> Transcript:
             step.output = text
             codes = EXIT_CODE.findall(text)
             step.exit_code = int(codes[-1]) if codes else None
+            if not codes and step.tool not in ("terminal", "invoke_skill"):  # an API tool's HTTP status
+                step.exit_code = api_steps.exit_code(text)
     return transcript
 
 
@@ -128,9 +134,10 @@ class _Emit(Exception):
 class _Replay:
     """Feeds recorded tool results back into the procedure; emits the first new action."""
 
-    def __init__(self, steps: list[Step]):
+    def __init__(self, steps: list[Step], api: bool = False):
         self._steps = steps
         self._cursor = 0
+        self.api = api
 
     def call(self, name: str, arguments: dict, summary: str) -> Step:
         if self._cursor < len(self._steps):
@@ -151,8 +158,18 @@ class _Replay:
         """The outputs of the steps replayed so far (what the procedure knows at this point)."""
         return "\n".join(step.output for step in self._steps[:self._cursor])
 
+    def outputs(self) -> list[str]:
+        return [step.output for step in self._steps[:self._cursor]]
+
     def run(self, command: str, summary: str) -> Step:
-        return self.call("terminal", {"command": command}, summary)
+        if not self.api:
+            return self.call("terminal", {"command": command}, summary)
+        line = api_steps.resolve(command, self.outputs())
+        if line is None:
+            self.finish(f"Stopping: the runbook step {command!r} needs a value no output so far "
+                        "has. Escalating." + _report(None))
+        name, arguments = api_steps.to_call(line)
+        return self.call(name, arguments, summary)
 
     def finish(self, message: str):
         raise _Emit(Finish(message))
@@ -191,7 +208,7 @@ def _load_skill(name: str, transcript: Transcript, replay: _Replay) -> Runbook |
         if "Unknown skill" in loaded.output or not loaded.output.strip():
             return None
         body = loaded.output
-    return parse_runbook(body)
+    return parse_runbook(body, "api" if replay.api else "shell")
 
 
 def _report(diagnosis: dict | None) -> str:
@@ -219,8 +236,27 @@ class _Work:
 
 def _diagnose(runbook: Runbook, source: str, work: _Work, replay: _Replay) -> bool:
     """Run a runbook's diagnose steps. False when they report that its fault is absent."""
+    if replay.api and not runbook.diagnose:  # a runbook with no API steps cannot work this incident
+        work.absent.append(source)
+        return False
     for command in runbook.diagnose:
+        if replay.api and api_steps.is_directive(command):
+            outputs = replay.outputs()
+            if command.startswith("report "):
+                found = api_steps.report(command, outputs)
+                if found:
+                    work.diagnosis = found
+                    if found not in work.diagnoses:
+                        work.diagnoses.append(found)
+                continue
+            if not api_steps.check(command, outputs):
+                work.absent.append(source)
+                return False
+            continue
         step = replay.run(command, f"diagnose ({source})")
+        if replay.api and step.exit_code not in (0, None):  # the platform has no such thing here
+            work.absent.append(source)
+            return False
         work.findings.update(command, step.output, step.exit_code)
         body = first_json_object(step.output) or {}
         if isinstance(body.get("diagnosis"), dict):
@@ -253,14 +289,14 @@ def _remediate_and_verify(runbook: Runbook, source: str, work: _Work, replay: _R
                           "Escalating." + _reports(work))
         applied += 1
     work.fixed.append(source)
-    verify = runbook.verify or DEFAULT_VERIFY
+    verify = runbook.verify or (API_VERIFY if replay.api else DEFAULT_VERIFY)
     for attempt in range(2):
         results = [replay.run(command, "verify") for command in verify]
-        if any(shows_healthy(s.command, s.output, s.exit_code) for s in results):
+        if any(shows_healthy(c, s.output, s.exit_code) for c, s in zip(verify, results)):
             replay.finish(f"Fixed: applied the remediation of {', '.join(work.fixed)}; the health "
                           "check now returns HTTP 200 with status ok." + _reports(work))
         if attempt == 0:
-            replay.run("targetctl restart", "restart once before giving up")
+            replay.run(API_RESTART if replay.api else "targetctl restart", "restart once before giving up")
     if more_to_try:
         return
     replay.finish("Remediation applied but the service is still unhealthy after a restart. "
@@ -320,7 +356,9 @@ def _procedure(transcript: Transcript, replay: _Replay) -> None:
             continue
         tried.add(name)
         _follow(name, transcript, work, replay, more_to_try=True)
-    runbook = parse_runbook(block.group(1)) if block else Runbook(diagnose=("targetctl status",))
+    dialect = "api" if replay.api else "shell"
+    runbook = (parse_runbook(block.group(1), dialect) if block
+               else Runbook(diagnose=("GET /ops/status",) if replay.api else ("targetctl status",)))
     source = "runbook in the incident message" if block else "no runbook"
     evidence = _gather(runbook, work, replay, "triage: gather symptoms")
     first_round = not work.fixed
@@ -356,10 +394,14 @@ def _procedure(transcript: Transcript, replay: _Replay) -> None:
     _remediate_and_verify(runbook, source, work, replay)
 
 
-def decide(messages: list[dict]) -> ToolCall | Finish:
-    """The next action for a conversation (OpenAI chat messages)."""
+def decide(messages: list[dict], tools: list[dict] | None = None) -> ToolCall | Finish:
+    """The next action for a conversation (OpenAI chat messages; ``tools``: the tools offered,
+    as a model sees them: without a terminal but with call_ops_endpoint, the runbooks' API
+    sections are followed)."""
     transcript = read_transcript(messages)
-    replay = _Replay(transcript.steps)
+    names = {(t.get("function") or {}).get("name") for t in tools or [] if isinstance(t, dict)}
+    transcript.api = "call_ops_endpoint" in names and "terminal" not in names
+    replay = _Replay(transcript.steps, api=transcript.api)
     try:
         _procedure(transcript, replay)
     except _Emit as emitted:

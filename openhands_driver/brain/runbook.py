@@ -2,7 +2,9 @@
 
 Runbooks are markdown: a skill body, a triage checklist, or an optimizer candidate. Commands are the
 non-comment lines of fenced ``bash``/``sh`` blocks under ``## Diagnose``, ``## Remediate`` and
-``## Verify`` headings. Blocks under other headings are ignored. A triage runbook may also list
+``## Verify`` headings (``api`` blocks instead with ``dialect="api"``: the platform-API lines of
+``--toolset api``, see api_steps.py; headings like ``## Diagnose (API)``). Blocks under other
+headings are ignored. A triage runbook may also list
 skills to prefer, in order, as ``- name`` items under a ``## Skills`` heading.
 """
 
@@ -41,7 +43,7 @@ def _phase_of(heading: str) -> str | None:
     return None
 
 
-def parse_runbook(text: str) -> Runbook:
+def parse_runbook(text: str, dialect: str = "shell") -> Runbook:
     commands: dict[str, list[str]] = {phase: [] for phase in PHASES}
     skills: list[str] = []
     phase: str | None = None
@@ -55,7 +57,8 @@ def parse_runbook(text: str) -> Runbook:
                 in_block = False
             else:
                 in_block = True
-                shell_block = fence.group(1).lower() in ("bash", "sh", "shell", "console", "")
+                lang = fence.group(1).lower()
+                shell_block = (lang == "api") if dialect == "api" else lang in ("bash", "sh", "shell", "console", "")
             continue
         if in_block:
             stripped = line.strip()

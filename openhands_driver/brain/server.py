@@ -36,7 +36,7 @@ def respond(request: dict) -> dict:
     messages = request.get("messages") or []
     if not request.get("tools"):
         return _completion(model, {"role": "assistant", "content": "SRE incident remediation"}, "stop")
-    decision = decide(messages)
+    decision = decide(messages, tools=request.get("tools"))
     step = sum(len(m.get("tool_calls") or []) for m in messages if m.get("role") == "assistant")
     if isinstance(decision, Finish):
         name, arguments = "finish", {"message": decision.message}

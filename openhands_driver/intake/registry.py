@@ -7,7 +7,8 @@ Registry file (``--services FILE`` or ``SRE_SERVICE_REGISTRY``)::
                        "handle": "checkout-api-1", "scenario": "stale_lockfile",
                        "auto_remediate": true}}}
 
-(a bare ``{"name": {...}}`` mapping is read too). ``handle`` is the backend's name for the running
+(a bare ``{"name": {...}}`` mapping is read too). ``toolset: "api"`` runs that service's agent with
+no shell, through its /ops/* platform API only (``--toolset api``; default ``shell``). ``handle`` is the backend's name for the running
 service: the container name for docker, the service root directory for local (the layout in
 CONTRIBUTING.md, with a running supervisor); ``scenario`` is the id its health body reports (the
 verifier's expectation and the router's input; a local service's own etc/service.json names it when
@@ -50,6 +51,7 @@ class ServiceEntry:
     skill_id: str | None = None
     auto_remediate: bool = True
     pause_after_diagnosis: bool = False   # runs stop before their first change for an operator
+    toolset: str = "shell"  # shell | api (--toolset): what the agent works with on this service
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,16 @@ def load_registry(path: str | Path | None) -> dict[str, ServiceEntry]:
         if backend not in KNOWN_BACKENDS:
             raise UserError(f"{path}: service {name!r} has unknown backend {backend!r}; "
                             f"valid backends: {', '.join(KNOWN_BACKENDS)}")
+        toolset = raw.get("toolset", "shell")
+        if toolset not in ("shell", "api"):
+            raise UserError(f"{path}: service {name!r} has unknown toolset {toolset!r}; valid toolsets: "
+                            "shell, api")
         entries[name] = ServiceEntry(
             name=name, url=raw["url"], backend=backend,
             handle=raw.get("handle") or raw.get("container"), scenario=raw.get("scenario"),
             skill_id=raw.get("skill_id"), auto_remediate=raw.get("auto_remediate", True) is not False,
-            pause_after_diagnosis=raw.get("pause_after_diagnosis") is True)
+            pause_after_diagnosis=raw.get("pause_after_diagnosis") is True,
+            toolset=toolset)
     return entries
 
 
@@ -177,5 +184,6 @@ def run_config(plan: TargetPlan, *, run_id: str, base: dict, incident_text: str 
         handle_field = ATTACH_FIELDS[service.backend][0]
         handle = Path(service.handle) if handle_field == "target_root" else service.handle
         options.update({"backend": service.backend, handle_field: handle, "target_url": service.url,
-                        "skill_id": service.skill_id, "blind": False})  # a real service: as it is
+                        "skill_id": service.skill_id, "blind": False,  # a real service: as it is
+                        "toolset": service.toolset})
     return RunConfig(**options)

@@ -27,6 +27,10 @@ from .tables import (_ASSIGN_RE, _CRED_RE, _DANGER_RE, _HANDLERS, _MAX_DEPTH, _N
 _TERMINAL_TOOLS = ("terminal", "execute_bash", "bash")
 _EDITOR_TOOLS = ("file_editor", "str_replace_editor")
 _SAFE_TOOLS = ("invoke_skill", "finish", "think", "task_tracker")
+# --toolset api (api_tools.py): reads are LOW, changes to the service MEDIUM
+_API_READS = ("query_logs", "query_metrics", "write_incident_report", "acknowledge_alert",
+              "escalate_pagerduty")
+_API_CHANGES = ("scale_service",)
 
 
 def assess(tool: str, arguments: dict, scope: IncidentScope, *, cwd: str | None = None) -> RiskAssessment:
@@ -43,7 +47,12 @@ def assess(tool: str, arguments: dict, scope: IncidentScope, *, cwd: str | None 
             checker.terminal(arguments)
         elif tool in _EDITOR_TOOLS:
             checker.file_editor(arguments)
-        elif tool not in _SAFE_TOOLS:
+        elif tool == "call_ops_endpoint":
+            if str(arguments.get("method") or "GET").upper() != "GET":
+                checker.add(MEDIUM, "api.change", f"POST {arguments.get('path')}: changes the service")
+        elif tool in _API_CHANGES:
+            checker.add(MEDIUM, "api.change", f"{tool}: changes the service")
+        elif tool not in _SAFE_TOOLS and tool not in _API_READS:
             checker.add(MEDIUM, "tool.unknown", f"unknown tool {tool!r}: the policy has no rules for it")
     except RecursionError:
         checker.add(HIGH, "shell.nested", "the action is nested too deeply to analyse")

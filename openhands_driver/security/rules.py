@@ -48,6 +48,7 @@ RULES = {  # id: (risk, what it catches)
     "cmd.unknown": (MEDIUM, "a command the policy does not know to be read-only"),
     "shell.cwd": (MEDIUM, "moves the persistent shell outside the workspace and the target"),
     "tool.unknown": (MEDIUM, "a tool the policy has no rules for"),
+    "api.change": (MEDIUM, "a platform-API call that changes the service (--toolset api)"),
     "tool.input": (MEDIUM, "input sent to a running process"),
     "policy.error": (HIGH, "the policy itself failed on this action (fails closed)"),
     "read-only": (LOW, "no risky effect found"),
