@@ -323,6 +323,46 @@ class IntakeDashboardTest(unittest.TestCase):
         self.assertNotIn('value="approve"', page)
 
 
+    def test_role_tokens_sign_in_and_only_an_operator_acts(self):
+        """With role tokens only (no single admin token) nothing is open; a viewer sees the pages
+        but may not approve; an operator may."""
+        from openhands_driver.intake import roles
+
+        tmp = Path(self._tmp.name)
+        tokens = tmp / "tokens.json"
+        viewer, operator = roles.add_token(tokens, "vera", "viewer"), roles.add_token(tokens, "otto", "operator")
+        config = IntakeConfig(port=0, db=tmp / "roles.db", tokens_file=tokens, demo_targets=True,
+                              trace_log=tmp / "roles-trace.jsonl", shutdown_deadline_s=2.0, cancel_grace_s=2.0,
+                              confirm_risk="MEDIUM", approval_timeout_s=20, results=())
+        runner = PausingRunner()
+        service = IntakeService(config, runner=runner).start()
+        self.addCleanup(service.stop, 2.0, 2.0)
+        self.addCleanup(lambda: [p.unlink(missing_ok=True) for p in runner.sidecars])
+        app = create_intake_app(service)
+        response = app.test_client().post("/webhook/generic", json={
+            "title": "checkout lock", "service": "checkout", "priority": "P1", "scenario": "stale_lockfile"},
+            headers={"Authorization": f"Bearer {operator}"})
+        execution_id = response.get_json()["execution_id"]
+        anonymous = app.test_client()
+        self.assertEqual(anonymous.get("/").status_code, 302)  # not open: sign in first
+        self.assertEqual(sign_in(self, anonymous, "not-a-token").status_code, 401)
+        watcher = app.test_client()
+        sign_in(self, watcher, viewer)
+        self.assertEqual(watcher.get("/").status_code, 200)
+        wait_for(lambda: approvals.listing(service.store.path, execution_id=execution_id))
+        approval_id = approvals.listing(service.store.path, execution_id=execution_id)[0]["id"]
+        csrf = csrf_of(watcher, f"/ui/executions/{execution_id}")
+        refused = watcher.post(f"/ui/approvals/{approval_id}", data={"verdict": "approve", "csrf_token": csrf})
+        self.assertEqual(refused.status_code, 403)
+        self.assertIn("operator role", refused.get_data(as_text=True))
+        self.assertEqual(approvals.listing(service.store.path)[0]["state"], "pending")
+        acting = app.test_client()
+        sign_in(self, acting, operator)
+        csrf = csrf_of(acting, f"/ui/executions/{execution_id}")
+        done = acting.post(f"/ui/approvals/{approval_id}", data={"verdict": "approve", "csrf_token": csrf})
+        self.assertEqual(done.status_code, 302)
+        wait_for(lambda: service.store.execution(execution_id)["status"] == "fixed")
+
     def test_start_a_simulated_fanout_from_the_page(self):
         sign_in(self, self.client)
         csrf = csrf_of(self.client, "/ui/runs")

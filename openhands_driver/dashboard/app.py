@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, Response, abort, jsonify, redirect, render_template, request, url_for)
+from flask import (Blueprint, Flask, Response, abort, jsonify, redirect, render_template, request, session,
+                   url_for)
 from jinja2 import Undefined
 from werkzeug.exceptions import HTTPException
 
@@ -34,6 +35,7 @@ from openhands_driver.reports import plots
 PLOT_SCOPES = ("approach", "skill", "file")
 PLOT_CACHE = 64
 OPEN_ENDPOINTS = ("dashboard.login",)
+OPERATOR_ENDPOINTS = ("dashboard.approval", "dashboard.start_run")  # they change something
 
 
 def _missing(value) -> bool:
@@ -124,7 +126,12 @@ def blueprint(source, auth: DashboardAuth) -> Blueprint:
             return None
         if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok():
             return _refuse(403, "missing or wrong CSRF token: reload the page and try again")
-        if request.endpoint in OPEN_ENDPOINTS or auth.signed_in():
+        if request.endpoint in OPEN_ENDPOINTS:
+            return None
+        if auth.signed_in():
+            if request.endpoint in OPERATOR_ENDPOINTS and not auth.may("operator"):
+                return _refuse(403, f"token {session.get('token_id')!r} (role {session.get('role')}) may "
+                                    "not do this: it needs the operator role")
             return None
         if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
             return _refuse(401, "sign in first at /login")
@@ -306,9 +313,10 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def register(app: Flask, source, *, token: str | None, secure_cookie: bool = False) -> None:
-    """Mount the dashboard on ``app`` (the intake's app, or a standalone one)."""
-    auth = DashboardAuth(token)
+def register(app: Flask, source, *, token: str | None, secure_cookie: bool = False, tokens=None) -> None:
+    """Mount the dashboard on ``app`` (the intake's app, or a standalone one); ``tokens``: the
+    intake's token set with roles."""
+    auth = DashboardAuth(token, tokens)
     auth.configure(app, secure_cookie=secure_cookie)
     app.register_blueprint(blueprint(source, auth))
 

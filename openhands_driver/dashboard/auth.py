@@ -27,16 +27,23 @@ def _digest(text: str) -> bytes:
 
 
 class DashboardAuth:
-    def __init__(self, token: str | None):
+    """``token``: the one admin token (scripts/dashboard.py, or the intake's SRE_INTAKE_TOKEN);
+    ``tokens``: the intake's token set with roles (intake/roles.py TokenSet). With either, nothing
+    is visible without signing in; a session keeps its token's id and role, and the pages that
+    change something (approve, reject, start a run) need the operator role."""
+
+    def __init__(self, token: str | None, tokens=None):
         self._token = token
+        self._tokens = tokens if tokens else None
 
     @property
     def required(self) -> bool:
-        return bool(self._token)
+        return bool(self._token) or self._tokens is not None
 
     def configure(self, app: Flask, *, secure_cookie: bool = False) -> None:
-        key = (hmac.new(self._token.encode("utf-8"), b"sre-dashboard-session-v1", hashlib.sha256).digest()
-               if self._token else os.urandom(32))
+        secret = self._token or ("|".join(sorted(e[2] for e in self._tokens.entries)) if self._tokens else "")
+        key = (hmac.new(secret.encode("utf-8"), b"sre-dashboard-session-v1", hashlib.sha256).digest()
+               if secret else os.urandom(32))
         app.secret_key = key
         app.config.update(SESSION_COOKIE_NAME=COOKIE_NAME, SESSION_COOKIE_HTTPONLY=True,
                           SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_SECURE=secure_cookie,
@@ -51,13 +58,28 @@ class DashboardAuth:
         """Check the token (constant time); on success, a fresh session (no fixation)."""
         if not self.required:
             return True
-        if not hmac.compare_digest(_digest(supplied or ""), _digest(self._token or "")):
+        principal = self._tokens.identify(supplied or "") if self._tokens is not None else None
+        if principal is not None:
+            token_id, role = principal.token_id, principal.role
+        elif self._token and hmac.compare_digest(_digest(supplied or ""), _digest(self._token)):
+            token_id, role = "default", "admin"
+        else:
             return False
         session.clear()
         session.permanent = True
         session["signed_in"] = True
+        session["token_id"], session["role"] = token_id, role
         session["csrf"] = secrets.token_urlsafe(32)
         return True
+
+    def may(self, role: str) -> bool:
+        """Whether the signed-in session's role includes ``role`` (always, without auth)."""
+        if not self.required:
+            return True
+        from openhands_driver.intake.roles import rank
+
+        held = session.get("role")
+        return held in ("viewer", "operator", "admin") and rank(held) >= rank(role)
 
     @staticmethod
     def sign_out() -> None:

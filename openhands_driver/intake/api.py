@@ -147,7 +147,7 @@ def create_app(service: IntakeService) -> Flask:
     dashboard = IntakeSource(service, results=list(service.config.results),
                              template=service.config.trace_url_template)
     service.dashboard_jobs = dashboard.jobs  # stopped with the service
-    register(app, dashboard, token=service.config.token)  # the admin token signs in to the pages
+    register(app, dashboard, token=service.config.token, tokens=tokens)  # any role signs in; operator acts
 
     @app.post("/webhook/<source>")
     def webhook(source: str):
