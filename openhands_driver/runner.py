@@ -318,6 +318,11 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     except (KeyboardInterrupt, _Terminated):
         result.status = "interrupted"
         result.error = "interrupted by the user (Ctrl-C / SIGTERM / SIGHUP); target cleaned up"
+        if not result.target:  # stopped while the target started: still record which one was cleaned up
+            try:
+                result.target = target.describe()
+            except Exception:  # the description is a courtesy; the cleanup below is what matters
+                pass
         result.actions = result.actions or runrecord.actions_so_far()  # what it changed so far
         result.step_count = len(result.actions)
     except UserError:

@@ -122,23 +122,30 @@ class EndToEndLocalTest(unittest.TestCase):
 
 
 class InterruptTest(unittest.TestCase):
-    """Ctrl-C during a real run: exit 130, target cleaned up, trace row written."""
+    """Ctrl-C during a real run: exit 130, target cleaned up, trace row written — once the target is
+    up, and while it is still starting (the first line comes before the SDK has loaded)."""
+
+    def test_sigint_during_start_up_cleans_up_and_records(self):
+        self.interrupt_after("starting the target")
 
     def test_sigint_cleans_up_and_records(self):
+        self.interrupt_after("up at")
+
+    def interrupt_after(self, needle: str):
         with tempfile.TemporaryDirectory() as tmp:
             trace = Path(tmp) / "trace.jsonl"
             proc = subprocess.Popen(
                 [sys.executable, str(REPO / "run_demo.py"), "--scenario", "stale_lockfile",
-                 "--trace-log", str(trace), "--run-id", "interrupt-test", "--json"],
+                 "--trace-log", str(trace), "--run-id", f"interrupt-{needle.split()[0]}", "--json"],
                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
                 deadline = time.monotonic() + 60
                 line = ""
                 while time.monotonic() < deadline:
                     line = proc.stderr.readline()
-                    if "[runner]" in line and "target" in line or not line:
+                    if "[runner]" in line and needle in line or not line:
                         break
-                self.assertIn("[runner]", line)
+                self.assertIn(needle, line)
                 proc.send_signal(signal.SIGINT)
                 proc.communicate(timeout=60)
             finally:
@@ -149,7 +156,11 @@ class InterruptTest(unittest.TestCase):
             self.assertEqual(len(rows), 1)
             self.assertEqual(rows[0]["status"], "interrupted")
             self.assertIsNone(rows[0]["service_up"])
-            self.assertFalse(_pg_alive(rows[0]["target"]["pid"]))
+            target = rows[0]["target"]
+            if target.get("pid") is not None:  # (interrupted before it spawned: nothing to stop)
+                self.assertFalse(_pg_alive(target["pid"]))
+            if target.get("root"):
+                self.assertFalse(Path(target["root"]).exists(), target)  # the service root is gone too
 
 
 class CatalogCoverageTest(unittest.TestCase):
