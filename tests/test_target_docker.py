@@ -422,9 +422,9 @@ class DockerInterruptTest(unittest.TestCase):
                 line = ""
                 while time.monotonic() < deadline:
                     line = proc.stderr.readline()
-                    if "[runner]" in line and "target" in line or not line:
+                    if "[runner]" in line and "up at" in line or not line:  # the container is up
                         break
-                self.assertIn("[runner]", line)
+                self.assertIn("up at", line)
                 self.assertEqual(len(dt.managed_containers(run_id, client)), 1)
                 proc.send_signal(signal.SIGINT)
                 proc.communicate(timeout=60)
