@@ -349,7 +349,11 @@ def run_conversation(spec: ConversationSpec, llm, *, console: TextIO = sys.stder
             # A pause that lands before the SDK switches the run to RUNNING is overwritten:
             # keep pausing until the run loop has returned.
             while not run_over.is_set():
-                conversation.pause()
+                try:
+                    conversation.pause()
+                except Exception:  # noqa: BLE001  an agent server that is gone cannot pause
+                    if not _abort_remote(conversation):
+                        raise
                 run_over.wait(0.25)
         timer = threading.Timer(spec.run_timeout_s, expire)
         timer.daemon = True
@@ -405,16 +409,24 @@ def abort_remote_conversations(host: str) -> int:
     with _LIVE_LOCK:
         live = list(_LIVE.values())
     aborted = 0
-    for conversation, _ in live:
+    for conversation, *_ in live:
         workspace = getattr(conversation, "workspace", None)
-        if str(getattr(workspace, "host", "")).rstrip("/") != host.rstrip("/"):
-            continue
-        try:
-            workspace.reset_client()
+        if str(getattr(workspace, "host", "")).rstrip("/") == host.rstrip("/") and _abort_remote(conversation):
             aborted += 1
-        except Exception:  # already closed
-            pass
     return aborted
+
+
+def _abort_remote(conversation) -> bool:
+    """Close a remote conversation's HTTP client: its run() fails at its next request instead of
+    retrying an unreachable server until the SDK's own timeout. False for a local conversation."""
+    workspace = getattr(conversation, "workspace", None)
+    if not hasattr(workspace, "reset_client"):
+        return False
+    try:
+        workspace.reset_client()
+    except Exception:  # noqa: BLE001  already closed
+        pass
+    return True
 
 
 def pause_live_conversations(*, only_timed_out: bool = False) -> int:

@@ -220,7 +220,7 @@ def run_orchestrated(config: OrchestratorConfig, *, stream=None, progress: bool 
             brain_host = config.brain_host or pool.gateway
         if api_key:
             os.environ[API_KEY_ENV] = api_key  # remote.open_session authenticates with it
-        monitor = pool_mod.Monitor(pool, on_dead=_worker_died).start()
+        monitor = pool_mod.Monitor(pool, on_dead=_worker_died, on_dead_again=_end_conversations_on).start()
         engine = OrchestratorEngine(dataclasses.replace(config, fanout=fanout), workers,
                                     brain_host=brain_host, api_key=api_key, stream=stream, progress=progress,
                                     alive_check=pool.container_running if pool else None)
@@ -262,6 +262,12 @@ def _worker_died(worker: Worker) -> None:
     aborted = abort_remote_conversations(worker.url)
     print(f"[orchestrator] worker {worker.name} ({worker.url}) is gone; ended {aborted} conversation(s) "
           f"on it", file=sys.stderr, flush=True)
+
+
+def _end_conversations_on(worker: Worker) -> None:
+    from openhands_driver.conversation import abort_remote_conversations
+
+    abort_remote_conversations(worker.url)
 
 
 def _raise_interrupt(signum, frame):  # noqa: ARG001

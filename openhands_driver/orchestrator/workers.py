@@ -14,6 +14,7 @@ crash ``janitor.py`` removes the containers and then the network of a dead owner
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
 import time
 import uuid
@@ -200,8 +201,8 @@ class Monitor:
     """Every ``interval_s``: marks workers whose container stopped as dead (``on_dead(worker)``: the
     orchestrator ends their conversations), and samples the workers' memory."""
 
-    def __init__(self, pool: WorkerPool | None, interval_s: float = 1.0, on_dead=None):
-        self.pool, self.interval_s, self.on_dead = pool, interval_s, on_dead
+    def __init__(self, pool: WorkerPool | None, interval_s: float = 1.0, on_dead=None, on_dead_again=None):
+        self.pool, self.interval_s, self.on_dead, self.on_dead_again = pool, interval_s, on_dead, on_dead_again
         self._stop = threading.Event()
         self._samples = 0
         self._thread = threading.Thread(target=self._loop, name="worker-monitor", daemon=True)
@@ -212,15 +213,24 @@ class Monitor:
         return self
 
     def _loop(self) -> None:
+        dead: list[Worker] = []
         while not self._stop.wait(self.interval_s):
-            for worker in self.pool.workers:
-                if worker.alive and not self.pool.container_running(worker):
-                    worker.alive = False
-                    if self.on_dead is not None:
-                        self.on_dead(worker)
-            self._samples += 1
-            if self._samples % 2 == 1:  # docker stats takes ~1 s per container: every other pass
-                self.pool.sample_memory()
+            try:
+                for worker in self.pool.workers:
+                    if worker.alive and not self.pool.container_running(worker):
+                        worker.alive = False
+                        dead.append(worker)
+                        if self.on_dead is not None:
+                            self.on_dead(worker)
+                    elif worker in dead and self.on_dead_again is not None:
+                        # a conversation that opened just before the worker died registers late:
+                        # every pass ends what still runs on a dead worker
+                        self.on_dead_again(worker)
+                self._samples += 1
+                if self._samples % 2 == 1:  # docker stats takes ~1 s per container: every other pass
+                    self.pool.sample_memory()
+            except Exception as exc:  # noqa: BLE001  the monitor must outlive one bad pass
+                print(f"[orchestrator] worker monitor: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     def stop(self) -> None:
         self._stop.set()
