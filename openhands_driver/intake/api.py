@@ -148,6 +148,7 @@ def create_app(service: IntakeService) -> Flask:
                              template=service.config.trace_url_template)
     service.dashboard_jobs = dashboard.jobs  # stopped with the service
     register(app, dashboard, token=service.config.token, tokens=tokens)  # any role signs in; operator acts
+    service.telemetry.instrument_app(app)  # webhook counts, alert spans (telemetry.py)
 
     @app.post("/webhook/<source>")
     def webhook(source: str):

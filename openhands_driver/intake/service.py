@@ -30,6 +30,7 @@ from openhands_driver.intake.payloads import Incident
 from openhands_driver.intake.queue import IntakeQueue, Runner
 from openhands_driver.intake.store import Store, redact_payload
 from openhands_driver.scenarios import load_catalog
+from openhands_driver.telemetry import Telemetry
 
 HOUR_S = 3600.0
 
@@ -59,8 +60,10 @@ class IntakeService:
 
             runner = ProcessRunner(max_workers=config.concurrency)
         self.runner = runner
-        self.queue = IntakeQueue(self.store, config, runner, self.escalator, on_final=self.write_report,
+        self.telemetry = Telemetry.from_environment()  # OpenTelemetry: a no-op unless OTEL_EXPORTER_OTLP_ENDPOINT
+        self.queue = IntakeQueue(self.store, config, self.telemetry.wrap_runner(runner), self.escalator, on_final=self.write_report,
                                  clock=clock)
+        self.telemetry.bind_service(self)
         self._accepting = False
         self._stopped = False
         self._server = None
@@ -148,6 +151,7 @@ class IntakeService:
         if self._server_thread is not None:
             self._server_thread.join(5)
         counts = self.store.counts()
+        self.telemetry.shutdown()  # flushes; the gauges read the store once more
         self.store.close()
         return {"runs": runs, "queued_left": counts["executions"].get("queued", 0),
                 "escalations_pending": counts["escalations"].get("pending", 0)}
@@ -174,6 +178,7 @@ class IntakeService:
         data = self.store.execution(execution_id)
         if data is None:
             return
+        self.telemetry.execution_finished(data)
         path = report.write(data, self.config.reports_path)
         if data["report_path"] != str(path):
             with self.store.tx() as db:
