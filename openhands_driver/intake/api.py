@@ -4,13 +4,14 @@
     GET  /executions/<id>            one execution: status, timeline, phases, actions, service_up, ...
     GET  /executions?status=active   (or any status, or all; &limit=N)
     GET  /healthz                    no auth; 503 while draining
+    GET  /openapi.json, /docs        no auth; the OpenAPI document of every route (openapi.py)
     GET  /ops/status, /ops/metrics   (?format=prometheus for the text exposition format)
     GET  /, /login, /ui/...          the web dashboard (openhands_driver/dashboard/)
 
 The dashboard's pages sign in through a form and a session cookie (see dashboard/auth.py).
     GET  /ops/registry, POST /ops/drain   (admin)
 
-Every endpoint but /healthz needs ``Authorization: Bearer <token>`` whose role allows it
+Every endpoint but /healthz, /openapi.json and /docs needs ``Authorization: Bearer <token>`` whose role allows it
 (roles.py: viewer reads, operator posts alerts and approves/rejects/resumes, admin has the
 registry and drain; compared in constant time); a request that changes something, and every
 refusal, is in the audit trail with the token's id. Errors are JSON ``{"error": ...}`` with the reason.
@@ -109,7 +110,7 @@ def create_app(service: IntakeService) -> Flask:
     @app.before_request
     def authenticate():
         g.principal = None
-        if request.path == "/healthz" or request.blueprint == "dashboard" or not tokens:
+        if request.path in roles.PUBLIC or request.blueprint == "dashboard" or not tokens:
             return None  # the dashboard checks its own session (dashboard/auth.py)
         scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
         principal = tokens.identify(supplied.strip()) if scheme.lower() == "bearer" else None
@@ -149,6 +150,9 @@ def create_app(service: IntakeService) -> Flask:
     service.dashboard_jobs = dashboard.jobs  # stopped with the service
     register(app, dashboard, token=service.config.token, tokens=tokens)  # any role signs in; operator acts
     service.telemetry.instrument_app(app)  # webhook counts, alert spans (telemetry.py)
+    from openhands_driver.intake import openapi
+
+    openapi.register(app)  # /openapi.json + /docs, generated from app.url_map at each request
 
     @app.post("/webhook/<source>")
     def webhook(source: str):

@@ -29,6 +29,9 @@ ENV_TOKENS = "SRE_INTAKE_TOKENS"
 LEGACY_ID = "default"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
+# No token needed: liveness, and the API's own description (routes and shapes, never data; openapi.py)
+PUBLIC = ("/healthz", "/openapi.json", "/docs")
+
 # (method, path pattern) -> the least role that may call it; first match wins
 RULES: tuple[tuple[str, re.Pattern, str], ...] = (
     ("GET", re.compile(r"^/executions(/[^/]+)?$"), "viewer"),
