@@ -33,7 +33,8 @@ _TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "uuid": {"typ
 ERRORS = {"404": m.Error, "409": m.Error}
 
 # The intake's endpoints (api.py), by Flask endpoint name. Keys: summary, body (model or {name: model}
-# for alternatives), query {name: (schema, description)}, responses {code: model | "text/plain" | None}.
+# for alternatives), query {name: (schema, description)}, responses {code: model}, text (the 200 may
+# also be text/plain), html (the answer is a page), tag (the docs page's section).
 OPERATIONS: dict[str, dict[str, Any]] = {
     "webhook": {"summary": "Post an alert (one per source format); 202 with the executions it created or joined",
                 "body": m.WEBHOOK_BODIES,
@@ -62,8 +63,8 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                      "responses": {"200": m.Registry}},
     "ops_drain": {"summary": "Refuse new alerts from now on; queued and running work goes on",
                   "responses": {"200": m.Draining}},
-    "openapi_document": {"summary": "This document"},
-    "openapi_docs": {"summary": "This document as an HTML page", "html": True},
+    "openapi_document": {"summary": "This document", "tag": "docs"},
+    "openapi_docs": {"summary": "This document as an HTML page", "html": True, "tag": "docs"},
 }
 
 
@@ -116,6 +117,8 @@ def _auth(endpoint: str, method: str, path: str, sample: str) -> tuple[list, str
 
 
 def _summary(view: Callable | None, endpoint: str) -> tuple[str, str | None]:
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return "A static file (stylesheet, image)", None  # Flask's own view: its docstring is Flask's
     doc = (getattr(view, "__doc__", None) or "").strip()
     if doc:
         first, _, rest = doc.partition("\n")
@@ -160,8 +163,8 @@ def document(app: Flask) -> dict:
             operation: dict[str, Any] = {
                 "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{method} {path}").strip("_").lower(),
                 "summary": spec.get("summary") or summary,
-                "tags": [rule.endpoint.split(".", 1)[0] if "." in rule.endpoint
-                         else (rule.rule.strip("/").split("/", 1)[0] or "root")],
+                "tags": [spec.get("tag") or (rule.endpoint.split(".", 1)[0] if "." in rule.endpoint
+                                             else (rule.rule.strip("/").split("/", 1)[0] or "root"))],
                 "security": security,
                 "responses": _responses(spec, schemas, bool(security), rule.endpoint)}
             if description:
