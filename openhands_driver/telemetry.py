@@ -225,8 +225,8 @@ class Telemetry:
         self.alerts.add(1, {"source": source, "outcome": status})
         if not execution_id:
             return
-        if status == "queued":
-            self._alert_span(execution_id, received_s, source=source)
+        if status == "queued":  # (a fast run may have ended before this hook: then no new span)
+            self._alert_span(execution_id, received_s, unless_finished=True, source=source)
         elif status == "cancelled":  # a resolve notification ended queued work
             self.execution_finished({"id": execution_id, "status": "cancelled", "finished_at": time.time()})
         else:
@@ -235,9 +235,12 @@ class Telemetry:
             if span is not None:
                 span.add_event(f"alert {status}", {"source": source})
 
-    def _alert_span(self, execution_id: str, start_s: float, **attributes: Any) -> Span:
+    def _alert_span(self, execution_id: str, start_s: float, *, unless_finished: bool = False,
+                    **attributes: Any) -> Span | None:
         with self._lock:
             span = self._alerts.get(execution_id)
+            if span is None and unless_finished and f"execution:{execution_id}" in self._done:
+                return None
             if span is None:
                 span = self.tracer.start_span(
                     "sre_agent.alert", kind=SpanKind.SERVER, start_time=_ns(start_s),

@@ -152,7 +152,7 @@ def create_app(service: IntakeService) -> Flask:
     service.telemetry.instrument_app(app)  # webhook counts, alert spans (telemetry.py)
     from openhands_driver.intake import openapi
 
-    openapi.register(app)  # /openapi.json + /docs, generated from app.url_map at each request
+    openapi.register(app)  # /openapi.json + /docs, generated from app.url_map
 
     @app.post("/webhook/<source>")
     def webhook(source: str):

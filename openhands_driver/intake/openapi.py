@@ -13,6 +13,7 @@ dashboard's open/operator endpoint lists (session cookie), ``roles.PUBLIC`` (no 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -206,18 +207,34 @@ def _cookie_name() -> str:
     return COOKIE_NAME
 
 
-def render_docs(doc: dict) -> str:
-    """The document as one self-contained HTML page (server-side, autoescaped)."""
+@functools.cache
+def _environment():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("openhands_driver.intake", "templates"),
                       autoescape=select_autoescape(["html"]))
     env.filters["pretty"] = lambda value: json.dumps(value, indent=2, sort_keys=False)
+    return env
+
+
+def render_docs(doc: dict) -> str:
+    """The document as one self-contained HTML page (server-side, autoescaped)."""
     tags: dict[str, list] = {}
     for path, item in doc["paths"].items():
         for method, operation in item.items():
             tags.setdefault(operation["tags"][0], []).append((method.upper(), path, operation))
-    return env.get_template("openapi_docs.html").render(doc=doc, tags=dict(sorted(tags.items())))
+    return _environment().get_template("openapi_docs.html").render(doc=doc, tags=dict(sorted(tags.items())))
+
+
+def cached(app: Flask) -> tuple[dict, str]:
+    """(document, docs page) of the app's routes now, made again only when the routes change."""
+    key = hash(tuple(sorted((r.rule, r.endpoint, tuple(sorted(r.methods or ()))) for r in app.url_map.iter_rules())))
+    entry = app.extensions.get("openapi")
+    if entry is None or entry[0] != key:
+        doc = document(app)
+        entry = (key, doc, render_docs(doc))
+        app.extensions["openapi"] = entry
+    return entry[1], entry[2]
 
 
 def register(app: Flask) -> None:
@@ -225,8 +242,8 @@ def register(app: Flask) -> None:
 
     @app.get("/openapi.json")
     def openapi_document():
-        return jsonify(document(current_app))
+        return jsonify(cached(current_app)[0])
 
     @app.get("/docs")
     def openapi_docs():
-        return Response(render_docs(document(current_app)), mimetype="text/html")
+        return Response(cached(current_app)[1], mimetype="text/html")
