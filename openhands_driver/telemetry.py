@@ -96,6 +96,7 @@ class Telemetry:
         self.enabled, self.service_name, self.started_s = enabled, service_name, time.time()
         self._providers: list[Any] = []
         self._handler: logging.Handler | None = None
+        self._restore_level: logging.Logger | None = None
         self._lock = threading.Lock()
         self._alerts: dict[str, Span] = {}                    # execution id -> its open alert span
         self._done: OrderedDict[str, None] = OrderedDict()    # executions/escalations already counted
@@ -169,6 +170,7 @@ class Telemetry:
         project = logging.getLogger("openhands_driver")
         if project.level == logging.NOTSET:  # our INFO records reach the handler (stderr still shows WARNING+)
             project.setLevel(logging.INFO)
+            self._restore_level = project
         return tracer_provider.get_tracer(SCOPE), meter_provider.get_meter(SCOPE)
 
     # --- wiring ----------------------------------------------------------------------------------
@@ -308,6 +310,9 @@ class Telemetry:
                                  "sre_agent.run.skill": skill, "sre_agent.run.brain": str(get("brain") or ""),
                                  "sre_agent.run.service_up": str(get("service_up")),
                                  "sre_agent.run.steps": int(get("step_count") or 0),
+                                 "sre_agent.run.model": str(get("model") or ""),
+                                 "sre_agent.run.llm_calls": int(get("llm_calls") or 0),
+                                 "sre_agent.run.cost_usd": float(get("cost_usd") or 0.0),
                                  "sre_agent.tokens.input": int(tokens.get("input", 0) or 0),
                                  "sre_agent.tokens.output": int(tokens.get("output", 0) or 0)})
         if status != "fixed":
@@ -351,6 +356,9 @@ class Telemetry:
         if self._handler is not None:
             logging.getLogger().removeHandler(self._handler)
             self._handler = None
+        if self._restore_level is not None:
+            self._restore_level.setLevel(logging.NOTSET)
+            self._restore_level = None
         with self._lock:
             self._alerts.clear()
         providers, self._providers = self._providers, []

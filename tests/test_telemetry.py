@@ -13,6 +13,7 @@ import dataclasses
 import gzip
 import http.client
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -268,6 +269,9 @@ class IntakeTelemetryCase(unittest.TestCase):
             if path in MESSAGES:
                 self.assertNotIn(TOKEN.encode(), body, path)
                 self.assertNotIn(ROUTING_KEY.encode(), body, path)
+        service.stop(2.0, 2.0)  # the handler leaves the root logger, the project logger's level is restored
+        self.assertFalse([h for h in logging.getLogger().handlers if "opentelemetry" in type(h).__module__])
+        self.assertEqual(logging.getLogger("openhands_driver").level, logging.NOTSET)
 
     def test_without_the_endpoint_nothing_is_exported_and_nothing_is_slow(self):
         threads_before = {t.name for t in threading.enumerate()}
