@@ -92,7 +92,7 @@ class Telemetry:
     """The intake's instruments and spans; every method is cheap and safe when disabled."""
 
     def __init__(self, *, enabled: bool = False, service_name: str = DEFAULT_SERVICE_NAME,
-                 endpoint: str | None = None):
+                 endpoint: str | None = None, env: Mapping[str, str] | None = None):
         self.enabled, self.service_name, self.started_s = enabled, service_name, time.time()
         self._providers: list[Any] = []
         self._handler: logging.Handler | None = None
@@ -102,7 +102,7 @@ class Telemetry:
         self._done: OrderedDict[str, None] = OrderedDict()    # executions/escalations already counted
         self._gauges: dict[str, Callable[[], int | None]] = {}
         if enabled:
-            tracer, meter = self._start_sdk(endpoint or "")
+            tracer, meter = self._start_sdk(endpoint or "", os.environ if env is None else env)
         else:
             tracer, meter = trace.NoOpTracer(), metrics.NoOpMeter(SCOPE)
         self.tracer = tracer
@@ -136,9 +136,9 @@ class Telemetry:
             raise UserError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: the intake exports OTLP over HTTP "
                             "with protobuf only; set it to http/protobuf or unset it")
         return cls(enabled=True, service_name=(env.get(ENV_SERVICE_NAME) or "").strip() or DEFAULT_SERVICE_NAME,
-                   endpoint=endpoint)
+                   endpoint=endpoint, env=env)
 
-    def _start_sdk(self, endpoint: str):
+    def _start_sdk(self, endpoint: str, env: Mapping[str, str]):
         import requests
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -157,13 +157,18 @@ class Telemetry:
             s.trust_env = urlsplit(endpoint).hostname not in ("127.0.0.1", "localhost", "::1")
             return s
 
+        def url(signal: str) -> str | None:  # a per-signal variable is read by the exporter itself
+            return None if env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT") else \
+                f"{endpoint.rstrip('/')}/v1/{signal}"
+
         resource = Resource.create({"service.name": self.service_name})
         tracer_provider = TracerProvider(resource=resource)
-        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(session=session())))
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url("traces"), session=session())))
         meter_provider = MeterProvider(resource=resource, metric_readers=[
-            PeriodicExportingMetricReader(OTLPMetricExporter(session=session()))])
+            PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=url("metrics"), session=session()))])
         logger_provider = LoggerProvider(resource=resource)
-        logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(session=session())))
+        logger_provider.add_log_record_processor(
+            BatchLogRecordProcessor(OTLPLogExporter(endpoint=url("logs"), session=session())))
         self._providers = [tracer_provider, meter_provider, logger_provider]
         self._handler = LoggingHandler(level=logging.INFO, logger_provider=logger_provider)
         logging.getLogger().addHandler(self._handler)

@@ -293,6 +293,32 @@ class IntakeTelemetryCase(unittest.TestCase):
         self.assertLess(time.perf_counter() - began, 1.0, "the disabled telemetry costs time")
 
 
+class LateExecutionTest(unittest.TestCase):
+    def test_an_execution_finished_without_an_open_span_is_traced_once(self):
+        """After a restart the alert span is opened from the execution's creation time; repeated
+        report hooks count nothing twice; what finished before this process started is left alone."""
+        receiver = Receiver()
+        self.addCleanup(receiver.close)
+        telemetry = Telemetry.from_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url})  # os.environ untouched
+        self.addCleanup(telemetry.shutdown)
+        now = time.time()
+        sent = {"id": 7, "state": "sent", "reason": "needs_human", "sent_at": now}
+        data = {"id": "ex-late", "status": "needs_human", "created_at": now - 5.0, "finished_at": now,
+                "service": "checkout", "priority": "P1", "source": "generic", "escalations": [sent]}
+        for _ in range(3):
+            telemetry.execution_finished(data)
+        telemetry.execution_finished({**data, "id": "ex-old", "finished_at": now - 3600, "escalations": [
+            {**sent, "id": 8, "sent_at": now - 3600}]})
+        self.assertTrue(telemetry.force_flush(10))
+        spans = receiver.spans()
+        self.assertEqual([attrs(s)["sre_agent.execution.id"] for s in spans], ["ex-late"])
+        self.assertEqual(spans[0].start_time_unix_nano, int((now - 5.0) * 1e9))
+        self.assertEqual(spans[0].end_time_unix_nano, int(now * 1e9))
+        metrics = receiver.metrics()
+        self.assertEqual(sums(metrics["sre_agent.executions.completed"]), {(("status", "needs_human"),): 1})
+        self.assertEqual(sums(metrics["sre_agent.escalations.sent"]), {(("reason", "needs_human"),): 1})
+
+
 class TelemetryUnitTest(unittest.TestCase):
     def test_settings_are_checked(self):
         self.assertFalse(Telemetry.from_environment({}).enabled)
