@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from openhands_driver.intake import servicenow
 from openhands_driver.intake.escalation import iso
 from openhands_driver.intake.payloads import PARSERS, PayloadError, decode, parse
 from openhands_driver.intake.store import ACTIVE, STATUSES
@@ -148,6 +149,7 @@ def create_app(service: IntakeService) -> Flask:
                              template=service.config.trace_url_template)
     service.dashboard_jobs = dashboard.jobs  # stopped with the service
     register(app, dashboard, token=service.config.token, tokens=tokens)  # any role signs in; operator acts
+    app.register_blueprint(servicenow.blueprint(service))  # /api/v1/incident/... (servicenow.py)
 
     @app.post("/webhook/<source>")
     def webhook(source: str):

@@ -33,7 +33,9 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RULES: tuple[tuple[str, re.Pattern, str], ...] = (
     ("GET", re.compile(r"^/executions(/[^/]+)?$"), "viewer"),
     ("GET", re.compile(r"^/ops/(status|metrics)$"), "viewer"),
+    ("GET", re.compile(r"^/api/v1/incident/(execution/[^/]+(/logs)?|executions/active)$"), "viewer"),
     ("POST", re.compile(r"^/webhook/[^/]+$"), "operator"),
+    ("POST", re.compile(r"^/api/v1/incident/trigger-agent$"), "operator"),
     ("POST", re.compile(r"^/executions/[^/]+/(approve|reject|resume)$"), "operator"),
     ("GET", re.compile(r"^/ops/registry$"), "admin"),
     ("POST", re.compile(r"^/ops/drain$"), "admin"),
