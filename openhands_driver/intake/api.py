@@ -9,6 +9,7 @@
 
 The dashboard's pages sign in through a form and a session cookie (see dashboard/auth.py).
     GET  /ops/registry, POST /ops/drain   (admin)
+    POST /api/v1/incident/trigger-agent, GET /api/v1/incident/...   the ServiceNow execution API (servicenow.py)
 
 Every endpoint but /healthz needs ``Authorization: Bearer <token>`` whose role allows it
 (roles.py: viewer reads, operator posts alerts and approves/rejects/resumes, admin has the

@@ -1,4 +1,5 @@
-"""The intake schema as store.py created it before migrations (schema_version 3).
+"""The intake schema as store.py (and approvals.py, its ``approvals`` table) created it before
+migrations (schema_version 3).
 
 Idempotent on every file an earlier store.py wrote: tables and indexes are created only when
 missing, schema 1 files gain the lease and handoff columns (schema 2 and 3 of the old in-place
@@ -56,6 +57,13 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE TABLE IF NOT EXISTS escalation_attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT, escalation_id INTEGER NOT NULL, at REAL NOT NULL,
   ok INTEGER NOT NULL, http_status INTEGER, error TEXT, duration_s REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS approvals (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, tool_call_id TEXT NOT NULL,
+  tool TEXT NOT NULL, command TEXT NOT NULL, risk TEXT NOT NULL, policy_risk TEXT NOT NULL,
+  model_risk TEXT, reasons TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL,
+  decided_at REAL, decided_by TEXT, reason TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS approvals_execution ON approvals(execution_id, id);
+CREATE INDEX IF NOT EXISTS approvals_state ON approvals(state);
 """
 
 # schema 2: execution leases (lease.py); schema 3: operator handoff (handoff.py)
