@@ -3,11 +3,17 @@ end-to-end path is in test_intake_servicenow.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import tempfile
 import unittest
+from pathlib import Path
 
 from openhands_driver.intake.findings import derive
+from openhands_driver.intake.payloads import Incident
 from openhands_driver.intake.phases import classify_actions
+from openhands_driver.intake.store import Store
 
 
 def action(tool: str, command: str, summary: str, exit_code: int | None = 0, output: str = "") -> dict:
@@ -82,6 +88,23 @@ class FindingsTest(unittest.TestCase):
         self.assertEqual(subjects[:3], [("alert", "INC1"), ("target_plan", "stale_lockfile"), ("run", "run-1")])
         self.assertIn(("skill", "feature-flag"), subjects)
         self.assertIn(("target", "http://127.0.0.1:9/"), subjects)
+
+
+    def test_a_run_record_of_an_unexpected_shape_never_costs_the_verdict(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store(Path(tmp) / "intake.db")
+            self.addCleanup(store.close)
+            incident = Incident(source="generic", title="t", text="t", priority="P1", service="s", dedupe_key="d")
+            [out] = store.accept("generic", {}, [(incident, PLAN)], 1.0, 60)
+            store.transition(out["execution_id"], "running", "claimed", 2.0, ("queued",))
+            with contextlib.redirect_stderr(io.StringIO()) as err:
+                self.assertTrue(store.finish_run(out["execution_id"], "fixed", "ok", 3.0, actions=ACTIONS, phases=[],
+                                                 run={"status": "fixed", "diagnosis": "not a record"}))
+            self.assertIn("AttributeError", err.getvalue())
+            self.assertEqual(store.execution(out["execution_id"])["status"], "fixed")
+            found = store.findings(out["execution_id"])
+            self.assertEqual(found["hypotheses"], [])
+            self.assertIn("no findings derived: AttributeError", found["provenance"][0]["detail"])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ transaction (and sealed into the audit chain as one ``findings`` entry), read by
 from __future__ import annotations
 
 import json
+import traceback
 from typing import Any
 
 from openhands_driver.intake import findings as derive_findings
@@ -24,7 +25,13 @@ def _unbool(value: int | None) -> bool | None:
 class FindingRecords:
     def _record_findings(self, db, execution_id: str, now: float, run: dict, actions: list[dict]) -> None:
         row = db.execute("SELECT incident, plan FROM executions WHERE id=?", (execution_id,)).fetchone()
-        found = derive_findings.derive(run, actions, json.loads(row["incident"]), json.loads(row["plan"]))
+        try:
+            found = derive_findings.derive(run, actions, json.loads(row["incident"]), json.loads(row["plan"]))
+        except Exception as exc:  # noqa: BLE001 - never lose the verdict to a run record of an unexpected shape
+            traceback.print_exc()
+            found = derive_findings.Findings(provenance=[{
+                "subject": "findings", "source": "error", "ref": None,
+                "detail": f"no findings derived: {type(exc).__name__}: {exc} (the service log has the traceback)"}])
         for ordinal, hypothesis in enumerate(found.hypotheses, start=1):
             hypothesis_id = db.execute(
                 "INSERT INTO hypotheses (execution_id, ordinal, source, hypothesis_text, fault_class, entity, "
