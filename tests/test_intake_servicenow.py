@@ -270,6 +270,8 @@ class ServiceNowApiTest(unittest.TestCase):
         self.assertEqual([(t["step_number"], t["action_type"], t["status"]) for t in data["timeline"]],
                          [(1, "diagnose", "completed"), (2, "remediate", "completed"), (3, "verify", "completed"),
                           (4, "finalize", "completed")])
+        self.assertEqual([t["title"] for t in data["timeline"]], ["diagnose", "remediate: remediation steps of the skill x",
+                                                                 "verify", "finish: Fixed."])
         status, logs = http_call(self.port, "GET", f"/api/v1/incident/execution/{accepted['execution_id']}/logs")
         self.assertEqual([e["command_executed"] for e in logs["logs"]][:3],
                          ["python3 .agents/skills/x/diagnose.py", "python3 .agents/skills/x/remediate.py",

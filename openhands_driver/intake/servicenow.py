@@ -46,8 +46,11 @@ def step_status(result: str) -> str:
 
 
 def _title(action: dict) -> str:
-    text = (action.get("summary") or "").strip() or action["command"].strip() or action["tool"]
-    return text.splitlines()[0][:200]
+    """The runbook brain's label of the step (its summary), else the command; the final report's
+    first line for the finish step (its summary repeats the whole message)."""
+    summary = "" if action["tool"] == "finish" else (action.get("summary") or "").strip()
+    text = summary or action["command"].strip() or action["tool"]
+    return ("finish: " if action["tool"] == "finish" else "") + text.splitlines()[0][:200]
 
 
 def _error(code: int, message: str):
