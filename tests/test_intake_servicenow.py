@@ -95,6 +95,7 @@ class ServiceNowEndToEndTest(unittest.TestCase):
         return http_call(self.port, method, path, body, token or self.operator)
 
     def test_trigger_to_verified_fix_with_timeline_hypotheses_and_logs_from_the_run(self):
+        began = time.monotonic()
         status, accepted = self.call("POST", "/api/v1/incident/trigger-agent", incident())
         self.assertEqual(status, 202, accepted)
         self.assertEqual(set(accepted), {"message", "execution_id", "incident_number", "status"})
@@ -122,6 +123,8 @@ class ServiceNowEndToEndTest(unittest.TestCase):
                 break
             self.assertLess(time.monotonic(), deadline, f"no verdict in {RUN_TIMEOUT_S}s: {self._stderr()}")
             time.sleep(0.5)
+        print(f"[servicenow e2e] trigger to {execution['status']} in {time.monotonic() - began:.1f}s "
+              "(incl. the worker's SDK import)", flush=True)
         self.assertEqual(execution["status"], "fixed", execution)
         self.assertTrue(execution["service_up"])
         self.assertEqual(execution["incident_number"], "INC0010001")
