@@ -211,6 +211,7 @@ class ServiceNowApiTest(unittest.TestCase):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             status, data = http_call(self.port, "GET", f"/api/v1/incident/execution/{execution_id}")
+            self.assertEqual(status, 200, data)
             if data["status"] not in ("queued", "running"):
                 return data
             time.sleep(0.02)
@@ -276,6 +277,8 @@ class ServiceNowApiTest(unittest.TestCase):
         self.assertEqual([t["title"] for t in data["timeline"]], ["diagnose", "remediate: remediation steps of the skill x",
                                                                  "verify", "finish: Fixed."])
         status, logs = http_call(self.port, "GET", f"/api/v1/incident/execution/{accepted['execution_id']}/logs")
+        self.assertEqual((status, logs["execution_id"], logs["incident_number"]),
+                         (200, accepted["execution_id"], "INC0010001"))
         self.assertEqual([e["command_executed"] for e in logs["logs"]][:3],
                          ["python3 .agents/skills/x/diagnose.py", "python3 .agents/skills/x/remediate.py",
                           "targetctl status"])
