@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -137,6 +139,17 @@ class MigrationTest(unittest.TestCase):
             Store(self.db)
         self.assertIn("newer version", str(caught.exception))
         self.assertIn("9999_future", str(caught.exception))
+
+    def test_two_processes_starting_on_one_old_file_migrate_it_once(self):
+        self.from_fixture("v3")
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); from openhands_driver.intake.store import Store; "
+                "Store(sys.argv[2]).close()")
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(REPO), str(self.db)], stderr=subprocess.PIPE)
+                 for _ in range(2)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            self.assertEqual(proc.returncode, 0, err.decode(errors="replace")[-2000:])
+        self.assertEqual(rows(self.db, "alembic_version"), [(migrations.HEAD,)])
 
     def test_store_holds_no_ddl(self):
         source = (REPO / "openhands_driver" / "intake" / "store.py").read_text(encoding="utf-8")

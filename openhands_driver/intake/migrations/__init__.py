@@ -13,6 +13,7 @@ then set ``HEAD`` (``tests/test_intake_migrations.py`` checks it is Alembic's he
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 from pathlib import Path
 
@@ -48,6 +49,18 @@ def config(connection=None):
 
 def upgrade(path: str | Path, revision: str = "head") -> str | None:
     """Bring the database at ``path`` to ``revision`` (default: the newest); returns where it was."""
+    if current(path) == HEAD and revision == "head":
+        return HEAD
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(Path(path).with_name(Path(path).name + ".migrate.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting on one file migrate it once
+        try:
+            return _upgrade_locked(path, revision)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _upgrade_locked(path: str | Path, revision: str) -> str | None:
     was = current(path)
     if was == HEAD and revision == "head":
         return was
