@@ -5,7 +5,8 @@ also brings schema 1 and 2 files up to it, as the old in-place code did), ``0002
 records of an execution's findings (hypotheses, evidence, verifications, provenance). Every
 revision is idempotent on the files earlier versions wrote, so a database of any earlier version
 upgrades in place; the store runs :func:`upgrade` at start, and a database already at ``HEAD`` costs
-one SELECT (Alembic is imported only when there is something to do).
+one SELECT (Alembic is imported only when there is something to do). One process migrates a file
+at a time (``flock`` on ``<db>.migrate.lock`` beside it).
 
 A new revision: ``uv run alembic -c openhands_driver/intake/migrations/alembic.ini revision -m "..."``
 then set ``HEAD`` (``tests/test_intake_migrations.py`` checks it is Alembic's head).
