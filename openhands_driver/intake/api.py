@@ -10,6 +10,7 @@
 
 The dashboard's pages sign in through a form and a session cookie (see dashboard/auth.py).
     GET  /ops/registry, POST /ops/drain   (admin)
+    POST /api/v1/incident/trigger-agent, GET /api/v1/incident/...   the ServiceNow execution API (servicenow.py)
 
 Every endpoint but /healthz, /openapi.json and /docs needs ``Authorization: Bearer <token>`` whose role allows it
 (roles.py: viewer reads, operator posts alerts and approves/rejects/resumes, admin has the
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from openhands_driver.intake import servicenow
 from openhands_driver.intake.escalation import iso
 from openhands_driver.intake.payloads import PARSERS, PayloadError, decode, parse
 from openhands_driver.intake.store import ACTIVE, STATUSES
@@ -149,6 +151,7 @@ def create_app(service: IntakeService) -> Flask:
                              template=service.config.trace_url_template)
     service.dashboard_jobs = dashboard.jobs  # stopped with the service
     register(app, dashboard, token=service.config.token, tokens=tokens)  # any role signs in; operator acts
+    app.register_blueprint(servicenow.blueprint(service))  # /api/v1/incident/... (servicenow.py)
     service.telemetry.instrument_app(app)  # webhook counts, alert spans (telemetry.py)
     from openhands_driver.intake import openapi
 

@@ -7,7 +7,7 @@ project's policy, see ``gates.py``) pauses its run. The worker process's approve
 intake's database and polls it; :func:`decide` (the service process) turns it into ``approved`` or
 ``rejected`` exactly once. A wait longer than the timeout is ``expired`` and the command is
 rejected (the agent is told why and may continue). Every step is also a timeline note of the
-execution. The table lives in the intake's database; this module owns its schema.
+execution. The table lives in the intake's database (its schema: migrations/versions/0001_base.py).
 """
 
 from __future__ import annotations
@@ -24,15 +24,6 @@ DEFAULT_TIMEOUT_S = 600.0
 POLL_S = 0.25
 STATES = ("pending", "approved", "rejected", "expired")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, tool_call_id TEXT NOT NULL,
-  tool TEXT NOT NULL, command TEXT NOT NULL, risk TEXT NOT NULL, policy_risk TEXT NOT NULL,
-  model_risk TEXT, reasons TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL,
-  decided_at REAL, decided_by TEXT, reason TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS approvals_execution ON approvals(execution_id, id);
-CREATE INDEX IF NOT EXISTS approvals_state ON approvals(state);
-"""
 
 
 def _connect(db: str | Path) -> sqlite3.Connection:
@@ -42,11 +33,10 @@ def _connect(db: str | Path) -> sqlite3.Connection:
 
 
 def ensure_schema(db: str | Path) -> None:
-    conn = _connect(db)
-    try:
-        conn.executescript(SCHEMA)
-    finally:
-        conn.close()
+    """The intake database at the newest migration (the ``approvals`` table is revision 0001_base's)."""
+    from openhands_driver.intake import migrations
+
+    migrations.upgrade(db)
 
 
 def _note(conn: sqlite3.Connection, execution_id: str, at: float, detail: str) -> None:
@@ -131,7 +121,6 @@ class DbApprover:
         now = time.time()
         conn = _connect(self.db)
         try:
-            conn.executescript(SCHEMA)
             conn.execute("BEGIN IMMEDIATE")
             cursor = conn.execute(
                 "INSERT INTO approvals (execution_id, tool_call_id, tool, command, risk, policy_risk, "

@@ -10,7 +10,9 @@ Sources and the fields they are read from:
 - ``gcp``: Cloud Monitoring incident notification, ``version`` "1.2": ``incident{incident_id,
   state open/closed, policy_name, condition_name, summary, severity, resource{labels}, metadata}``.
 - ``servicenow``: an incident record (``incident_number``/``number``, ``short_description``,
-  ``description``, ``priority`` 1..5, ``target``/``cmdb_ci``), bare or in a ``result`` envelope.
+  ``description``, ``priority`` 1..5, ``target`` (a service name, or ``{service, hostname,
+  ip_address}`` as /api/v1/incident/trigger-agent receives it) or ``cmdb_ci``), bare or in a
+  ``result`` envelope.
 - ``generic``: ``{title|text, priority, service, scenario, dedupe_key, status}``.
 """
 
@@ -214,18 +216,26 @@ def parse_servicenow(body: dict) -> list[Incident]:
     if "priority" not in record:
         raise PayloadError(f"ServiceNow incident {number} needs a 'priority' (1..5)")
     priority = priority_from(record.get("priority"), f"ServiceNow incident {number} priority")
+    target = record.get("target")
+    target = target if isinstance(target, dict) and "service" in target else {"service": target}
     service = _service_or_fail(
-        _first(record.get("target"), record.get("cmdb_ci"), record.get("business_service")),
-        "ServiceNow", f"incident {number} needs a 'target' (or 'cmdb_ci')")
+        _first(target.get("service"), record.get("cmdb_ci"), record.get("business_service")),
+        "ServiceNow", f"incident {number} needs a 'target' (a service name or {{service, hostname, "
+        "ip_address}}) or 'cmdb_ci'")
     state = _str(record.get("state")).lower()
     description = _first(record.get("description"))
+    extra = {key: _str(value) for key, value in (("target_hostname", target.get("hostname")),
+                                                 ("target_ip_address", target.get("ip_address")),
+                                                 ("category", record.get("category")),
+                                                 ("assignment_group", record.get("assignment_group")))
+             if _str(value)}
     return [Incident(
         source="servicenow", title=f"{number}: {short}"[:200],
         text=_clip(f"{short}\n{description}".strip()), priority=priority or DEFAULT_PRIORITY,
         service=service, dedupe_key=f"servicenow:{number}",
         scenario=_first(record.get("scenario"), record.get("u_scenario")) or None,
         resolved=state in _SNOW_CLOSED_STATES or state.split(" ")[0] in _SNOW_CLOSED_STATES,
-        labels={"incident_number": number, "state": state} if state else {"incident_number": number},
+        labels={"incident_number": number, **({"state": state} if state else {}), **extra},
         url=_first(record.get("url"), record.get("link")) or None)]
 
 

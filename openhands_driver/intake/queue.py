@@ -363,4 +363,10 @@ class IntakeQueue:
                 "routing": get("routing"), "skill_id": get("skill_id"), "target": get("target") or {},
                 "agent_message": get("agent_message") or "", "error": get("error"),
                 "duration_s": get("duration_s"), "step_count": get("step_count"),
-                "conversation_status": get("conversation_status"), "trace_log": get("trace_log")}
+                "conversation_status": get("conversation_status"), "trace_log": get("trace_log"),
+                # the proof and provenance the execution's findings are derived from (findings.py)
+                "diagnosis": get("diagnosis"), "mitigation": get("mitigation"), "durability": get("durability"),
+                "collateral": {k: v for k, v in (get("collateral") or {}).items() if k != "diffs"} or None,
+                "resolved": get("resolved"), "brain": get("brain"), "model": get("model"),
+                "skills_used": get("skills_used") or [], "toolset": get("toolset"),
+                "agent_tools": get("agent_tools") or []}

@@ -36,7 +36,9 @@ PUBLIC = ("/healthz", "/openapi.json", "/docs")
 RULES: tuple[tuple[str, re.Pattern, str], ...] = (
     ("GET", re.compile(r"^/executions(/[^/]+)?$"), "viewer"),
     ("GET", re.compile(r"^/ops/(status|metrics)$"), "viewer"),
+    ("GET", re.compile(r"^/api/v1/incident/(execution/[^/]+(/logs)?|executions/active)$"), "viewer"),
     ("POST", re.compile(r"^/webhook/[^/]+$"), "operator"),
+    ("POST", re.compile(r"^/api/v1/incident/trigger-agent$"), "operator"),
     ("POST", re.compile(r"^/executions/[^/]+/(approve|reject|resume)$"), "operator"),
     ("GET", re.compile(r"^/ops/registry$"), "admin"),
     ("POST", re.compile(r"^/ops/drain$"), "admin"),

@@ -1,13 +1,16 @@
 """The intake's audit trail: one SQLite database (WAL) holding every delivery, alert and execution.
 
-Tables (schema_version 1, in ``meta``): ``deliveries`` (each webhook request, its redacted payload,
-accepted or rejected with the reason), ``alerts`` (each incident of a delivery and what became of
-it: queued, deduplicated, cancelled, ...), ``executions`` (one per incident run: status, plan,
-verdict, tokens), ``timeline`` (status transitions, phases and notes with timestamps), ``actions``
-(each agent action with its phase, risk and result), ``escalations`` + ``escalation_attempts``,
-``audit`` (append-only: every delivery, alert, execution, timeline row, verdict and escalation as a
-hash-chained entry, signed when ``SRE_AUDIT_KEY`` names a key; openhands_driver/audit/). Check it
-with ``scripts/verify_audit.py check intake.db``.
+Tables (migrations/, Alembic; ``meta.schema_version`` 4): ``deliveries`` (each webhook request, its
+redacted payload, accepted or rejected with the reason), ``alerts`` (each incident of a delivery and
+what became of it: queued, deduplicated, cancelled, ...), ``executions`` (one per incident run:
+status, plan, verdict, tokens), ``timeline`` (status transitions, phases and notes with timestamps),
+``actions`` (each agent action with its phase, risk, command, output excerpt and result: the
+execution's steps and command log), ``escalations`` + ``escalation_attempts`` (store_escalations.py),
+``hypotheses`` + ``evidence``, ``verifications``, ``provenance`` (store_findings.py, derived by
+findings.py), ``audit`` (append-only: every delivery, alert, execution, timeline row, verdict,
+finding and escalation as a hash-chained entry, signed when ``SRE_AUDIT_KEY`` names a key;
+openhands_driver/audit/). Check it with ``scripts/verify_audit.py check intake.db``. The schema
+is Alembic's (``migrations.upgrade`` at start): this module holds no DDL.
 
 One connection guarded by a lock; every multi-row change is one transaction, so a crash never
 leaves half an alert. Times are epoch seconds (REAL); readers render them.
@@ -27,61 +30,20 @@ from typing import Any
 
 from openhands_driver.errors import UserError
 from openhands_driver.intake.payloads import Incident
+from openhands_driver.intake.store_escalations import EscalationRecords
+from openhands_driver.intake.store_findings import FindingRecords
 from openhands_driver.trace import REDACTED, redact
 
-SCHEMA_VERSION = 3  # 2: execution leases (lease.py); 3: the audit table; older files are migrated in place
+SCHEMA_VERSION = 4  # meta.schema_version after migrations.HEAD (3: before migrations; 4: findings)
 ACTIVE = ("queued", "running")
 FINAL = ("fixed", "failed", "escalated", "expired", "cancelled", "needs_human", "rejected")
 WAITING = ("awaiting_operator",)  # paused after diagnosis (handoff.py): neither active nor final
-LEASE_COLUMNS = {"lease_owner": "TEXT", "lease_token": "INTEGER NOT NULL DEFAULT 0",
-                 "lease_heartbeat": "REAL", "worker_owner": "TEXT", "remediation_at": "REAL",
-                 # schema 3: operator handoff
-                 "paused_run": "TEXT", "resume_note": "TEXT"}
 STATUSES = ACTIVE + FINAL + WAITING
 _SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|apikey|authori[sz]ation|auth[-_]?header"
                          r"|credential|private[-_]?key|access[-_]?key|routing[-_]?key|cookie|session[-_]?id"
                          r"|signature|bearer)", re.IGNORECASE)
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, received_at REAL NOT NULL, source TEXT NOT NULL,
-  outcome TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', payload TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS executions (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
-  dedupe_key TEXT NOT NULL, service TEXT NOT NULL, priority TEXT NOT NULL, title TEXT NOT NULL,
-  incident TEXT NOT NULL, plan TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
-  created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL,
-  started_at REAL, finished_at REAL, attempts INTEGER NOT NULL DEFAULT 0,
-  alert_count INTEGER NOT NULL DEFAULT 1, token_estimate INTEGER NOT NULL DEFAULT 0,
-  tokens_used INTEGER, run_id TEXT, service_up INTEGER, verification TEXT, result TEXT,
-  report_path TEXT);
-CREATE INDEX IF NOT EXISTS executions_queue ON executions(status, priority, seq);
-CREATE INDEX IF NOT EXISTS executions_dedupe ON executions(dedupe_key, status);
-CREATE TABLE IF NOT EXISTS alerts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id INTEGER NOT NULL, received_at REAL NOT NULL,
-  source TEXT NOT NULL, dedupe_key TEXT NOT NULL, outcome TEXT NOT NULL, execution_id TEXT);
-CREATE TABLE IF NOT EXISTS timeline (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, at REAL NOT NULL,
-  kind TEXT NOT NULL, name TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS timeline_execution ON timeline(execution_id, id);
-CREATE TABLE IF NOT EXISTS actions (
-  execution_id TEXT NOT NULL, seq INTEGER NOT NULL, phase TEXT NOT NULL, tool TEXT NOT NULL,
-  command TEXT NOT NULL, risk TEXT NOT NULL, exit_code INTEGER, duration_s REAL,
-  summary TEXT NOT NULL, result TEXT NOT NULL, output_excerpt TEXT NOT NULL,
-  PRIMARY KEY (execution_id, seq));
-CREATE TABLE IF NOT EXISTS escalations (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, reason TEXT NOT NULL,
-  dedup_key TEXT NOT NULL, event TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-  created_at REAL NOT NULL, next_attempt_at REAL NOT NULL, sent_at REAL, last_error TEXT);
-CREATE TABLE IF NOT EXISTS audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, ref TEXT,
-  entry TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS escalation_attempts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, escalation_id INTEGER NOT NULL, at REAL NOT NULL,
-  ok INTEGER NOT NULL, http_status INTEGER, error TEXT, duration_s REAL NOT NULL);
-"""
 
 
 def redact_payload(value: Any, secrets: Iterable[str] = ()) -> Any:
@@ -106,7 +68,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-class Store:
+class Store(EscalationRecords, FindingRecords):
     def __init__(self, path: str | Path):
         from openhands_driver.audit import keys
 
@@ -123,20 +85,13 @@ class Store:
                             "put --db on a local file system")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-        with self.tx() as db:
-            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            columns = {r[1] for r in db.execute("PRAGMA table_info(executions)")}
-            for name, kind in LEASE_COLUMNS.items():  # schema 1 -> 2: lease columns
-                if name not in columns:
-                    db.execute(f"ALTER TABLE executions ADD COLUMN {name} {kind}")
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) < SCHEMA_VERSION:  # 1 -> 2 lease columns, 2 -> 3 audit table (above)
-                db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise UserError(f"{self.path} has intake schema_version {row[0]}; this service reads "
-                                f"{SCHEMA_VERSION}. Use another --db or migrate it")
+        from openhands_driver.intake import migrations
+
+        migrations.upgrade(self.path)  # alembic: 0001_base (the schema before migrations) .. HEAD
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            raise UserError(f"{self.path} has intake schema_version {row[0] if row else None}; this service "
+                            f"reads {SCHEMA_VERSION}. Use another --db or the version that wrote it")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -307,6 +262,7 @@ class Store:
                 self._timeline(db, execution_id, now, "phase", phase["phase"], phase["detail"])
             self._audit(db, "verdict", execution_id, now, {"execution_id": execution_id, "status": status,
                                                            "reason": reason, "run": run, "actions": actions})
+            self._record_findings(db, execution_id, now, run, actions)
             return True
 
     # --- operator handoff (pause after diagnosis) -------------------------------------------------
@@ -412,47 +368,6 @@ class Store:
         with self.tx() as db:
             return db.execute("UPDATE executions SET lease_heartbeat=? WHERE lease_owner=? AND "
                               "status='running'", (now, owner)).rowcount
-
-    # --- escalations -----------------------------------------------------------------------------
-
-    def _add_escalation(self, db, execution_id: str, escalation: dict, now: float) -> None:
-        escalation_id = db.execute(
-            "INSERT INTO escalations (execution_id, reason, dedup_key, event, state, created_at, "
-            "next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            (execution_id, escalation["reason"], escalation["dedup_key"], _json(escalation["event"]),
-             now, now)).lastrowid
-        self._audit(db, "escalation", execution_id, now, {"id": escalation_id, "execution_id": execution_id,
-                                                          "reason": escalation["reason"],
-                                                          "dedup_key": escalation["dedup_key"],
-                                                          "event": escalation["event"]})
-        self._timeline(db, execution_id, now, "note", "escalation",
-                       f"escalation {escalation_id} queued ({escalation['reason']})")
-
-    def due_escalations(self, now: float) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM escalations WHERE state='pending' AND next_attempt_at<=? "
-                          "ORDER BY next_attempt_at, id", (now,))
-
-    def next_escalation_at(self) -> float | None:
-        rows = self.query("SELECT MIN(next_attempt_at) FROM escalations WHERE state='pending'")
-        return rows[0][0] if rows else None
-
-    def record_attempt(self, escalation_id: int, now: float, *, ok: bool, http_status: int | None,
-                       error: str | None, duration_s: float, state: str, next_attempt_at: float) -> None:
-        with self.tx() as db:
-            db.execute("INSERT INTO escalation_attempts (escalation_id, at, ok, http_status, error, "
-                       "duration_s) VALUES (?, ?, ?, ?, ?, ?)",
-                       (escalation_id, now, int(ok), http_status, error, duration_s))
-            self._audit(db, "escalation_attempt", escalation_id, now, {
-                "escalation_id": escalation_id, "ok": bool(ok), "http_status": http_status, "error": error,
-                "state": state})
-            db.execute("UPDATE escalations SET attempts=attempts+1, state=?, last_error=?, "
-                       "next_attempt_at=?, sent_at=? WHERE id=?",
-                       (state, error, next_attempt_at, now if ok else None, escalation_id))
-
-    def defer_escalation(self, escalation_id: int, error: str, next_attempt_at: float) -> None:
-        with self.tx() as db:
-            db.execute("UPDATE escalations SET last_error=?, next_attempt_at=? WHERE id=?",
-                       (error, next_attempt_at, escalation_id))
 
     # --- reads -----------------------------------------------------------------------------------
 
