@@ -154,14 +154,14 @@ class LaterRoutesTest(unittest.TestCase):
             execution_id: str
 
         app = Flask("later")
-        bp = Blueprint("servicenow", __name__)
+        bp = Blueprint("later_routes", __name__)
 
-        @bp.post("/api/v1/incident/trigger-agent")
+        @bp.post("/api/v9/later/trigger")
         @describe(summary="Trigger an agent", body=Trigger, responses={"202": Answer})
         def trigger():
             return {}
 
-        @bp.get("/api/v1/incident/execution/<int:number>/logs")
+        @bp.get("/api/v9/later/execution/<int:number>/logs")
         def logs(number: int):
             """Logs of one execution.
 
@@ -172,13 +172,13 @@ class LaterRoutesTest(unittest.TestCase):
         doc = document(app)
         validate(doc)
         self.assertEqual(documented(doc), route_set(app))
-        post = doc["paths"]["/api/v1/incident/trigger-agent"]["post"]
+        post = doc["paths"]["/api/v9/later/trigger"]["post"]
         self.assertEqual(post["summary"], "Trigger an agent")
         self.assertEqual(post["requestBody"]["content"]["application/json"]["schema"],
                          {"$ref": "#/components/schemas/Trigger"})
         self.assertIn("Answer", doc["components"]["schemas"])
         self.assertEqual(post["x-required-role"], "admin")  # roles.py: an unknown endpoint needs admin
-        get = doc["paths"]["/api/v1/incident/execution/{number}/logs"]["get"]
+        get = doc["paths"]["/api/v9/later/execution/{number}/logs"]["get"]
         self.assertEqual((get["summary"], get["description"]), ("Logs of one execution", "Command, output and status per step."))
         self.assertEqual(get["parameters"][0]["schema"], {"type": "integer"})
 
