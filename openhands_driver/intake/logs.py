@@ -149,7 +149,9 @@ class ErrorRing(logging.Handler):
             self.entries.append(entry)
             self.total += 1
         if all(isinstance(h, ErrorRing) for h in logging.getLogger().handlers):
-            logging.lastResort.handle(record)  # logging not configured: stderr as Python would
+            # logging not configured: stderr as Python would, redacted like the JSON lines
+            logging.lastResort.handle(logging.makeLogRecord({**record.__dict__, "args": None,
+                                                             "msg": redact(message, self.secrets)}))
 
     def recent(self, limit: int = 50, since_s: float | None = None) -> list[dict]:
         with self._ring_lock:

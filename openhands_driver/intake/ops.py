@@ -67,7 +67,7 @@ def sanitized_config(service: IntakeService) -> dict:
     config = _plain(service.config)
     for key in ("escalation_url", "trace_url_template"):
         config[key] = safe_url(config.get(key))
-    config["auth"] = {"token_ids": list(service.token_ids), "insecure_no_auth": service.config.insecure_no_auth}
+    config["auth"] = {"principal_ids": list(service.token_ids), "insecure_no_auth": service.config.insecure_no_auth}
     # values under secret-looking keys (token, routing_key, ...) and every known secret value
     return redact_payload(config, service.secrets)
 
