@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,7 +136,7 @@ class IntakeConfig:
                 if resolve_kind(self) == "none":
                     from openhands_driver.sandbox import NONE_WARNING
 
-                    print(NONE_WARNING, file=sys.stderr)
+                    logging.getLogger("openhands_driver.intake.config").warning(NONE_WARNING)
             check(sandbox)
         return found
 

@@ -33,7 +33,7 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRACE_HEADER = "X-Trace-Id"
 _TRACE_ID = contextvars.ContextVar("sre_trace_id", default=None)
 _VALID_TRACE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_FIELDS = ("asctime", "levelname", "name", "message", "trace_id")
+_FIELDS = ("levelname", "name", "message", "trace_id")
 
 
 def current_trace() -> str | None:
@@ -74,9 +74,8 @@ class TraceFilter(logging.Filter):
 
 class RedactingFormatter(JsonFormatter):
     def __init__(self, secrets: tuple[str, ...] = ()):
-        super().__init__(list(_FIELDS), rename_fields={"levelname": "level", "name": "logger",
-                                                       "asctime": "time"},
-                         timestamp=False, defaults={"trace_id": None})
+        super().__init__(list(_FIELDS), rename_fields={"levelname": "level", "name": "logger"},
+                         timestamp="time", defaults={"trace_id": None})  # time: ISO 8601 UTC
         self.secrets = tuple(s for s in secrets if s)
 
     def format(self, record: logging.LogRecord) -> str:
