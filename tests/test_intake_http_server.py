@@ -19,6 +19,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from openhands_driver.errors import UserError
 from openhands_driver.intake.http_server import STOP_TIMEOUT_S, HttpServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +54,14 @@ class HttpServerTest(unittest.TestCase):
         self.assertFalse(server.alive)
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+
+    def test_a_port_in_use_is_a_user_error_naming_it(self):
+        taken = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(taken.close)
+        port = taken.getsockname()[1]
+        with self.assertRaises(UserError) as caught:
+            HttpServer(tiny_app(), host="127.0.0.1", port=port)
+        self.assertIn(f"cannot listen on 127.0.0.1:{port}", str(caught.exception))
 
     def test_a_body_over_the_limit_is_refused(self):
         server = HttpServer(tiny_app(), host="127.0.0.1", port=0, max_body_bytes=1024).start()

@@ -17,6 +17,8 @@ import threading
 from waitress import create_server
 from waitress import wasyncore
 
+from openhands_driver.errors import UserError
+
 STOP_TIMEOUT_S = 5.0
 # "Task queue depth is N" on every burst: normal load, seen in the latency histogram instead
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -24,11 +26,15 @@ logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 class HttpServer:
     def __init__(self, app, *, host: str, port: int, threads: int = 8, max_body_bytes: int = 1 << 20):
-        # bound here (errors such as "address in use" surface in the caller, before start())
-        self._server = create_server(app, host=host, port=port, threads=threads,
-                                     max_request_body_size=max_body_bytes + 4096,
-                                     ident="sre-intake", clear_untrusted_proxy_headers=True,
-                                     channel_timeout=60)
+        # bound here: "address in use" surfaces in the caller, before start() and before any thread
+        try:
+            self._server = create_server(app, host=host, port=port, threads=threads,
+                                         max_request_body_size=max_body_bytes + 4096,
+                                         ident="sre-intake", clear_untrusted_proxy_headers=True,
+                                         channel_timeout=60)
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop what uses that "
+                            "port or pick another (--port 0 takes a free one)") from None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 

@@ -71,6 +71,9 @@ class IntakeService:
 
     def start(self) -> IntakeService:
         now = self.clock()
+        # bound first: a port in use is a UserError before any thread starts (served at the end)
+        self.http = HttpServer(create_app(self), host=self.config.host, port=self.config.port,
+                               threads=self.config.http_threads, max_body_bytes=self.config.max_body_bytes)
         # crash safety: leftovers of dead runs first, then the lease-checked recovery (lease.py)
         from openhands_driver import janitor
         from openhands_driver.intake import lease
@@ -98,8 +101,7 @@ class IntakeService:
         self.escalator.start()
         self.queue.start()
         self.errors.attach()
-        self.http = HttpServer(create_app(self), host=self.config.host, port=self.config.port,
-                               threads=self.config.http_threads, max_body_bytes=self.config.max_body_bytes).start()
+        self.http.start()
         self._accepting = True
         self.started_at = now
         return self
