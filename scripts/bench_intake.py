@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runner", choices=("noop", "hold"), default="noop",
                    help="noop: every run finishes at once (dispatch and recording included); hold: runs never "
                         "start, only the intake path is measured (default: %(default)s)")
-    p.add_argument("--http-threads", type=int, default=8, help="the intake's HTTP worker threads (default: %(default)s)")
+    p.add_argument("--http-threads", type=int, default=8,
+                   help="the intake's HTTP worker threads (default: %(default)s)")
     p.add_argument("--json-out", type=Path, default=None, help="also write the result as JSON to this file")
     return p
 

@@ -42,7 +42,7 @@ class ProblemsTest(unittest.TestCase):
                     "--http-threads must be >= 1", "--ttl-s must be > 0", "log level 'LOUD'",
                     "--escalation-url must be an http(s) URL", str(registry), "--trace-log"]
         self.assertEqual(len(problems), len(expected), problems)
-        for fragment, problem in zip(expected, problems):
+        for fragment, problem in zip(expected, problems, strict=True):
             self.assertIn(fragment, problem)
         with self.assertRaises(UserError) as caught:
             config.validate()

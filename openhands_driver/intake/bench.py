@@ -163,7 +163,7 @@ def _load(port: int, config: BenchConfig) -> tuple[dict, float]:
         first += threads
     merged = {"latencies": [], "ids": [], "errors": {}}
     try:
-        for process, parent in children:
+        for _process, parent in children:
             if parent.poll(max(end_at - time.time(), 0) + SOCKET_TIMEOUT_S + JOIN_GRACE_S):
                 part = parent.recv()
                 merged["latencies"] += part["latencies"]

@@ -14,8 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from waitress import create_server
-from waitress import wasyncore
+from waitress import create_server, wasyncore
 
 from openhands_driver.errors import UserError
 
