@@ -96,11 +96,13 @@ class MetricsTest(IntakeCase):
         self.assertEqual(found[("sre_intake_executions", (("kind", "fixed"),))], 3)
         self.assertEqual(found[("sre_intake_queue_depth", ())], 0)
         self.assertEqual(found[("sre_intake_tokens_total", ())], 1800)
+        self.assertEqual(found[("sre_intake_http_requests_in_flight", ())], 1)  # this scrape itself
         # the JSON form: the same store numbers plus RED per route
         metrics = self.call("GET", "/ops/metrics")[1]
         self.assertEqual(metrics["tokens_total"], 1800)
         self.assertEqual(metrics["http"]["/webhook/<source>"]["by_status"], {"202": 3, "401": 1})
         self.assertEqual(metrics["http"]["/webhook/<source>"]["errors"], 0)
+        self.assertEqual(metrics["http_in_flight"], 1)
 
     def test_each_service_has_its_own_registry(self):
         first = self.start()

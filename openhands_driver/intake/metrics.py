@@ -1,7 +1,8 @@
 """The intake's metrics through the official Prometheus client, one registry per service.
 
 RED per route (``sre_intake_http_requests_total{method,route,status}``, the latency histogram
-``sre_intake_http_request_duration_seconds{route}``) are counted by the app's request hooks;
+``sre_intake_http_request_duration_seconds{route}``) and saturation (``..._http_requests_in_flight``)
+are counted by the app's request hooks;
 everything the audit database knows (queue depth, executions by status, alerts, escalations,
 token usage) is read at scrape time by :class:`StoreCollector` from ``service.metrics()`` — the same
 numbers as the JSON form of ``GET /ops/metrics``, so the two forms never disagree.
@@ -10,9 +11,10 @@ numbers as the JSON form of ``GET /ops/metrics``, so the two forms never disagre
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -71,7 +73,21 @@ class IntakeMetrics:
         self.latency = Histogram(f"{PREFIX}_http_request_duration_seconds",
                                  "time from request start to response, by route", ["route"],
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.in_flight = Gauge(f"{PREFIX}_http_requests_in_flight", "requests being answered now (saturation)",
+                               registry=self.registry)
         self.registry.register(StoreCollector(source))
+        self.active = 0  # the gauge's value, readable without a scrape (the JSON form)
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self._lock:
+            self.active += 1
+        self.in_flight.inc()
+
+    def end(self) -> None:
+        with self._lock:
+            self.active -= 1
+        self.in_flight.dec()
 
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
         route = route or UNMATCHED

@@ -98,6 +98,7 @@ def instrument(app: Flask, service: IntakeService) -> None:
     @app.before_request
     def _begin():
         g.started = time.perf_counter()
+        service.request_metrics.begin()
         g.trace_id = logs.trace_id_from(request.headers.get(logs.TRACE_HEADER))
         g.trace_token = logs.bind(g.trace_id)
 
@@ -114,6 +115,8 @@ def instrument(app: Flask, service: IntakeService) -> None:
 
     @app.teardown_request
     def _end(_exc=None):
+        if g.get("started") is not None:
+            service.request_metrics.end()
         token = g.pop("trace_token", None)
         if token is not None:
             logs.unbind(token)
@@ -139,7 +142,8 @@ def register(app: Flask, service: IntakeService, error) -> None:
     def ops_metrics():
         if request.args.get("format") == "prometheus":
             return Response(service.request_metrics.exposition(), content_type=CONTENT_TYPE)
-        return jsonify({**service.metrics(), "http": service.request_metrics.red()})
+        red = service.request_metrics
+        return jsonify({**service.metrics(), "http": red.red(), "http_in_flight": red.active})
 
     @app.get("/ops/config")
     def ops_config():
