@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, action="append", default=None, metavar="PATH",
                    help="benchmark/fan-out JSON reports (file or directory) for the dashboard; repeatable "
                         "(default: artifacts/)")
+    p.add_argument("--http-threads", type=int, default=8,
+                   help="worker threads of the HTTP server (waitress) (default: %(default)s)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                   help="JSON log lines on stderr from this level; POST /ops/loglevel changes it later "
+                        "(default: %(default)s)")
     return p
 
 
@@ -79,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             training_data=args.training_data, trace_log=args.trace_log,
             max_iterations=args.max_iterations, sandbox=args.sandbox, confirm_risk=args.require_confirmation_for_risk,
             approval_timeout_s=args.approval_timeout_s, trace_url_template=args.trace_url_template,
-            results=tuple(args.results) if args.results else None)
+            results=tuple(args.results) if args.results else None, http_threads=args.http_threads,
+            log_level=args.log_level)
         from openhands_driver.intake.service import serve
 
         return serve(config)

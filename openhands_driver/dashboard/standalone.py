@@ -63,19 +63,13 @@ def make_app(config: DashboardConfig):
 
 
 def serve(config: DashboardConfig, *, out: TextIO = sys.stdout) -> int:
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    class Quiet(WSGIRequestHandler):
-        def log_request(self, *args, **kwargs) -> None:
-            pass
+    from openhands_driver.intake.http_server import HttpServer  # waitress, as the intake
 
     config.validate()
-    server = make_server(config.host, config.port, make_app(config), threaded=True, request_handler=Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
+    server = HttpServer(make_app(config), host=config.host, port=config.port).start()
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    print(json.dumps({"event": "listening", "url": f"http://{config.host}:{server.server_port}",
+    print(json.dumps({"event": "listening", "url": f"http://{config.host}:{server.port}",
                       "trace_log": str(config.trace_log)}), file=out, flush=True)
     try:
         while not stop.wait(0.5):
@@ -83,8 +77,6 @@ def serve(config: DashboardConfig, *, out: TextIO = sys.stdout) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        server.stop()
     print(json.dumps({"event": "stopped"}), file=out, flush=True)
     return 0

@@ -11,7 +11,11 @@ Pipeline (one module per noun):
     escalation PagerDuty Events API v2 escalations, retried with backoff, never lost
     report    the markdown incident report of an execution
     api       the Flask app (endpoints); service: wiring, start/stop, serve()
-    config    IntakeConfig, every flag of scripts/serve.py
+    http_server  waitress in a thread (the production WSGI server)
+    ops       the intake's own /ops/* routes; health: checks + composite status;
+              metrics: the Prometheus registry; logs: JSON lines with trace ids, the error ring
+    bench     webhook load, latency and the lost-nothing check (scripts/bench_intake.py)
+    config    IntakeConfig, every flag of scripts/serve.py, every problem listed at start-up
 
 Nothing here imports the OpenHands SDK: runs happen in worker processes.
 """

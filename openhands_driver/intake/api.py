@@ -5,12 +5,12 @@
     GET  /executions?status=active   (or any status, or all; &limit=N)
     GET  /healthz                    no auth; 503 while draining
     GET  /openapi.json, /docs        no auth; the OpenAPI document of every route (openapi.py)
-    GET  /ops/status, /ops/metrics   (?format=prometheus for the text exposition format)
+    GET  /ops/...                    the intake's own operations surface (ops.py: status, health,
+                                     metrics, config, dependencies, errors; POST loglevel, drain)
+    POST /api/v1/incident/trigger-agent, GET /api/v1/incident/...   the ServiceNow execution API (servicenow.py)
     GET  /, /login, /ui/...          the web dashboard (openhands_driver/dashboard/)
 
 The dashboard's pages sign in through a form and a session cookie (see dashboard/auth.py).
-    GET  /ops/registry, POST /ops/drain   (admin)
-    POST /api/v1/incident/trigger-agent, GET /api/v1/incident/...   the ServiceNow execution API (servicenow.py)
 
 Every endpoint but /healthz, /openapi.json and /docs needs ``Authorization: Bearer <token>`` whose role allows it
 (roles.py: viewer reads, operator posts alerts and approves/rejects/resumes, admin has the
@@ -20,6 +20,7 @@ refusal, is in the audit trail with the token's id. Errors are JSON ``{"error": 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from openhands_driver.intake.service import IntakeService
 
 MAX_LIST = 1000
+log = logging.getLogger("openhands_driver.intake.api")
 
 
 def _error(code: int, message: str, **headers: str) -> tuple[Response, int]:
@@ -69,34 +71,12 @@ def execution_view(data: dict) -> dict:
     }
 
 
-def _prometheus(metrics: dict) -> str:
-    lines = []
-
-    def emit(name: str, value: object, labels: str = "") -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return
-        lines.append(f"sre_intake_{name}{labels} {value}")
-
-    for key, value in metrics.items():
-        if isinstance(value, dict):
-            for sub, number in value.items():
-                emit(key, number, f'{{kind="{sub}"}}')
-        else:
-            emit(key, value)
-    return "\n".join(lines) + "\n"
-
-
-def _plain(entry) -> dict:
-    import dataclasses
-
-    data = dataclasses.asdict(entry) if dataclasses.is_dataclass(entry) else dict(entry)
-    return {k: str(v) if hasattr(v, "__fspath__") else v for k, v in data.items()}
-
-
 def create_app(service: IntakeService) -> Flask:
     app = Flask("openhands_driver.intake")
     app.config["MAX_CONTENT_LENGTH"] = service.config.max_body_bytes
-    from openhands_driver.intake import roles
+    from openhands_driver.intake import ops, roles
+
+    ops.instrument(app, service)  # first: times every request, binds its trace id (logs.py)
 
     tokens = roles.load(service.config.token, service.config.tokens_file)
 
@@ -177,8 +157,11 @@ def create_app(service: IntakeService) -> Flask:
                      for incident in parse(source, body)]
         except PayloadError as exc:
             service.reject(source, body if body is not None else raw, str(exc))
+            log.info("rejected a %s delivery: %s", source, exc)
             return _error(400, f"bad {source} payload: {exc}")
         results = service.accept(source, body, items)
+        for item in results:
+            log.info("alert %s", item["status"], extra={"execution_id": item["execution_id"], "source": source})
         return jsonify({"execution_id": results[0]["execution_id"], "status": results[0]["status"],
                         "incidents": results}), 202
 
@@ -217,10 +200,6 @@ def create_app(service: IntakeService) -> Flask:
         if not service.accepting:
             return jsonify({"status": "draining"}), 503
         return jsonify({"status": "ok"})
-
-    @app.get("/ops/status")
-    def ops_status():
-        return jsonify(service.status())
 
     def _awaiting(execution_id: str):
         data = service.store.execution(execution_id)
@@ -263,20 +242,5 @@ def create_app(service: IntakeService) -> Flask:
         service.write_report(execution_id)
         return jsonify({"execution_id": execution_id, "status": "rejected", "rejected_by": who})
 
-    @app.get("/ops/registry")
-    def ops_registry():
-        return jsonify({"services": {name: _plain(entry) for name, entry in service.registry.items()}})
-
-    @app.post("/ops/drain")
-    def ops_drain():
-        service.drain()
-        return jsonify({"state": "draining", "by": g.principal.token_id if g.principal else None})
-
-    @app.get("/ops/metrics")
-    def ops_metrics():
-        metrics = service.metrics()
-        if request.args.get("format") == "prometheus":
-            return Response(_prometheus(metrics), mimetype="text/plain; version=0.0.4")
-        return jsonify(metrics)
-
+    ops.register(app, service, _error)  # /ops/*: status, health, metrics, config, ... (ops.py)
     return app

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +54,8 @@ class IntakeConfig:
     approval_timeout_s: float = 600.0
     trace_url_template: str | None = None     # the dashboard's link to an external trace UI
     results: tuple[Path, ...] = (ARTIFACTS_DIR,)  # where the dashboard finds benchmark/fan-out JSON
+    http_threads: int = 8                     # waitress worker threads (http_server.py)
+    log_level: str = "INFO"                   # JSON log lines on stderr (logs.py); POST /ops/loglevel
 
     @property
     def reports_path(self) -> Path:
@@ -64,47 +66,79 @@ class IntakeConfig:
         return Path(self.db).parent / "logs"
 
     def validate(self) -> IntakeConfig:
-        """Refuse configurations that cannot work, with the fix in the message."""
-        from openhands_driver.intake import roles
+        """Refuse configurations that cannot work: one UserError listing every problem, one per line,
+        each with the fix (scripts/serve.py prints them and exits 2)."""
+        problems = self.problems()
+        if problems:
+            raise UserError("\n".join(problems))
+        return self
+
+    def problems(self) -> list[str]:
+        """Every problem of this configuration (empty when it can start), each with its fix."""
+        from openhands_driver.intake import logs, roles
+
+        found: list[str] = []
+
+        def check(test) -> None:  # a check that raises UserError adds its message
+            try:
+                test()
+            except UserError as exc:
+                found.append(str(exc))
 
         if not self.token and not self.tokens_file and not self.insecure_no_auth:
-            raise UserError(f"no bearer token: set {ENV_TOKEN} (an admin token) or {roles.ENV_TOKENS} (a token "
-                            "file with roles; every endpoint but /healthz requires one), or pass "
-                            "--insecure-no-auth for a local demo")
-        roles.load(self.token, self.tokens_file)  # a bad token file: exit 2 at start-up
+            found.append(f"no bearer token: set {ENV_TOKEN} (an admin token) or {roles.ENV_TOKENS} (a token "
+                         "file with roles; every endpoint but /healthz requires one), or pass "
+                         "--insecure-no-auth for a local demo")
+        check(lambda: roles.load(self.token, self.tokens_file))  # a bad token file
         if self.token and len(self.token) < 16:
-            raise UserError(f"{ENV_TOKEN} is too short ({len(self.token)} characters); use at least 16, "
-                            "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
-        if self.concurrency < 1:
-            raise UserError(f"--concurrency must be >= 1, got {self.concurrency}")
-        if self.ttl_s <= 0:
-            raise UserError(f"--ttl-s must be > 0, got {self.ttl_s}")
+            found.append(f"{ENV_TOKEN} is too short ({len(self.token)} characters); use at least 16, "
+                         "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        if not 0 <= self.port <= 65535:
+            found.append(f"--port must be 0-65535 (0 = a free port), got {self.port}")
+        if not self.host:
+            found.append("--host is empty; use an address such as 127.0.0.1 or 0.0.0.0")
+        for flag, value, least in (("--concurrency", self.concurrency, 1), ("--http-threads", self.http_threads, 1),
+                                   ("--max-iterations", self.max_iterations, 1)):
+            if value < least:
+                found.append(f"{flag} must be >= {least}, got {value}")
+        for flag, value in (("--ttl-s", self.ttl_s), ("--approval-timeout-s", self.approval_timeout_s),
+                            ("--escalation-timeout-s", self.escalation_timeout_s)):
+            if value <= 0:
+                found.append(f"{flag} must be > 0, got {value}")
+        if self.shutdown_deadline_s < 0:
+            found.append(f"--shutdown-deadline-s must be >= 0, got {self.shutdown_deadline_s}")
         for name in ("incident_token_budget", "hourly_token_budget", "token_estimate"):
             value = getattr(self, name)
             if value is not None and value < 0:
-                raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
-        from openhands_driver.sandbox import resolve_kind
-
-        # refused at start-up (exit 2, the package to install), not on the first alert
-        if resolve_kind(self) == "none":
-            from openhands_driver.sandbox import NONE_WARNING
-
-            print(NONE_WARNING, file=sys.stderr)
+                found.append(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+        check(lambda: logs.check_level(self.log_level))
         if self.confirm_risk is not None:
             from openhands_driver.security import RISK_ORDER
 
             if self.confirm_risk not in RISK_ORDER:
-                raise UserError(f"--require-confirmation-for-risk must be one of {', '.join(RISK_ORDER)}, "
-                                f"got {self.confirm_risk!r}")
-        if self.approval_timeout_s <= 0:
-            raise UserError(f"--approval-timeout-s must be > 0, got {self.approval_timeout_s}")
+                found.append(f"--require-confirmation-for-risk must be one of {', '.join(RISK_ORDER)}, "
+                             f"got {self.confirm_risk!r}")
         if self.trace_url_template:
             from openhands_driver.dashboard.links import check_template
 
-            check_template(self.trace_url_template)
+            check(lambda: check_template(self.trace_url_template))
         if self.escalation_url and not self.escalation_url.startswith(("http://", "https://")):
-            raise UserError(f"--escalation-url must be an http(s) URL, got {self.escalation_url!r}")
-        return self
+            found.append(f"--escalation-url must be an http(s) URL, got {self.escalation_url!r}")
+        from openhands_driver.intake.registry import load_registry
+        from openhands_driver.trace import check_writable
+
+        check(lambda: load_registry(self.services_file))  # a bad registry file
+        check(lambda: check_writable(self.trace_log, "--trace-log"))
+        if not found:  # refused at start-up (exit 2, the package to install), not on the first alert
+            from openhands_driver.sandbox import resolve_kind
+
+            def sandbox() -> None:
+                if resolve_kind(self) == "none":
+                    from openhands_driver.sandbox import NONE_WARNING
+
+                    logging.getLogger("openhands_driver.intake.config").warning(NONE_WARNING)
+            check(sandbox)
+        return found
 
 
 def from_environment(**overrides) -> IntakeConfig:

@@ -13,6 +13,7 @@ time and never stored.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import urllib.error
@@ -92,7 +93,8 @@ class Escalator:
             try:
                 self.run_once()
             except Exception as exc:  # noqa: BLE001  (keep delivering; the failure is in the log)
-                print(f"[intake] escalator error: {type(exc).__name__}: {exc}", flush=True)
+                logging.getLogger("openhands_driver.intake.escalation").error(
+                    "escalator error: %s: %s", type(exc).__name__, exc)
             upcoming = self.store.next_escalation_at()
             wait = 1.0 if upcoming is None else min(max(upcoming - self.clock(), 0.02), 1.0)
             self._wake.wait(wait)

@@ -17,9 +17,9 @@ stay queued for the next start.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any
 from openhands_driver import verifier
 from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
-from openhands_driver.intake import phases
+from openhands_driver.intake import logs, phases
 from openhands_driver.intake.budget import TokenBudget
 from openhands_driver.intake.config import IntakeConfig
 from openhands_driver.intake.escalation import Escalator, escalation_record
@@ -38,6 +38,7 @@ from openhands_driver.intake.registry import TargetPlan, run_config
 from openhands_driver.intake.store import Store
 
 TICK_S = 0.5
+log = logging.getLogger("openhands_driver.intake.queue")
 
 
 @dataclass
@@ -163,7 +164,7 @@ class IntakeQueue:
                     self.on_final(execution_id)
                 self._dispatch()
             except Exception:  # noqa: BLE001  (the dispatcher must survive; traceback to the log)
-                print(f"[intake] dispatcher error:\n{traceback.format_exc()}", flush=True)
+                log.exception("dispatcher error")
             upcoming = self.store.next_expiry()
             wait = TICK_S if upcoming is None else min(max(upcoming - self.clock(), 0.01), TICK_S)
             self._wake.wait(wait)
@@ -253,14 +254,16 @@ class IntakeQueue:
 
     def _run(self, request: RunRequest, plan: TargetPlan) -> None:
         execution_id = request.execution_id
+        trace = logs.bind(execution_id)  # every line this run's thread logs carries its id
         try:
             if plan.kind == "verify_only":
                 self._probe_only(request, plan)
             else:
                 self._run_incident(request, plan)
         except Exception:  # noqa: BLE001  (a recording bug must not kill the thread silently)
-            print(f"[intake] recording {execution_id} failed:\n{traceback.format_exc()}", flush=True)
+            log.exception("recording %s failed", execution_id)
         finally:
+            logs.unbind(trace)
             with self._lock:
                 self._running.pop(execution_id, None)
             self._wake.set()
@@ -292,7 +295,7 @@ class IntakeQueue:
             error, user_error = str(exc), True
         except Exception as exc:  # noqa: BLE001  (any runner failure is a recorded, failed run)
             error = f"{type(exc).__name__}: {exc}"
-            print(f"[intake] runner failed for {execution_id}:\n{traceback.format_exc()}", flush=True)
+            log.exception("runner failed for %s", execution_id)
         escalation = None
         if result is None and request.cancel.is_set():
             status, reason = "cancelled", f"cancelled at shutdown before the run reported back ({error})"
@@ -327,8 +330,8 @@ class IntakeQueue:
             outcome = f"{status}: {reason}" + (f"; agent: {run['agent_message'][:300]}"
                                                if run.get("agent_message") else "")
         if execution_id in self._abandoned:  # its final record was written at shutdown
-            print(f"[intake] late result of abandoned run {execution_id} dropped "
-                  f"(run status {run.get('status')})", flush=True)
+            log.warning("late result of abandoned run %s dropped (run status %s)", execution_id,
+                        run.get("status"))
             return
         phase_rows = phases.derive(actions, routing=run.get("routing"), skill_id=run.get("skill_id"),
                                    verification=run.get("verification"), outcome=outcome)

@@ -2,7 +2,7 @@
 
 Roles, each including the one before: ``viewer`` (read executions, status, metrics), ``operator``
 (post alerts to the webhooks; approve, reject, resume executions), ``admin`` (the service registry,
-draining the intake). An unknown endpoint needs ``admin`` (deny by default).
+the sanitized config, the log level, draining the intake). An unknown endpoint needs ``admin`` (deny by default).
 
 Tokens: ``SRE_INTAKE_TOKENS`` names a JSON file ``{"tokens": [{"id", "role", "sha256"}]}`` that holds
 only the SHA-256 of each token value (``scripts/intake_tokens.py add`` makes one and prints the value
@@ -35,13 +35,14 @@ PUBLIC = ("/healthz", "/openapi.json", "/docs")
 # (method, path pattern) -> the least role that may call it; first match wins
 RULES: tuple[tuple[str, re.Pattern, str], ...] = (
     ("GET", re.compile(r"^/executions(/[^/]+)?$"), "viewer"),
-    ("GET", re.compile(r"^/ops/(status|metrics)$"), "viewer"),
+    ("GET", re.compile(r"^/ops/(status|health|metrics|dependencies|errors)$"), "viewer"),
     ("GET", re.compile(r"^/api/v1/incident/(execution/[^/]+(/logs)?|executions/active)$"), "viewer"),
     ("POST", re.compile(r"^/webhook/[^/]+$"), "operator"),
     ("POST", re.compile(r"^/api/v1/incident/trigger-agent$"), "operator"),
     ("POST", re.compile(r"^/executions/[^/]+/(approve|reject|resume)$"), "operator"),
     ("GET", re.compile(r"^/ops/registry$"), "admin"),
-    ("POST", re.compile(r"^/ops/drain$"), "admin"),
+    ("GET", re.compile(r"^/ops/config$"), "admin"),
+    ("POST", re.compile(r"^/ops/(drain|loglevel)$"), "admin"),
 )
 
 

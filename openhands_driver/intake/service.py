@@ -20,12 +20,12 @@ import threading
 import time
 from typing import TextIO
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
-from openhands_driver.intake import registry, report
+from openhands_driver.intake import logs, registry, report
 from openhands_driver.intake.api import create_app
 from openhands_driver.intake.config import IntakeConfig
 from openhands_driver.intake.escalation import Escalator, escalation_record, iso
+from openhands_driver.intake.http_server import HttpServer
+from openhands_driver.intake.metrics import IntakeMetrics
 from openhands_driver.intake.payloads import Incident
 from openhands_driver.intake.queue import IntakeQueue, Runner
 from openhands_driver.intake.store import Store, redact_payload
@@ -33,11 +33,6 @@ from openhands_driver.scenarios import load_catalog
 from openhands_driver.telemetry import Telemetry
 
 HOUR_S = 3600.0
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:  # no access log on stderr
-        pass
 
 
 class IntakeService:
@@ -54,6 +49,11 @@ class IntakeService:
 
         approvals.ensure_schema(self.store.path)
         self._secrets = [s for s in (config.token, config.routing_key) if s]
+        from openhands_driver.intake import roles
+
+        self.token_ids = [entry[0] for entry in roles.load(config.token, config.tokens_file).entries]
+        self.request_metrics = IntakeMetrics(self.metrics)  # its own registry (metrics.py)
+        self.errors = logs.ErrorRing(secrets=tuple(self._secrets))  # GET /ops/errors
         self.escalator = Escalator(self.store, config, on_change=self.write_report, clock=clock)
         if runner is None:
             from openhands_driver.intake.workers import ProcessRunner
@@ -66,8 +66,7 @@ class IntakeService:
         self.telemetry.bind_service(self)
         self._accepting = False
         self._stopped = False
-        self._server = None
-        self._server_thread: threading.Thread | None = None
+        self.http: HttpServer | None = None
         self.started_at: float | None = None
         self.recovered: dict[str, list[str]] = {}
 
@@ -75,6 +74,9 @@ class IntakeService:
 
     def start(self) -> IntakeService:
         now = self.clock()
+        # bound first: a port in use is a UserError before any thread starts (served at the end)
+        self.http = HttpServer(create_app(self), host=self.config.host, port=self.config.port,
+                               threads=self.config.http_threads, max_body_bytes=self.config.max_body_bytes)
         # crash safety: leftovers of dead runs first, then the lease-checked recovery (lease.py)
         from openhands_driver import janitor
         from openhands_driver.intake import lease
@@ -101,23 +103,24 @@ class IntakeService:
             warm()  # a worker process imports the SDK meanwhile; this process stays light
         self.escalator.start()
         self.queue.start()
-        self._server = make_server(self.config.host, self.config.port, create_app(self), threaded=True,
-                                   request_handler=_QuietHandler)
-        self._server_thread = threading.Thread(target=self._server.serve_forever, name="intake-http",
-                                               kwargs={"poll_interval": 0.1}, daemon=True)
-        self._server_thread.start()
+        self.errors.attach()
+        self.http.start()
         self._accepting = True
         self.started_at = now
         return self
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "start() first"
-        return self._server.server_port
+        assert self.http is not None, "start() first"
+        return self.http.port
 
     @property
     def url(self) -> str:
         return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(self._secrets)
 
     @property
     def accepting(self) -> bool:
@@ -145,11 +148,9 @@ class IntakeService:
         close = getattr(self.runner, "close", None)
         if callable(close):
             close()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._server_thread is not None:
-            self._server_thread.join(5)
+        if self.http is not None:
+            self.http.stop()
+        self.errors.detach()
         counts = self.store.counts()
         self.telemetry.shutdown()  # flushes; the gauges read the store once more
         self.store.close()
@@ -225,7 +226,8 @@ class IntakeService:
 
 
 def serve(config: IntakeConfig, *, runner: Runner | None = None, out: TextIO = sys.stdout) -> int:
-    """Run the service until SIGTERM/SIGINT; returns the exit code."""
+    """Run the service until SIGTERM/SIGINT; returns the exit code. Logs are JSON lines on stderr."""
+    logs.configure(config.log_level, secrets=tuple(v for v in (config.token, config.routing_key) if v))
     service = IntakeService(config, runner=runner).start()
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda signum, frame: stop.set())

@@ -191,4 +191,5 @@ class ProcessRunner:
     def describe(self) -> dict:
         with self._lock:
             return {"kind": "process", "workers": len(self._all), "idle": len(self._idle),
-                    "pids": [w.process.pid for w in self._all]}
+                    "pids": [w.process.pid for w in self._all],
+                    "alive": [w.process.pid for w in self._all if w.process.is_alive()]}
