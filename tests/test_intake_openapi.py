@@ -56,7 +56,7 @@ class OpenApiServiceTest(unittest.TestCase):
                               trace_log=self.tmp / "trace.jsonl", shutdown_deadline_s=2.0, cancel_grace_s=2.0)
         self.service = IntakeService(config, runner=FakeRunner()).start()
         self.addCleanup(self.service.stop, 2.0, 2.0)
-        self.app = self.service._server.app
+        self.app = self.service.http.app
 
     def call(self, method: str, path: str, body=None, *, token: str | None = TOKEN):
         conn = http.client.HTTPConnection("127.0.0.1", self.service.port, timeout=TIMEOUT_S)

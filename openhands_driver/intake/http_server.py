@@ -25,6 +25,7 @@ logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 class HttpServer:
     def __init__(self, app, *, host: str, port: int, threads: int = 8, max_body_bytes: int = 1 << 20):
+        self.app = app  # the WSGI app served (tests and tools read it)
         # bound here: "address in use" surfaces in the caller, before start() and before any thread
         try:
             self._server = create_server(app, host=host, port=port, threads=threads,
