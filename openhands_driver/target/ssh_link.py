@@ -163,7 +163,8 @@ class MasterConnection:
         self._stderr: list[bytes] = []
         self.proc = subprocess.Popen(argv + [remote_command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True)
-        threading.Thread(target=self._drain, name="ssh-master-stderr", daemon=True).start()
+        self._reader = threading.Thread(target=self._drain, name="ssh-master-stderr", daemon=True)
+        self._reader.start()
         self._buffer = b""
 
     def _drain(self) -> None:
@@ -221,6 +222,18 @@ class MasterConnection:
     def close(self, timeout_s: float = 15.0) -> bool:
         """End of input for the watchdog (it stops the service and removes its directory), then the
         connection ends. True when it ended by itself within ``timeout_s``."""
+        try:
+            return self._close(timeout_s)
+        finally:
+            self._reader.join(timeout=2)
+            for stream in (self.proc.stdout, self.proc.stderr):
+                try:
+                    if stream is not None and not self._reader.is_alive():
+                        stream.close()
+                except OSError:
+                    pass
+
+    def _close(self, timeout_s: float) -> bool:
         try:
             if self.proc.stdin is not None:
                 self.proc.stdin.close()

@@ -110,9 +110,10 @@ class SshdNetns:
             _run(*inside, "ip", "addr", "add", f"{self.address}/30", "dev", self.veth_ns)
             _run(*inside, "ip", "link", "set", self.veth_ns, "up")
             _run(*inside, "ip", "link", "set", "lo", "up")
-            self.proc = subprocess.Popen([*inside, SSHD, "-D", "-e", "-f", str(config)],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=open(self.dir / "sshd.log", "wb"), start_new_session=True)
+            with open(self.dir / "sshd.log", "wb") as log:
+                self.proc = subprocess.Popen([*inside, SSHD, "-D", "-e", "-f", str(config)],
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                             stderr=log, start_new_session=True)
             self.wait_port(self.port, 10)
         except BaseException:
             self.stop()
