@@ -161,3 +161,38 @@ class SshdNetns:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def measure(runs: int = 10) -> dict:
+    """The ssh backend's costs against this sshd: start-up, one `exec`, one restart, clean-up (s)."""
+    from openhands_driver.target import create_target
+
+    with SshdNetns() as sshd:
+        target = create_target("ssh", scenario_id="i-measure", fault="stale_lockfile", host=sshd.target_host,
+                               identity_file=sshd.client_key, known_hosts=sshd.known_hosts)
+        began = time.monotonic()
+        try:
+            target.start()
+            started = time.monotonic() - began
+            execs = []
+            for _ in range(runs):
+                t0 = time.monotonic()
+                target.exec(["true"])
+                execs.append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            target.restart()
+            restart = time.monotonic() - t0
+        finally:
+            t0 = time.monotonic()
+            target.cleanup()
+            cleanup = time.monotonic() - t0
+    execs.sort()
+    return {"start_s": round(started, 3), "exec_median_s": round(execs[len(execs) // 2], 3),
+            "restart_s": round(restart, 3), "cleanup_s": round(cleanup, 3), "execs": runs}
+
+
+if __name__ == "__main__":  # uv run python -m tests.support.sshd_netns
+    import json
+
+    reason = unavailable()
+    print(json.dumps({"skipped": reason} if reason else measure()))
