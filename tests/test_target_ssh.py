@@ -359,5 +359,79 @@ class RunDemoOverSshTest(unittest.TestCase):
                 self.assertLessEqual(set(self.sshd.pids()), self.sshd_pids)
 
 
+@unittest.skipIf(WHY_NOT, f"ssh backend tests: {WHY_NOT}")
+class IntakeOverSshTest(unittest.TestCase):
+    """scripts/serve.py with a registry entry of kind ssh: an alert to a verified fix on the ssh host."""
+
+    def test_alert_to_verified_fix_over_ssh(self):
+        import http.client
+        import select
+
+        token = "e2e-ssh-intake-token-0123456789abcdef"
+        before = {str(p) for p in Path("/tmp").glob("sre-ssh-*")}
+        with sshd_netns.SshdNetns() as sshd, tempfile.TemporaryDirectory(prefix="intake-ssh-") as tmp_name:
+            tmp = Path(tmp_name)
+            key_lines = [line for line in sshd.client_key.read_text().splitlines()
+                         if line and not line.startswith("-----")]
+            registry = tmp / "services.json"
+            registry.write_text(json.dumps({"schema_version": 1, "services": {"payments": {
+                "backend": "ssh", "host": sshd.target_host, "identity_file": str(sshd.client_key),
+                "known_hosts": str(sshd.known_hosts), "scenario": "stale_lockfile"}}}))
+            env = {**os.environ, "SRE_INTAKE_TOKEN": token}
+            env.pop("SRE_ESCALATION_URL", None)
+            with open(tmp / "service.err", "wb") as stderr:
+                proc = subprocess.Popen([sys.executable, "scripts/serve.py", "--port", "0", "--services", str(registry),
+                                         "--db", str(tmp / "intake.db"), "--trace-log", str(tmp / "trace.jsonl"),
+                                         "--concurrency", "1", "--shutdown-deadline-s", "1"],
+                                        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                        start_new_session=True)
+            try:
+                ready, _, _ = select.select([proc.stdout], [], [], 30)
+                self.assertTrue(ready, (tmp / "service.err").read_text(errors="replace")[-2000:])
+                port = int(json.loads(proc.stdout.readline())["url"].rsplit(":", 1)[1])
+
+                def call(method, path, body=None):
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    try:
+                        conn.request(method, path, body=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                        response = conn.getresponse()
+                        return response.status, json.loads(response.read())
+                    finally:
+                        conn.close()
+
+                status, accepted = call("POST", "/webhook/generic", {"title": "payments is failing",
+                                                                      "service": "payments", "priority": "P2"})
+                self.assertEqual(status, 202, accepted)
+                deadline = time.monotonic() + 240
+                while time.monotonic() < deadline:
+                    status, data = call("GET", f"/executions/{accepted['execution_id']}")
+                    if data["status"] in ("fixed", "failed", "escalated"):
+                        break
+                    time.sleep(0.5)
+                self.assertEqual(data["status"], "fixed", (tmp / "service.err").read_text(errors="replace")[-3000:])
+                self.assertTrue(data["verification"]["verified"])
+                self.assertTrue(data["verification"]["url"].startswith(f"http://{sshd.address}:"))
+                self.assertEqual(data["run"]["target"]["backend"], "ssh")
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    try:
+                        proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait(10)
+                proc.stdout.close()
+            self.assertEqual(before, {str(p) for p in Path("/tmp").glob("sre-ssh-*")})  # the run's remote dir is gone
+            for path in tmp.rglob("*"):  # the key's content nowhere; its path nowhere but the registry/plan
+                if not path.is_file():
+                    continue
+                text = path.read_bytes().decode(errors="replace")
+                for line in key_lines:
+                    self.assertNotIn(line, text, f"identity file content in {path}")
+                if path.suffix in (".jsonl", ".log", ".md", ".err"):
+                    self.assertNotIn(str(sshd.client_key), text, f"identity file path in {path}")
+
+
 if __name__ == "__main__":
     unittest.main()
