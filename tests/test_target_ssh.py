@@ -242,6 +242,22 @@ class SshTargetTest(unittest.TestCase):
                 self.assert_no_leak(str(caught.exception), "the error")
         self.assertEqual(empty.read_text(), "")  # host keys are never added
 
+    def test_janitor_ends_a_dead_runs_leftover_connection(self):
+        from openhands_driver import janitor
+
+        target = self.target()
+        try:
+            target.start()
+            remote_dir = target.describe()["remote_dir"]
+            local = Path(target.control_socket).parent
+            report = janitor.SweepReport()
+            janitor._end_ssh_connection(local, report)  # as for a dead owner whose master still runs
+            self.assertEqual(report.ended_ssh, [f"{self.sshd.target_host}:{remote_dir}"], report.errors)
+            self.assert_remote_clean(remote_dir)
+            self.assert_no_leak(json.dumps(report.to_dict()) + (local / "ssh.json").read_text(), "the janitor")
+        finally:
+            target.cleanup()
+
     def test_sigkill_of_the_owner_cleans_the_remote_host(self):
         from openhands_driver import janitor
 
