@@ -269,6 +269,9 @@ def _ssh_options(args: argparse.Namespace) -> dict | None:
     if not host or identity is None:
         raise UserError("--backend ssh needs --target-host USER@HOST[:PORT] and --identity-file FILE "
                         "(and --known-hosts FILE unless the host is in your ~/.ssh/known_hosts)")
+    if getattr(args, "toolset", "shell") != "shell":
+        raise UserError("--toolset api is not supported with --backend ssh yet (the /ops/* API's token lives "
+                        "on the remote host); use --toolset shell")
     if args.keep_target or args.pause_after_diagnosis or args.target_root or args.target_url:
         raise UserError("--backend ssh provisions a fresh target that lives as long as the run's SSH "
                         "connection: --keep-target, --pause-after-diagnosis, --target-root and --target-url "

@@ -111,6 +111,8 @@ class DestinationAndArgvTest(unittest.TestCase):
             config("--backend", "ssh", "--target-host", "u@h")
         with self.assertRaisesRegex(UserError, "not supported"):
             config("--backend", "ssh", "--target-host", "u@h", "--identity-file", "/x", "--keep-target")
+        with self.assertRaisesRegex(UserError, "--toolset api is not supported"):
+            config("--backend", "ssh", "--target-host", "u@h", "--identity-file", "/x", "--toolset", "api")
         with self.assertRaisesRegex(UserError, "bad identity file"):
             config("--backend", "ssh", "--target-host", "u@h", "--identity-file", "/nonexistent/key")
         simulated = config("--backend", "ssh", "--target-host", "u@h:2200", "--identity-file", "/x", "--simulate")
