@@ -268,8 +268,11 @@ class SshTargetTest(unittest.TestCase):
                 "identity_file=sys.argv[3], known_hosts=sys.argv[4]); t.start(); "
                 "print(json.dumps([t.describe()['remote_dir'], t.control_socket]), flush=True); "
                 "import time; time.sleep(120)")
+        tmpdir = tempfile.mkdtemp(prefix="sre-ssh-test-tmp-")  # the run's local dir lands here: swept alone
+        self.addCleanup(lambda: __import__("shutil").rmtree(tmpdir, ignore_errors=True))
         proc = subprocess.Popen([sys.executable, "-c", code, str(REPO), self.sshd.target_host, str(self.identity),
-                                 str(self.sshd.known_hosts)], stdout=subprocess.PIPE, text=True)
+                                 str(self.sshd.known_hosts)], stdout=subprocess.PIPE, text=True,
+                                env={**os.environ, "TMPDIR": tmpdir})
         try:
             remote_dir, control = json.loads(proc.stdout.readline())
             self.assertTrue(Path(remote_dir, "root").is_dir())
@@ -282,6 +285,7 @@ class SshTargetTest(unittest.TestCase):
             proc.stdout.close()
         self.assert_remote_clean(remote_dir)  # the watchdog saw its input end
         local = Path(control).parent
+        self.assertEqual(str(local.parent), tmpdir)
         deadline = time.monotonic() + 10
         while Path(control).exists() and time.monotonic() < deadline:  # the master ssh ends too
             time.sleep(0.1)
