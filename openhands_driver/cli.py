@@ -75,9 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     blind.add_argument("--soak-s", type=float, default=3.0, metavar="S",
                        help="durability: after the verifier passes the runner restarts the target "
                             "and probes it for S seconds (default 3)")
-    p.add_argument("--backend", choices=("local", "docker"), default="local",
-                   help="where the target runs: local = a process group, docker = a container "
-                        "(default: %(default)s)")
+    p.add_argument("--backend", choices=("local", "docker", "ssh"), default="local",
+                   help="where the target runs: local = a process group, docker = a container, ssh = "
+                        "on another host over SSH (--target-host, --identity-file) (default: %(default)s)")
+    ssh = p.add_argument_group("ssh backend (the system OpenSSH client; host-key checking always on)")
+    ssh.add_argument("--target-host", default=None, metavar="USER@HOST[:PORT]",
+                     help="ssh: the host the target service is provisioned and run on (needs python3 >= "
+                          "3.9 with Flask and tar there); the verifier probes this host's address")
+    ssh.add_argument("--identity-file", type=Path, default=None, metavar="FILE",
+                     help="ssh: the private key to log in with (mode 0600, no passphrase); used only by "
+                          "this machine's ssh, never copied, logged or written to a trace row")
+    ssh.add_argument("--known-hosts", type=Path, default=None, metavar="FILE",
+                     help="ssh: the known_hosts file that must hold the host's key (default: your "
+                          "~/.ssh/known_hosts); an unknown or changed key stops the run (exit 2)")
     p.add_argument("--runtime-image", default=None,
                    help="docker: target image (default: openhands-gepa-sre-target:latest, built "
                         "from target_service/ when missing)")
@@ -183,6 +193,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if docker_only and args.backend != "docker":
         raise UserError(f"{', '.join(docker_only)} {'needs' if len(docker_only) == 1 else 'need'} "
                         "--backend docker")
+    target_options = _ssh_options(args)
     if target_root is not None and not args.target_url:
         raise UserError("--target-root DIR needs --target-url URL: the health URL of the service "
                         "running there, e.g. http://127.0.0.1:8080/")
@@ -243,7 +254,35 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         target_port=getattr(args, "port", None), runtime_image=args.runtime_image,
         target_container=args.target_container, target_root=target_root, target_url=args.target_url,
         remote_host=_remote_host(args.remote_host, check=not args.simulate), sandbox=args.sandbox,
-        toolset=getattr(args, "toolset", "shell"))
+        toolset=getattr(args, "toolset", "shell"), target_options=target_options)
+
+
+def _ssh_options(args: argparse.Namespace) -> dict | None:
+    """--backend ssh: the target's SSH options, checked before anything starts (exit 2 with the fix)."""
+    host, identity, known = (getattr(args, name, None) for name in ("target_host", "identity_file", "known_hosts"))
+    given = [flag for flag, value in (("--target-host", host), ("--identity-file", identity),
+                                      ("--known-hosts", known)) if value is not None]
+    if args.backend != "ssh":
+        if given:
+            raise UserError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --backend ssh")
+        return None
+    if not host or identity is None:
+        raise UserError("--backend ssh needs --target-host USER@HOST[:PORT] and --identity-file FILE "
+                        "(and --known-hosts FILE unless the host is in your ~/.ssh/known_hosts)")
+    if getattr(args, "toolset", "shell") != "shell":
+        raise UserError("--toolset api is not supported with --backend ssh yet (the /ops/* API's token lives "
+                        "on the remote host); use --toolset shell")
+    if args.keep_target or args.pause_after_diagnosis or args.target_root or args.target_url:
+        raise UserError("--backend ssh provisions a fresh target that lives as long as the run's SSH "
+                        "connection: --keep-target, --pause-after-diagnosis, --target-root and --target-url "
+                        "are not supported with it")
+    from openhands_driver.target.ssh_link import check_identity_file, check_known_hosts, parse_destination
+
+    parse_destination(host)
+    if not args.simulate:
+        check_identity_file(identity)
+        check_known_hosts(known)
+    return {"host": host, "identity_file": str(identity), "known_hosts": None if known is None else str(known)}
 
 
 def _strategy_flags(args: argparse.Namespace):

@@ -9,6 +9,11 @@ A run's leftovers are found by name and proven dead by their owner record (``own
   removed only when older than ``unowned_after_s`` and nothing runs in it.
 - open-run sidecars (``<tmp>/sre-runs/<run_id>.json``): an owner that is gone gets its ``started``
   row closed as ``crashed`` in its own trace log (``runrecord.close_crashed``).
+- ssh targets: a dead owner's directory holding ``ssh.json`` (target/ssh.py) is the run's side of
+  a target on another host. Its watchdog there already ends the service when the run's connection
+  ends; if that connection's master process outlived its owner, it is told to exit first
+  (``ssh -O exit`` on the directory's control socket), which ends the remote service, then the
+  directory goes like any other.
 - Docker containers with this project's labels whose ``owner`` label names a gone process (only
   when an engine answers; containers without an owner label are left alone), then networks with
   those labels (the orchestrator's worker networks), listed as ``network NAME`` among the removed.
@@ -19,9 +24,11 @@ A run's leftovers are found by name and proven dead by their owner record (``own
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +50,7 @@ class SweepReport:
     killed_groups: list[int] = field(default_factory=list)
     closed_runs: list[str] = field(default_factory=list)
     removed_containers: list[str] = field(default_factory=list)
+    ended_ssh: list[str] = field(default_factory=list)  # ssh targets whose leftover connection was ended
     docker: str = "not checked"
     errors: list[str] = field(default_factory=list)
 
@@ -64,6 +72,27 @@ def _stop_supervisor(root: Path, report: SweepReport) -> None:
         report.killed_groups.append(pid)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _end_ssh_connection(local: Path, report: SweepReport) -> None:
+    """A dead ssh run's master connection, if it still runs: ask it to exit (its remote watchdog then
+    stops the service and removes the remote directory). Its socket answers only while it runs."""
+    control = local / "c"
+    try:
+        record = json.loads((local / "ssh.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not control.exists():
+        return
+    host = str(record.get("destination", "")).rpartition("@")[2].rpartition(":")[0].strip("[]") or "target"
+    try:
+        done = subprocess.run(["ssh", "-S", str(control), "-O", "exit", "--", host], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        report.errors.append(f"ssh connection of {local}: {exc}")
+        return
+    if done.returncode == 0:
+        report.ended_ssh.append(f"{record.get('destination')}:{record.get('remote_dir')}")
 
 
 def _dir_busy(root: Path) -> bool:
@@ -101,6 +130,7 @@ def sweep_dirs(tmp: Path, report: SweepReport, unowned_after_s: float) -> None:
             report.kept_live.append(str(path))
             continue
         _stop_supervisor(path, report)
+        _end_ssh_connection(path, report)
         shutil.rmtree(path, ignore_errors=True)
         if not path.exists():
             report.removed_dirs.append(str(path))

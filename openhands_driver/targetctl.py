@@ -1,13 +1,15 @@
 """targetctl: the agent's control surface for the incident's target service (stdlib only, py>=3.9).
 
 Configured entirely by environment (from Target.control_env()):
-    TARGETCTL_BACKEND        local | docker
+    TARGETCTL_BACKEND        local | docker | ssh
     TARGETCTL_URL            health URL probed by the verifier
     TARGETCTL_ROOT           service root (as seen by `targetctl exec`)
     TARGETCTL_EXPECTED_PORT  port the service must listen on
     TARGETCTL_SERVICE        the service's name (informational)
     TARGETCTL_CONTAINER      docker backend: the incident's container (name or id)
     DOCKER_HOST              docker backend: the engine (default unix:///var/run/docker.sock)
+    TARGETCTL_SSH_*          ssh backend: destination, port, known_hosts, the run's control socket
+                             and remote directory (targetctl_ssh.py; never an identity file)
     TARGETCTL_BROKER         in the agent's sandbox: the runner's broker socket (see below)
 
 Commands:
@@ -40,7 +42,7 @@ ENV_ROOT = "TARGETCTL_ROOT"
 ENV_EXPECTED_PORT = "TARGETCTL_EXPECTED_PORT"
 ENV_SERVICE = "TARGETCTL_SERVICE"
 REQUIRED_ENV = (ENV_BACKEND, ENV_URL, ENV_ROOT, ENV_EXPECTED_PORT)
-BACKENDS = ("local", "docker")
+BACKENDS = ("local", "docker", "ssh")
 
 SUPERVISOR_PID = "var/run/supervisor.pid"
 SUPERVISOR_STATE = "var/run/supervisor.state"  # JSON the supervisor writes on every decision
@@ -227,6 +229,8 @@ def cmd_info(env: Dict[str, str]) -> int:
             print("ops api: %s/ops/ (bearer token in var/run/ops.token)" % ops["url"])
         except (OSError, ValueError, KeyError, TypeError):
             pass
+    if env.get("TARGETCTL_SSH_DEST"):
+        print("ssh host: %s (port %s)" % (env["TARGETCTL_SSH_DEST"], env.get("TARGETCTL_SSH_PORT") or 22))
     if env.get(ENV_CONTAINER):
         print("container: %s (DOCKER_HOST %s)" % (env[ENV_CONTAINER],
                                                   env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST))
@@ -341,6 +345,31 @@ def docker_backend(command: str, args: argparse.Namespace, env: Dict[str, str]) 
         raise TargetctlError(str(exc), exc.code) from None
 
 
+def sibling_module(name: str):
+    """A stdlib sibling of this file (targetctl_docker, targetctl_ssh): imported from the package,
+    or from this file's own directory when targetctl runs as a script."""
+    if globals().get("__package__"):
+        import importlib
+        return importlib.import_module("%s.%s" % (__package__, name))
+    here = os.path.dirname(os.path.abspath(globals().get("__file__") or "targetctl.py"))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import importlib
+    return importlib.import_module(name)
+
+
+def ssh_backend(command: str, args: argparse.Namespace, env: Dict[str, str]) -> int:
+    """logs / restart / exec on the remote host, over the run's SSH connection (targetctl_ssh.py)."""
+    root = require_env(ENV_ROOT, env)
+    if command == "exec" and not args.argv:
+        return cmd_exec(env, [])  # raises the usage error
+    ssh = sibling_module("targetctl_ssh")
+    try:
+        return ssh.ssh_backend(command, args, env, env.get(ENV_EXPECTED_PORT) or "8080", root)
+    except ssh.SshError as exc:
+        raise TargetctlError(str(exc), exc.code) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(allow_abbrev=False, prog="targetctl",
                                      description="Control the incident's target service.")
@@ -379,6 +408,8 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Dict[str, str]] = N
         backend = require_env(ENV_BACKEND, env)
         if backend == "docker":
             return docker_backend(args.command, args, env)
+        if backend == "ssh":
+            return ssh_backend(args.command, args, env)
         if backend != "local":
             raise TargetctlError("unknown %s=%r; valid backends: %s"
                                  % (ENV_BACKEND, backend, ", ".join(BACKENDS)))

@@ -246,7 +246,7 @@ class FactoryTests(unittest.TestCase):
             create_target(scenario_id="x", fault="nope")
 
     def test_backends_are_registered_by_name(self) -> None:
-        self.assertEqual(set(BACKENDS), {"local", "docker", "worker"})
+        self.assertEqual(set(BACKENDS), {"local", "docker", "worker", "ssh"})
 
     def test_local_is_a_target(self) -> None:
         self.assertTrue(issubclass(LocalTarget, Target))

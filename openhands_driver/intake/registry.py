@@ -7,7 +7,15 @@ Registry file (``--services FILE`` or ``SRE_SERVICE_REGISTRY``)::
                        "handle": "checkout-api-1", "scenario": "stale_lockfile",
                        "auto_remediate": true}}}
 
-(a bare ``{"name": {...}}`` mapping is read too). ``toolset: "api"`` runs that service's agent with
+(a bare ``{"name": {...}}`` mapping is read too). An entry of kind ``ssh`` names a host instead of
+a running service::
+
+      "payments": {"backend": "ssh", "host": "deploy@10.0.0.5:2222", "identity_file": "/etc/sre/deploy_key",
+                   "known_hosts": "/etc/sre/known_hosts", "scenario": "stale_lockfile"}
+
+(``known_hosts`` optional: the default is the user's): its incidents get a fresh target of
+``scenario`` provisioned on that host over SSH (``--backend ssh``, plan kind ``ssh``); the run's
+url is the host's address and the port it was given there. ``toolset: "api"`` runs that service's agent with
 no shell, through its /ops/* platform API only (``--toolset api``; default ``shell``). ``handle`` is the backend's name for the running
 service: the container name for docker, the service root directory for local (the layout in
 CONTRIBUTING.md, with a running supervisor); ``scenario`` is the id its health body reports (the
@@ -37,7 +45,7 @@ from openhands_driver.scenarios import Catalog
 # backend -> the RunConfig fields its attach mode needs (the handle's field first)
 ATTACH_FIELDS = {"docker": ("target_container", "target_url"), "local": ("target_root", "target_url")}
 ATTACH_BACKENDS = tuple(ATTACH_FIELDS)
-KNOWN_BACKENDS = ("local", "docker")
+KNOWN_BACKENDS = ("local", "docker", "ssh")
 HANDLE_MEANING = {"docker": "the container name", "local": "the service root directory"}
 
 
@@ -52,11 +60,15 @@ class ServiceEntry:
     auto_remediate: bool = True
     pause_after_diagnosis: bool = False   # runs stop before their first change for an operator
     toolset: str = "shell"  # shell | api (--toolset): what the agent works with on this service
+    # kind ssh: the host targets are provisioned on (user@host[:port]), the key to log in with, known_hosts
+    ssh_host: str | None = None
+    identity_file: str | None = None
+    known_hosts: str | None = None
 
 
 @dataclass(frozen=True)
 class TargetPlan:
-    """What a run will act on. kind: demo | attach | verify_only | blocked | none."""
+    """What a run will act on. kind: demo | attach | ssh | verify_only | blocked | none."""
 
     kind: str
     reason: str
@@ -65,7 +77,7 @@ class TargetPlan:
 
     @property
     def runnable(self) -> bool:
-        return self.kind in ("demo", "attach")
+        return self.kind in ("demo", "attach", "ssh")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,6 +106,9 @@ def load_registry(path: str | Path | None) -> dict[str, ServiceEntry]:
     services = {k: v for k, v in services.items() if k != "schema_version"}
     entries = {}
     for name, raw in services.items():
+        if isinstance(raw, dict) and raw.get("backend") == "ssh":
+            entries[name] = _ssh_entry(path, name, raw)
+            continue
         if not isinstance(raw, dict) or not isinstance(raw.get("url"), str) or not raw["url"]:
             raise UserError(f"{path}: service {name!r} needs a 'url' (its health URL)")
         backend = raw.get("backend", "local")
@@ -111,6 +126,29 @@ def load_registry(path: str | Path | None) -> dict[str, ServiceEntry]:
             pause_after_diagnosis=raw.get("pause_after_diagnosis") is True,
             toolset=toolset)
     return entries
+
+
+def _ssh_entry(path: Path, name: str, raw: dict) -> ServiceEntry:
+    """A registry entry of kind ssh: host, identity_file (checked now: exit 2 with the fix), scenario."""
+    from openhands_driver.target.ssh_link import check_identity_file, check_known_hosts, parse_destination
+
+    where = f"{path}: service {name!r} (backend ssh)"
+    if not isinstance(raw.get("host"), str) or not isinstance(raw.get("identity_file"), str):
+        raise UserError(f"{where} needs 'host' (user@host[:port]) and 'identity_file' (the private key)")
+    if not isinstance(raw.get("scenario"), str) or not raw["scenario"]:
+        raise UserError(f"{where} needs 'scenario': the incident its targets are provisioned with")
+    try:
+        destination = parse_destination(raw["host"])
+        check_identity_file(raw["identity_file"])
+        check_known_hosts(raw.get("known_hosts"))
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    toolset = raw.get("toolset", "shell")
+    if toolset != "shell":
+        raise UserError(f"{where}: toolset {toolset!r} is not supported over ssh yet; valid toolsets: shell")
+    return ServiceEntry(name=name, url=f"ssh://{destination}", backend="ssh", scenario=raw["scenario"],
+                        skill_id=raw.get("skill_id"), auto_remediate=raw.get("auto_remediate", True) is not False,
+                        ssh_host=raw["host"], identity_file=raw["identity_file"], known_hosts=raw.get("known_hosts"))
 
 
 def check_demo_scenario(incident: Incident, catalog: Catalog) -> None:
@@ -150,6 +188,9 @@ def resolve(incident: Incident, registry: dict[str, ServiceEntry], *, demo_targe
         if not entry.auto_remediate:
             return TargetPlan("blocked", f"policy: the registry entry of {entry.name} sets "
                               "auto_remediate false; a human handles its incidents", entry.scenario, entry)
+        if entry.backend == "ssh":
+            return TargetPlan("ssh", f"fresh target of scenario {entry.scenario} on ssh host {entry.ssh_host}",
+                              entry.scenario, entry)
         scenario = entry.scenario or _reported_scenario(entry) or incident.scenario
         if entry.handle and _runner_can_attach(entry.backend):
             if not scenario:
@@ -178,7 +219,14 @@ def run_config(plan: TargetPlan, *, run_id: str, base: dict, incident_text: str 
     if not plan.runnable:
         raise ValueError(f"plan {plan.kind} is not runnable: {plan.reason}")
     options = dict(base, scenario=plan.scenario, run_id=run_id, incident_text=incident_text)
-    if plan.kind == "attach":
+    if plan.kind == "ssh":
+        assert plan.service is not None
+        service = plan.service
+        options.update({"backend": "ssh", "skill_id": service.skill_id, "toolset": "shell",
+                        "keep_target": False, "pause_after_diagnosis": False,
+                        "target_options": {"host": service.ssh_host, "identity_file": service.identity_file,
+                                           "known_hosts": service.known_hosts}})
+    elif plan.kind == "attach":
         assert plan.service is not None
         service = plan.service
         handle_field = ATTACH_FIELDS[service.backend][0]

@@ -26,6 +26,7 @@ BACKENDS: dict[str, str] = {
     "local": "openhands_driver.target.local:LocalTarget",
     "docker": "openhands_driver.target.docker:DockerTarget",
     "worker": "openhands_driver.target.worker:WorkerTarget",  # inside an agent-server worker (orchestrator)
+    "ssh": "openhands_driver.target.ssh:SSHTarget",  # on another host, over the system OpenSSH client
 }
 
 __all__ = ["BACKENDS", "CommandResult", "Target", "TargetError", "create_target", "backend_class"]
