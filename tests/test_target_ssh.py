@@ -383,9 +383,10 @@ class RunDemoOverSshTest(unittest.TestCase):
 
 @unittest.skipIf(WHY_NOT, f"ssh backend tests: {WHY_NOT}")
 class IntakeOverSshTest(unittest.TestCase):
-    """scripts/serve.py with a registry entry of kind ssh: an alert to a verified fix on the ssh host."""
+    """scripts/serve.py with a registry entry of kind ssh: a ServiceNow trigger to a verified fix on the ssh
+    host, read back through the execution, hypotheses and logs endpoints."""
 
-    def test_alert_to_verified_fix_over_ssh(self):
+    def test_servicenow_trigger_to_verified_fix_over_ssh(self):
         import http.client
         import select
 
@@ -422,12 +423,19 @@ class IntakeOverSshTest(unittest.TestCase):
                     finally:
                         conn.close()
 
-                status, accepted = call("POST", "/webhook/generic", {"title": "payments is failing",
-                                                                      "service": "payments", "priority": "P2"})
+                # a ServiceNow incident names the registry entry: its run gets a fresh target on the ssh host
+                status, accepted = call("POST", "/api/v1/incident/trigger-agent", {
+                    "incident_number": "INC0020001", "short_description": "payments API answers 503",
+                    "description": "Monitoring: the payments health probe fails since 02:10.",
+                    "priority": "2 - High", "category": "Software", "assignment_group": "SRE On-Call",
+                    "state": "New", "target": {"ip_address": sshd.address, "hostname": "payments-1",
+                                               "service": "payments"}})
                 self.assertEqual(status, 202, accepted)
+                self.assertEqual((accepted["incident_number"], accepted["status"]), ("INC0020001", "queued"))
+                execution_id = accepted["execution_id"]
                 deadline = time.monotonic() + 240
                 while time.monotonic() < deadline:
-                    status, data = call("GET", f"/executions/{accepted['execution_id']}")
+                    status, data = call("GET", f"/executions/{execution_id}")
                     if data["status"] in ("fixed", "failed", "escalated"):
                         break
                     time.sleep(0.5)
@@ -435,6 +443,23 @@ class IntakeOverSshTest(unittest.TestCase):
                 self.assertTrue(data["verification"]["verified"])
                 self.assertTrue(data["verification"]["url"].startswith(f"http://{sshd.address}:"))
                 self.assertEqual(data["run"]["target"]["backend"], "ssh")
+                # the ServiceNow view of the same execution: timeline, hypotheses and logs of the run
+                status, execution = call("GET", f"/api/v1/incident/execution/{execution_id}")
+                self.assertEqual(status, 200, execution)
+                self.assertEqual((execution["incident_number"], execution["status"]), ("INC0020001", "fixed"))
+                self.assertTrue(execution["timeline"])
+                self.assertEqual([t["step_number"] for t in execution["timeline"]],
+                                 list(range(1, len(execution["timeline"]) + 1)))
+                self.assertIn("remediate", [t["action_type"] for t in execution["timeline"]])
+                diagnosis = [h for h in execution["hypotheses"] if h.get("source") == "diagnosis"]
+                self.assertEqual([(h["status"], h["fault_class"]) for h in diagnosis],
+                                 [("validated", "stale_lockfile")], execution["hypotheses"])
+                self.assertIn(("verifier", True), {(c["kind"], c["passed"]) for c in execution["verifications"]})
+                status, logs = call("GET", f"/api/v1/incident/execution/{execution_id}/logs")
+                self.assertEqual(status, 200, logs)
+                self.assertEqual(len(logs["logs"]), len(execution["timeline"]))
+                self.assertTrue(any("remediate" in e["command_executed"] and e["status"] == "completed"
+                                    for e in logs["logs"] if e["action_type"] == "remediate"), logs["logs"])
             finally:
                 if proc.poll() is None:
                     os.killpg(proc.pid, signal.SIGTERM)
