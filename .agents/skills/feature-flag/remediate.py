@@ -8,11 +8,12 @@ that are on stay on). The edit runs inside the target with its python3 (`targetc
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
 
 # Runs in the service root: set defaultVariant "off" for one flag, write atomically.
 TURN_OFF = (
@@ -31,16 +32,8 @@ TURN_OFF = (
 )
 
 
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("feature_flag_diagnose",
-                                                  Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found["fault_present"]:
         return {"action": "turn-off-flag", "ok": False, "diagnosis": found,
@@ -62,9 +55,7 @@ def remediate() -> dict:
 
 
 def main(argv: list) -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

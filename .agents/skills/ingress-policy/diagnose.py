@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import targetctl  # noqa: E402
 
 CLASS_ID = "ingress_policy"
 CONFIG = "etc/service.json"
@@ -22,10 +26,6 @@ GATEWAY_POD = "gateway.networking.k8s.io/gateway-name"
 NS_NAME = "kubernetes.io/metadata.name"
 MESH_ROOT = "istio-system"
 LOGGED = re.compile(r"via gateway .*")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def read_json(rel: str):
@@ -168,8 +168,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

@@ -14,11 +14,13 @@ Importable: `remediate() -> dict`.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
 
 WRITE = (
     "import json, os, sys\n"
@@ -32,13 +34,6 @@ WRITE = (
     "os.chmod(tmp, os.stat(path).st_mode & 0o777)\n"
     "os.replace(tmp, path)\n"
 )
-
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("ingress_policy_diagnose", Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fixed_document(diag, found: dict):
@@ -62,7 +57,7 @@ def fixed_document(diag, found: dict):
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found["fault_present"]:
         return {"action": "fix-mesh-policy", "ok": False, "diagnosis": found,
@@ -84,9 +79,7 @@ def remediate() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

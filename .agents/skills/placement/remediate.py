@@ -11,11 +11,13 @@ python3, atomically. The caller restarts the service afterwards (the scheduler a
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
 
 # Runs in the service root: argv = path, mode (spec|uncordon|quota), JSON argument.
 EDIT = (
@@ -41,13 +43,6 @@ EDIT = (
 USED = re.compile(r"requested: ([\w.]+)=([\w.]+), used: [\w.]+=([\w.]+), limited")
 
 
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("placement_diagnose", Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _mib(value: str) -> float:
     match = re.match(r"^([0-9.]+)(Ki|Mi|Gi|Ti)?$", value)
     scale = {None: 1 / (1024 * 1024), "Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
@@ -69,7 +64,7 @@ def _quota_values(diag, finding: dict) -> dict:
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found.get("fault_present"):
         return {"action": "unblock-scheduling", "ok": False,
@@ -102,9 +97,7 @@ def remediate() -> dict:
 
 
 def main() -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":
