@@ -2,7 +2,20 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
+
+
+# The end of an in-target edit program (run with `targetctl exec python3 -c PROGRAM path ...`):
+# `data` written back to `path` atomically (temp file + rename); KEEP_MODE also keeps its mode.
+WRITE_BACK = (
+    "tmp = path + '.tmp'\n"
+    "with open(tmp, 'w') as out:\n"
+    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
+    "os.replace(tmp, path)\n"
+)
+WRITE_BACK_KEEP_MODE = WRITE_BACK.replace("os.replace(", "os.chmod(tmp, os.stat(path).st_mode & 0o777)\nos.replace(")
 
 
 def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -23,3 +36,21 @@ def read_json(rel: str):
 def safe(rel) -> bool:
     """A path relative to the service root that stays inside it."""
     return isinstance(rel, str) and bool(rel) and not rel.startswith("/") and ".." not in rel.split("/")
+
+
+def wait_healthy(attempts: int, interval_s: float = 0.5) -> bool:
+    """`targetctl status` until it passes: at most `attempts` tries, `interval_s` apart."""
+    for _ in range(attempts):
+        if targetctl("status").returncode == 0:
+            return True
+        time.sleep(interval_s)
+    return False
+
+
+def listen_port() -> int | None:
+    """The port the instance must listen on (`targetctl info`), else the last one its log names."""
+    match = re.search(r"expected listen port:\s*(\d+)", targetctl("info").stdout)
+    if match:
+        return int(match.group(1))
+    ports = re.findall(r"listening on [\d.]+:(\d+)", targetctl("logs", "-n", "200").stdout)
+    return int(ports[-1]) if ports else None

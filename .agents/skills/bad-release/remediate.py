@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
 from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK  # noqa: E402
 
 # Runs in the service root: point "current" at argv[2] and record the rollback in the history.
 ROLL_BACK = (
@@ -25,11 +26,7 @@ ROLL_BACK = (
     "                'release': release, 'image': image,\n"
     "                'change': 'rollback from %s' % data.get('current')})\n"
     "data['current'] = release\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.replace(tmp, path)\n"
-)
+) + WRITE_BACK
 
 
 def remediate() -> dict:

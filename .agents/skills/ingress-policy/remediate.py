@@ -16,11 +16,11 @@ from __future__ import annotations
 import copy
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
 from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import wait_healthy  # noqa: E402
 
 WRITE = (
     "import json, os, sys\n"
@@ -67,12 +67,7 @@ def remediate() -> dict:
                 "error": "could not tell the instance's listen port (targetctl info); nothing changed"}
     doc = fixed_document(diag, found)
     done = diag.targetctl("exec", "python3", "-c", WRITE, found["file"], json.dumps(doc))
-    healthy = False
-    for _ in range(6):
-        if diag.targetctl("status").returncode == 0:
-            healthy = True
-            break
-        time.sleep(0.5)
+    healthy = wait_healthy(6)
     return {"action": "fix-mesh-policy", "kind": found["kind"], "file": found["file"],
             "deleted": doc is None, "healthy_after": healthy,
             "ok": done.returncode == 0, "error": done.stderr.strip()[-400:] or None}

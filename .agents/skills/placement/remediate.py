@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
 from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK  # noqa: E402
 
 # Runs in the service root: argv = path, mode (spec|uncordon|quota), JSON argument.
 EDIT = (
@@ -35,11 +36,7 @@ EDIT = (
     "    data.setdefault('spec', {}).pop('unschedulable', None)\n"
     "else:\n"
     "    data.setdefault('spec', {}).setdefault('hard', {}).update(arg)\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.replace(tmp, path)\n"
-)
+) + WRITE_BACK
 USED = re.compile(r"requested: ([\w.]+)=([\w.]+), used: [\w.]+=([\w.]+), limited")
 
 

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
 from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK_KEEP_MODE, wait_healthy  # noqa: E402
 
 SET_FIELDS = (
     "import json, os, sys\n"
     "path, fix = sys.argv[1], json.loads(sys.argv[2])\n"
     "data = json.load(open(path))\n"
     "data['readiness'].update(fix)\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.chmod(tmp, os.stat(path).st_mode & 0o777)\n"
-    "os.replace(tmp, path)\n"
-)
+) + WRITE_BACK_KEEP_MODE
 
 
 def remediate() -> dict:
@@ -37,12 +32,7 @@ def remediate() -> dict:
                 "error": "the readiness probe already targets the app; nothing changed"}
     rel, fix = found["probes_file"], found["fix"]
     done = diag.targetctl("exec", "python3", "-c", SET_FIELDS, rel, json.dumps(fix))
-    healthy = False
-    for _ in range(10):  # the supervisor probes every half second
-        if diag.targetctl("status").returncode == 0:
-            healthy = True
-            break
-        time.sleep(0.5)
+    healthy = wait_healthy(10)  # the supervisor probes every half second
     return {"action": "fix-readiness-probe", "file": rel, "set": fix, "healthy_after": healthy,
             "ok": done.returncode == 0, "error": done.stderr.strip()[-400:] or None}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
 from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK  # noqa: E402
 
 # Runs in the service root: argv = path, new limit (e.g. 256Mi).
 RAISE = (
@@ -22,11 +23,7 @@ RAISE = (
     "    data['memory_mb'] = int(limit[:-2]) * 1048576 // 1000000 + 1\n"
     "else:\n"
     "    data.setdefault('resources', {}).setdefault('limits', {})['memory'] = limit\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.replace(tmp, path)\n"
-)
+) + WRITE_BACK
 
 
 def remediate() -> dict:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
 from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK_KEEP_MODE, wait_healthy  # noqa: E402
 
 SET_ROUTE = (
     "import json, os, sys\n"
@@ -23,12 +23,7 @@ SET_ROUTE = (
     "data = json.load(open(path))\n"
     "routes = [r for r in data.get('routes', []) if r.get('service') != route['service']]\n"
     "data['routes'] = routes + [route]\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.chmod(tmp, os.stat(path).st_mode & 0o777)\n"
-    "os.replace(tmp, path)\n"
-)
+) + WRITE_BACK_KEEP_MODE
 
 
 def remediate() -> dict:
@@ -39,12 +34,7 @@ def remediate() -> dict:
                 "error": "the routing entry already reaches the instance; nothing changed"}
     rel, route = found["routes_file"], found["reference"]
     done = diag.targetctl("exec", "python3", "-c", SET_ROUTE, rel, json.dumps(route))
-    healthy = False
-    for _ in range(6):
-        if diag.targetctl("status").returncode == 0:
-            healthy = True
-            break
-        time.sleep(0.5)
+    healthy = wait_healthy(6)
     return {"action": "restore-route", "file": rel, "route": route, "healthy_after": healthy,
             "ok": done.returncode == 0, "error": done.stderr.strip()[-400:] or None}
 
