@@ -33,6 +33,25 @@ def read_json(rel: str):
         return None
 
 
+def cat_json(rel: str, default=None):
+    """The JSON `targetctl exec cat rel` prints; `default` when that is not JSON (e.g. no such file)."""
+    try:
+        return json.loads(targetctl("exec", "cat", rel).stdout)
+    except ValueError:
+        return default
+
+
+def parse_env(text: str) -> dict:
+    """KEY=VALUE lines of an env file (blank lines and # comments skipped), as the service reads them."""
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
 def safe(rel) -> bool:
     """A path relative to the service root that stays inside it."""
     return isinstance(rel, str) and bool(rel) and not rel.startswith("/") and ".." not in rel.split("/")

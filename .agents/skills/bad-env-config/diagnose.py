@@ -16,22 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
 from _lib.script import print_result  # noqa: E402
-from _lib.targetctl import targetctl  # noqa: E402
+from _lib.targetctl import parse_env, targetctl  # noqa: E402
 
 CLASS_ID = "bad_env_config"
 ENV, EXAMPLE = "etc/service.env", "etc/service.env.example"
 LOGGED = re.compile(r"(?:required setting ([A-Z][A-Z0-9_]*) (?:missing from|is empty in) etc/service\.env"
                     r"|setting ([A-Z][A-Z0-9_]*)=.* in etc/service\.env )")
-
-
-def parse_env(text: str) -> dict:
-    values = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
 
 
 def diagnose() -> dict:

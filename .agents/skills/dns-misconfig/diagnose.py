@@ -11,14 +11,13 @@ Importable: `diagnose() -> dict`.
 """
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
 from _lib.script import print_result  # noqa: E402
-from _lib.targetctl import targetctl  # noqa: E402
+from _lib.targetctl import cat_json, targetctl  # noqa: E402
 
 DEFAULT_RESOLVER = "etc/dns/resolv.conf"
 ZONES = "var/lib/dns"
@@ -39,10 +38,7 @@ def settings(text: str) -> dict:
 
 def diagnose() -> dict:
     health = targetctl("status")
-    try:
-        config = json.loads(targetctl("exec", "cat", "etc/service.json").stdout)
-    except ValueError:
-        config = {}
+    config = cat_json("etc/service.json", {})
     logs = targetctl("logs", "-n", "200").stdout
     failures = [line.strip() for line in logs.splitlines() if FAILED.search(line)]
     last = FAILED.search(failures[-1]) if failures else None
