@@ -3,6 +3,8 @@
 ``plan_incident`` needs no SDK (dry runs stay fast); ``run_incident`` starts the target first, so
 the service boots while the SDK imports, then drives the real conversation, verifies
 independently, writes the trace row and always cleans up (normal exit, error, Ctrl-C, SIGTERM).
+Its parts: ``incident_plan.py`` (the plan), ``run_target.py`` (target options, start with retries),
+``run_verdict.py`` (status and the proof -> ``resolved``), ``run_finish.py`` (the final row).
 """
 
 from __future__ import annotations
@@ -14,133 +16,28 @@ import signal
 import sys
 import threading
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from openhands_driver import crash_safety, handoff, proof, runrecord, verifier
 from openhands_driver.config import RunConfig
 from openhands_driver.errors import UserError
-from openhands_driver.incident import Incident, make_incident
+from openhands_driver.incident_plan import IncidentPlan, plan_incident  # noqa: F401  (importers use runner's)
+from openhands_driver.model import resolve_model, secret_values
 from openhands_driver.paths import REPO_ROOT
 from openhands_driver.records import RunResult
+from openhands_driver.run_finish import finish
+from openhands_driver.run_target import start_with_retries, target_options
+from openhands_driver.run_verdict import prove, run_status, snapshot_after, streak_start_s
 from openhands_driver.sandbox import copy_skills, open_sandbox, resolve_kind
-from openhands_driver.router import RoutingDecision, route
-from openhands_driver.scenarios import Scenario, load_catalog
-from openhands_driver.strategy import TOOLSETS, Strategy, api_strategy, choose_strategy, incident_message
-from openhands_driver.strategy import describe as describe_strategy
-from openhands_driver.model import resolve_model, secret_values
 from openhands_driver.session import laminar_span, run_session
 from openhands_driver.skill_overrides import apply_skill_overrides
-from openhands_driver.trace import redact, trace_row, utc_now
+from openhands_driver.strategy import Strategy
+from openhands_driver.strategy import describe as describe_strategy
+from openhands_driver.trace import utc_now
 
 BRAIN_RUNBOOK = "runbook"
 TARGETCTL_BIN = REPO_ROOT / "bin"
-
-
-@dataclass(frozen=True)
-class IncidentPlan:
-    run_id: str
-    scenario: Scenario
-    routing: RoutingDecision
-    strategy: Strategy
-    message: str
-    incident: Incident
-    toolset: str = "shell"
-
-    def to_dict(self) -> dict:
-        from openhands_driver.brain.runbook import parse_runbook
-        from openhands_driver.skills import load_skills
-
-        text = self.strategy.runbook_text
-        if self.strategy.skill_id:
-            text = load_skills()[self.strategy.skill_id].body
-        return {"strategy": self.strategy.source, "skill_id": self.strategy.skill_id,
-                "runbook": self.strategy.runbook_name or f"skill:{self.strategy.skill_id}",
-                "steps": parse_runbook(text or "", "api" if self.toolset == "api" else "shell").to_dict(),
-                "incident_message": self.message}
-
-
-def plan_incident(config: RunConfig) -> IncidentPlan:
-    """Resolve scenario, routing and strategy. Raises UserError before anything starts."""
-    if config.target_root is not None and (config.backend != "local" or not config.target_url):
-        raise UserError("target_root (--target-root DIR) attaches to a running local service: it needs "
-                        "backend local and target_url (--target-url URL, the service's health URL)")
-    catalog = load_catalog(config.training_data)
-    scenario = _scenario(catalog, config.scenario or _attached_scenario(config), config)
-    if not scenario.runnable:
-        raise UserError(f"scenario {scenario.scenario_id!r} has no local analogue: "
-                        f"{scenario.unsupported_reason}")
-    _check_fault(scenario, catalog)  # --- crash safety / input: an unknown fault is a user error
-    run_id = config.run_id or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    if config.variant_seed is not None and config.target_root is not None:
-        raise UserError("--variant-seed draws a new incident: it cannot go with --target-root (an "
-                        "attached service is already provisioned)")
-    incident = make_incident(scenario, run_id=run_id, blind=config.blind, seed=config.variant_seed)
-    if config.incident_text:  # an alert as received (e.g. from the intake service)
-        incident = dataclasses.replace(incident, alert=config.incident_text)
-        scenario = dataclasses.replace(scenario, error_report=config.incident_text)
-    if config.blind:  # only what the agent can see: the alert's text, no scenario label
-        routing = route(None, incident.alert, forced_skill=config.skill_id)
-        chosen = routing if routing.method == "forced" else RoutingDecision(
-            None, "agent", f"blind: the agent chooses from the catalog ({routing.reason})",
-            routing.scores)
-    else:
-        routing = chosen = route(scenario, incident.alert, forced_skill=config.skill_id)
-    strategy = choose_strategy(config.mode, config.strategy_source, chosen,
-                               strategy_text=config.strategy_text, optimizer_result=config.optimizer_result)
-    if config.toolset not in TOOLSETS:
-        raise UserError(f"unknown toolset {config.toolset!r}. Valid toolsets: {', '.join(TOOLSETS)}")
-    if config.toolset == "api":
-        if config.remote_host:
-            raise UserError("--toolset api runs the conversation in-process: drop --remote-host")
-        strategy = api_strategy(strategy)
-    message = incident_message(incident.title, incident.alert, strategy, chosen, blind=config.blind,
-                               toolset=config.toolset)
-    return IncidentPlan(run_id, scenario, routing, strategy, message, incident, config.toolset)
-
-
-def _scenario(catalog, scenario_id: str, config: RunConfig) -> Scenario:
-    """The catalog's scenario; for blind or seeded runs a fault class's name works too (the
-    incident then comes from its generator alone)."""
-    if scenario_id in catalog.ids():
-        return catalog.get(scenario_id)
-    builtin = load_catalog(None)
-    if Path(catalog.path).resolve() != Path(builtin.path).resolve() and scenario_id in builtin.ids():
-        # the design runs built-in scenarios with an imported file given: fall back, and say so
-        print(f"[runner] note: scenario {scenario_id!r} is not in {catalog.path}; using the built-in "
-              f"catalog's ({builtin.path})", file=sys.stderr, flush=True)
-        return builtin.get(scenario_id)
-    if not (config.blind or config.variant_seed is not None):
-        return catalog.get(scenario_id)  # the unknown-scenario error, with the valid ids
-    from target_service import faults
-
-    if scenario_id in faults.FAULT_CLASSES:
-        return Scenario(scenario_id=scenario_id, local_fault=scenario_id,
-                        error_report="(drawn from the variant seed)", title=scenario_id)
-    raise UserError(f"unknown scenario {scenario_id!r} in {catalog.path}. Valid scenarios: "
-                    f"{', '.join(catalog.ids())}; with --blind or --variant-seed also a fault class: "
-                    f"{', '.join(sorted(faults.FAULT_CLASSES))}")
-
-
-def _check_fault(scenario: Scenario, catalog) -> None:
-    from target_service.faults import FAULTS
-
-    if scenario.local_fault is not None and scenario.local_fault not in FAULTS:
-        raise UserError(f"{catalog.path}: scenario {scenario.scenario_id!r} has local_fault "
-                        f"{scenario.local_fault!r}, which the target does not know; use one of: "
-                        f"{', '.join(sorted(FAULTS))} (or null for an incident without a local analogue)")
-
-
-def _attached_scenario(config: RunConfig) -> str:
-    """No scenario given: the one the attached local service reports (its etc/service.json)."""
-    if config.backend != "local" or config.target_root is None:
-        raise UserError("no scenario given: pass a scenario id (--scenario), or attach to a running "
-                        "local service (--backend local --target-root DIR) to use the one it reports")
-    from openhands_driver.target.local import service_root_scenario
-
-    return service_root_scenario(config.target_root)
 
 
 def _base_result(config: RunConfig, plan: IncidentPlan, started_at: str) -> RunResult:
@@ -190,7 +87,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
     crash_safety.preflight(config)  # --- crash safety: trace log writable (exit 2), janitor sweep
     if config.simulate:
         result.plan = plan.to_dict()
-        return _finish(config, result, started)
+        return finish(config, result, started)
     handoff_spec, state_dir = handoff.conversation_fields(config, plan, paused_run, result)
 
     from openhands_driver.target import create_target
@@ -209,7 +106,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
                                root=Path(paused_run.target["root"]), attach=True, url=paused_run.target["url"])
     else:
         target = create_target(config.backend, scenario_id=plan.incident.instance,
-                               fault=plan.incident.fault, **_target_options(config, plan))
+                               fault=plan.incident.fault, **target_options(config, plan))
     workspace = open_run = sandbox = api_config_id = None
     secrets: list[str] = secret_values()
     result.toolset = config.toolset
@@ -224,7 +121,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
               "runtime (the OpenHands SDK takes a few seconds to load)", file=console, flush=True)
         preload.start()
         try:
-            target = _start_with_retries(config, plan, target, result, console)
+            target = start_with_retries(config, plan, target, result, console)
             print(f"[runner] target {target.backend} up in {time.monotonic() - started:.1f}s; "
                   "loading the agent runtime", file=console, flush=True)
         finally:
@@ -292,7 +189,7 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         closer = threading.Thread(target=close_conversation, name="close-conversation")
         closer.start()
         try:
-            after = _snapshot_after(target, result) if before is not None else None
+            after = snapshot_after(target, result) if before is not None else None
             changed = [p for p in set(before or {}) | set(after or {})
                        if (before or {}).get(p) != (after or {}).get(p)]
             after_texts = proof.take_texts(target, changed) if after is not None and changed else {}
@@ -304,10 +201,10 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         finally:
             closer.join()
         result.verification = check.to_dict()
-        verified_at = time.monotonic() - check.duration_s + _streak_start_s(check)
+        verified_at = time.monotonic() - check.duration_s + streak_start_s(check)
         result.service_up = check.verified
-        result.status = _status(outcome.status, check.verified)
-        _prove(config, plan, target, result, before, after,
+        result.status = run_status(outcome.status, check.verified)
+        prove(config, plan, target, result, before, after,
                restart=(paused_run is not None and not paused_run.settings.get("attached")) or None)
         if result.collateral is not None:
             result.collateral["diffs"] = proof.diffs(result.collateral["changed"], before_texts, after_texts)
@@ -356,73 +253,10 @@ def run_incident(config: RunConfig, *, console: TextIO = sys.stderr, approver=No
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
             signal.signal(signal.SIGHUP, previous_hup)
-        _finish(config, result, started, secrets)
+        finish(config, result, started, secrets)
         runrecord.actions_so_far()  # forget this thread's recorder
         runrecord.finish(open_run)
     return result
-
-
-def _start_with_retries(config: RunConfig, plan: IncidentPlan, target, result: RunResult, console):
-    """Start the target; a TargetError (a transient start failure) is retried with a fresh target
-    up to ``config.retries`` times, waiting ``retry_backoff_s`` * 2**n, each retry recorded."""
-    from openhands_driver.target import TargetError, create_target
-
-    for attempt in range(config.retries + 1):
-        try:
-            target.start()
-            return target
-        except TargetError as exc:
-            if attempt >= config.retries:
-                if attempt:  # a retry's own target: the caller only cleans up the first one
-                    target.cleanup()
-                raise
-            wait = round(config.retry_backoff_s * 2 ** attempt, 3)
-            result.retries.append({"what": "target", "attempt": attempt + 1, "attempts": config.retries + 1,
-                                   "error": str(exc)[:300], "wait_s": wait})
-            print(f"[runner] target start failed ({exc}); retry {attempt + 1} of {config.retries} in {wait}s",
-                  file=console, flush=True)
-            target.cleanup()
-            time.sleep(wait)
-            target = create_target(config.backend, scenario_id=plan.incident.instance,
-                                   fault=plan.incident.fault, **_target_options(config, plan))
-    return target
-
-
-def _prove(config: RunConfig, plan: IncidentPlan, target, result: RunResult,
-           before: dict | None, after: dict | None, restart: bool | None = None) -> None:
-    """Diagnosis, mitigation, durability and collateral, judged by the runner; then ``resolved``."""
-    incident = plan.incident
-    if result.ground_truth is not None:
-        result.diagnosis = proof.score_diagnosis(result.agent_message, incident.ground_truth)
-        result.mitigation = (proof.check_mitigation_all(target, incident.injections)
-                             if len(incident.injections) > 1
-                             else proof.check_mitigation(target, incident.fault, incident.params))
-    if before is not None and after is not None:
-        result.collateral = proof.compare_snapshots(
-            before, after, may_change=incident.ground_truth.may_change,
-            decoys=incident.ground_truth.decoys)
-    if result.service_up:
-        result.durability = proof.check_durability(target, incident.instance, soak_s=config.soak_s,
-                                                   interval_s=min(0.5, config.verify_interval_s),
-                                                   restart=restart if restart is not None
-                                                   else getattr(target, "owned", True))
-    else:
-        result.durability = {"passed": False, "restarted": False,
-                             "note": "not checked: the verifier did not pass"}
-    result.resolved = bool(result.service_up and result.durability.get("passed")
-                           and (result.mitigation or {"passed": True})["passed"]
-                           and (result.collateral or {"passed": True})["passed"])
-
-
-def _snapshot_after(target, result: RunResult) -> dict | None:
-    """The after-snapshot; when the target cannot give one, collateral fails closed with the reason
-    (the run is still judged, not lost to an exception)."""
-    try:
-        return proof.take_snapshot(target)
-    except RuntimeError as exc:
-        result.collateral = {"passed": False, "changed": [], "outside_fix": [], "decoys_changed": [],
-                             "error": f"no snapshot after the run: {exc}"}
-        return None
 
 
 def _within_incident_budget(config: RunConfig, elapsed_s: float) -> RunConfig:
@@ -435,15 +269,6 @@ def _within_incident_budget(config: RunConfig, elapsed_s: float) -> RunConfig:
     if config.run_timeout_s is not None and config.run_timeout_s <= left:
         return config
     return dataclasses.replace(config, run_timeout_s=round(left, 1))
-
-
-def _streak_start_s(check) -> float:
-    """Seconds into the verification at which its final passing streak began."""
-    attempts = check.attempts
-    first = len(attempts)
-    while first > 0 and attempts[first - 1].ok:
-        first -= 1
-    return sum(check.interval_s for _ in range(first))
 
 
 def _skills_used(actions: list) -> list[str]:
@@ -464,25 +289,6 @@ def _skills_used(actions: list) -> list[str]:
     return used
 
 
-def _target_options(config: RunConfig, plan: IncidentPlan) -> dict:
-    """Backend-specific create_target arguments (docker: run id labels, image, attach mode;
-    local: attach mode)."""
-    options = {"port": config.target_port}
-    if config.backend == "docker":
-        options.update(run_id=plan.run_id, image=config.runtime_image,
-                       container=config.target_container, url=config.target_url)
-    elif config.target_root is not None:
-        options.update(root=Path(config.target_root), attach=True, url=config.target_url)
-    elif config.keep_target or config.pause_after_diagnosis:  # crash safety: a kept target outlives us
-        options["keep"] = True
-    options.update(config.target_options or {})  # e.g. the worker backend's worker
-    if config.target_root is None and config.target_container is None:
-        options["fault_params"] = plan.incident.params  # the variant: which file, flag, value...
-        if len(plan.incident.injections) > 1:  # every injection, applied together
-            options["injections"] = plan.incident.injections
-    return options
-
-
 def _preload_sdk(verbose: bool) -> None:
     from openhands_driver.conversation import prepare_sdk_env
 
@@ -497,49 +303,6 @@ def _preload_sdk(verbose: bool) -> None:
 
 def threading_is_main() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-def _status(conversation_status: str, verified: bool) -> str:
-    if verified:
-        return "fixed"
-    if conversation_status in ("stuck", "timeout", "interrupted"):
-        return conversation_status
-    return "not_fixed"
-
-
-def _finish(config: RunConfig, result: RunResult, started: float, secrets: list[str] = ()) -> RunResult:
-    result.finished_at = utc_now()
-    result.duration_s = round(time.monotonic() - started, 3)
-    if secrets:  # nothing the caller prints or stores may hold a secret value
-        redacted = redact(result.to_dict(with_excerpts=True), secrets)
-        result.agent_message, result.error = redacted["agent_message"], redacted["error"]
-        for action, clean in zip(result.actions, redacted["actions"]):
-            action.command, action.output_excerpt = clean["command"], clean["output_excerpt"]
-    if not config.disable_trace_log:
-        row = trace_row(result, secrets)
-        if not config.simulate:  # the run's story in markdown, next to the trace (what the row holds)
-            from openhands_driver.reports import run_report
-
-            try:
-                result.report = str(run_report.write(row, config.trace_log))
-                row["report"] = result.report
-                if config.save_trajectory:
-                    row["trajectory"] = str(_write_trajectory(row, config.trace_log))
-            except OSError as exc:  # conveniences; the trace row is the record
-                print(f"[runner] report/trajectory not written: {exc}", file=sys.stderr)
-        crash_safety.append_final(config.trace_log, row)
-    return result
-
-
-def _write_trajectory(row: dict, trace_log: Path) -> Path:
-    """<trace dir>/<run_id>.jsonl: the run's actions (redacted, as in its trace row), one per line."""
-    import json
-
-    path = Path(trace_log).parent / f"{row['run_id']}.jsonl"
-    lines = [json.dumps({"run_id": row["run_id"], "step": n, **action}, sort_keys=True, default=str)
-             for n, action in enumerate(row.get("actions") or [], 1)]
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return path
 
 
 def ensure_targetctl_on_path() -> None:

@@ -42,7 +42,7 @@ def apply_skill_overrides(workspace: Path, overrides: dict[str, str] | None) -> 
     for name, text in sorted(overrides.items()):
         path = agents / "skills" / name / "SKILL.md"
         if not path.is_file():
-            known = sorted(p.name for p in (agents / "skills").iterdir() if p.is_dir())
+            known = sorted(p.parent.name for p in (agents / "skills").glob("*/SKILL.md"))  # not _lib
             raise UserError(f"skill override for unknown skill {name!r}; known: {', '.join(known)}")
         path.write_text(merged_text(path.read_text(encoding="utf-8"), text), encoding="utf-8")
         done.append(name)

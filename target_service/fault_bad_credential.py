@@ -101,10 +101,7 @@ class BadCredential(core.FaultClass):
                 return None
 
         secret, vault, old = text(p["secret"]), text(p["vault"]), text(p["old"])
-        try:
-            configured = core.read_service_json(root).get("db_password_file")
-        except (OSError, ValueError, AttributeError):
-            configured = None
+        configured = core.service_setting(root, "db_password_file")
         return [
             core.Check("the service still reads its password from %s" % p["secret"],
                        configured == p["secret"], "db_password_file: %s" % configured),

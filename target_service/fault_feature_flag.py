@@ -147,10 +147,7 @@ class FeatureFlag(core.FaultClass):
 
     def oracle(self, root: Path, params: Mapping[str, Any]) -> List[core.Check]:
         p = self._p(params)
-        try:
-            service = core.read_service_json(root)
-        except (OSError, ValueError):
-            service = {}
+        service = core.service_json_or_empty(root)
         sources = service.get("flag_sources") if isinstance(service, dict) else None
         sources = sources if isinstance(sources, list) else []
         try:

@@ -182,28 +182,20 @@ class IngressPolicy(core.FaultClass):
         p = self._p(params)
         port, _source = service.effective_port(root)
         expected = service.upstream_port(root)
-        try:
-            raw = core.read_service_json(root)
-        except (OSError, ValueError):
-            raw = {}
+        raw = core.service_json_or_empty(root)
         refused = policy_problem(root, p["svc"], port if isinstance(port, int) else None)
         changed = []
         for rel, doc in self.healthy_documents(p).items():
             if rel == p["file"]:
                 continue
-            try:
-                same = core.read_json(root / rel) == doc
-            except (OSError, ValueError):
-                same = False
-            if not same:
+            if core.read_json_or(root / rel, None) != doc:
                 changed.append(rel)
         checks = [
             core.Check("requests still pass through the gateway", raw.get("mesh") == self.mesh(p),
                        "mesh in etc/service.json: %r" % (raw.get("mesh"),)),
             core.Check("the gateway's policies let requests reach the instance", refused is None,
                        refused[1] if refused else "allowed"),
-            core.Check("the instance still listens on its port", port == expected,
-                       "listen port %r, load balancer port %r" % (port, expected)),
+            core.listen_port_check(port, expected),
             core.Check("the instance's labels and namespace are unchanged",
                        raw.get("labels") == self.labels(p) and raw.get("namespace") == p["ns"],
                        "labels %r, namespace %r" % (raw.get("labels"), raw.get("namespace"))),

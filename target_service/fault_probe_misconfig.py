@@ -95,10 +95,7 @@ class ProbeMisconfig(core.FaultClass):
     def oracle(self, root: Path, params: Mapping[str, Any]) -> List[core.Check]:
         p = self._p(params)
         port, _source = service.effective_port(root)
-        try:
-            named = core.read_service_json(root).get("probes_file")
-        except (OSError, ValueError, AttributeError):
-            named = None
+        named = core.service_setting(root, "probes_file")
         try:
             data = core.read_json(root / p["file"])
         except (OSError, ValueError) as exc:
@@ -106,10 +103,7 @@ class ProbeMisconfig(core.FaultClass):
         readiness = data.get("readiness") if isinstance(data, dict) else None
         readiness = readiness if isinstance(readiness, dict) else {}
         liveness = data.get("liveness") if isinstance(data, dict) else None
-        try:
-            backup_ok = core.read_json(root / p["backup"]).get("comment") == "before the listen port moved"
-        except (OSError, ValueError, AttributeError):
-            backup_ok = False
+        backup_ok = core.json_field(root / p["backup"], "comment") == "before the listen port moved"
         return [
             core.Check("the supervisor still reads the probe definition", named == p["file"],
                        "probes_file in etc/service.json: %r" % (named,)),

@@ -23,12 +23,12 @@ from typing import Any, Dict, List, Mapping
 
 if __package__:  # imported as target_service.fault_resource_limit (the runner, the tests)
     from . import faults_core as core, faults_workload as wl, root_layout as layout
-    from .supervisor import parse_quantity  # the one reader of memory quantities
+    from .workload_spec import parse_quantity  # the one reader of memory quantities
 else:  # run flat: python faults.py, or /app in the container
     import faults_core as core
     import faults_workload as wl
     import root_layout as layout
-    from supervisor import parse_quantity
+    from workload_spec import parse_quantity
 
 LIMIT_DIRS = ("etc/resources", "etc/{svc}/resources", "etc/deploy/{svc}", "etc/limits.d")
 APP_FILES = ("{svc}.json", "app.json", "server.json", "{svc}-app.json")

@@ -107,22 +107,15 @@ class ServiceRouting(core.FaultClass):
         p = self._p(params)
         port, _source = service.effective_port(root)
         expected = service.upstream_port(root)
-        try:
-            raw = core.read_service_json(root)
-        except (OSError, ValueError):
-            raw = {}
+        raw = core.service_json_or_empty(root)
         problem = route_problem(root, p["svc"], port if isinstance(port, int) else None)
         metrics = find_route(root, p["file"], "%s-metrics" % p["svc"])
-        try:
-            manifest_ok = core.read_json(root / p["manifest"]).get("route") == self.good_route(p, expected)
-        except (OSError, ValueError, AttributeError):
-            manifest_ok = False
+        manifest_ok = core.json_field(root / p["manifest"], "route") == self.good_route(p, expected)
         return [
             core.Check("the service still routes through its route map", raw.get("routes_file") == p["file"],
                        "routes_file in etc/service.json: %r" % (raw.get("routes_file"),)),
             core.Check("the route reaches the instance", problem is None, problem or "routed"),
-            core.Check("the instance still listens on its port", port == expected,
-                       "listen port %r, load balancer port %r" % (port, expected)),
+            core.listen_port_check(port, expected),
             core.Check("the instance's labels are unchanged", raw.get("labels") == self.labels(p),
                        "labels: %r" % (raw.get("labels"),)),
             core.Check("the metrics route is unchanged", metrics == self.metrics_route(p), "%r" % (metrics,)),

@@ -101,17 +101,10 @@ class WrongPeerAddress(core.FaultClass):
 
     def oracle(self, root: Path, params: Mapping[str, Any]) -> List[core.Check]:
         p = self._p(params)
-        try:
-            raw = core.read_service_json(root)
-        except (OSError, ValueError):
-            raw = {}
+        raw = core.service_json_or_empty(root)
         values = core.read_env(root)
         problem = address_problem(root, raw, values, p["peer"])
-        registry_ok = False
-        try:
-            registry_ok = core.read_json(root / p["registry"]) == self.registry_body(p)
-        except (OSError, ValueError):
-            pass
+        registry_ok = core.read_json_or(root / p["registry"], None) == self.registry_body(p)
         others = {peer_variable(o): values.get(peer_variable(o)) for o in p["others"]}
         expected = {peer_variable(o): "%s:%d" % (o, PEERS.get(o, 8080)) for o in p["others"]}
         return [

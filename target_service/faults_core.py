@@ -244,6 +244,40 @@ def write_json(path: Path, data: Any) -> None:
     write_file(path, json.dumps(data, indent=2) + "\n")
 
 
+# --- oracle reads: a missing or unreadable file fails a check, it never raises ---------------------
+
+def read_json_or(path: Path, default: Any) -> Any:
+    """The JSON at `path`, or `default` when it is missing or not valid JSON."""
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return default
+
+
+def service_json_or_empty(root: Path) -> Any:
+    """etc/service.json as the oracle reads it: {} when missing or not valid JSON."""
+    return read_json_or(Path(root) / layout.SERVICE_JSON, {})
+
+
+def json_field(path: Path, key: str) -> Any:
+    """`key` of the JSON object at `path`; None when the file is missing, not JSON or not an object."""
+    try:
+        return read_json(path).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def service_setting(root: Path, key: str) -> Any:
+    """`key` of etc/service.json; None when the file is missing, not JSON or not an object."""
+    return json_field(Path(root) / layout.SERVICE_JSON, key)
+
+
+def listen_port_check(port: Any, expected: Any) -> "Check":
+    """The oracle's check that the instance still listens on the port its load balancer uses."""
+    return Check("the instance still listens on its port", port == expected,
+                 "listen port %r, load balancer port %r" % (port, expected))
+
+
 def param(ctx: FaultContext, key: str, default: Any) -> Any:
     """ctx.params[key], or `default` when the incident did not give it (None, "" or {})."""
     value = ctx.params.get(key)

@@ -34,7 +34,7 @@ class StopTest(unittest.TestCase):
         import threading
 
         from openhands_driver import conversation
-        from openhands_driver.runner import _status
+        from openhands_driver.run_verdict import run_status as _status
 
         class Fake:
             paused = 0

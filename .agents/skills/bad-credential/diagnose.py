@@ -10,18 +10,17 @@ file (`*.old`, `*.bak`) are reported as NOT a source. Importable: `diagnose() ->
 """
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import cat_json, targetctl  # noqa: E402
 
 DEFAULT_SECRET = "etc/secrets/db_password"
 VAULT_DIR = "var/lib/vault"
 AUTH_FAILED = re.compile(r"password authentication failed for user \S+ \(password file ([^)\s]+)\)")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def checksum(path: str) -> str | None:
@@ -36,10 +35,7 @@ def files_under(path: str) -> list[str]:
 
 def diagnose() -> dict:
     health = targetctl("status")
-    try:
-        config = json.loads(targetctl("exec", "cat", "etc/service.json").stdout)
-    except ValueError:
-        config = {}
+    config = cat_json("etc/service.json", {})
     logs = targetctl("logs", "-n", "200").stdout
     failures = [line.strip() for line in logs.splitlines() if AUTH_FAILED.search(line)]
     logged = AUTH_FAILED.search(failures[-1]).group(1) if failures else None
@@ -79,8 +75,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

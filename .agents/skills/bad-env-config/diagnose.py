@@ -10,29 +10,18 @@ Acts only through `targetctl` (list arguments, never a shell). Importable: `diag
 """
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import parse_env, targetctl  # noqa: E402
 
 CLASS_ID = "bad_env_config"
 ENV, EXAMPLE = "etc/service.env", "etc/service.env.example"
 LOGGED = re.compile(r"(?:required setting ([A-Z][A-Z0-9_]*) (?:missing from|is empty in) etc/service\.env"
                     r"|setting ([A-Z][A-Z0-9_]*)=.* in etc/service\.env )")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def parse_env(text: str) -> dict:
-    values = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
 
 
 def diagnose() -> dict:
@@ -62,8 +51,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

@@ -9,19 +9,12 @@ Importable: `remediate() -> dict`.
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
 import sys
 from pathlib import Path
 
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location(
-        "bad_env_config_diagnose", Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
 
 
 def _sed_escape(text: str) -> str:
@@ -29,7 +22,7 @@ def _sed_escape(text: str) -> str:
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     result = {"action": "restore-setting", "ok": False}
     if not found["fault_present"]:
@@ -49,9 +42,7 @@ def remediate() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

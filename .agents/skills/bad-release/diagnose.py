@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.targetctl import read_json, safe, targetctl  # noqa: E402
 
 SERVICE_JSON = "etc/service.json"
 DEFAULT_RELEASE_FILE = "etc/release.json"
@@ -20,24 +23,6 @@ DEFAULT_RELEASES_DIR = "opt/releases"
 RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 EVIDENCE = re.compile(r"is not runnable|ImagePullBackOff|exec format error|manifest unknown")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def read_json(rel: str):
-    shown = targetctl("exec", "cat", rel)
-    if shown.returncode != 0:
-        return None
-    try:
-        return json.loads(shown.stdout)
-    except ValueError:
-        return None
-
-
-def safe(rel) -> bool:
-    return isinstance(rel, str) and bool(rel) and not rel.startswith("/") and ".." not in rel.split("/")
 
 
 def host_platform() -> str:

@@ -8,10 +8,12 @@ the target with its python3, atomically. The caller restarts the service afterwa
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK  # noqa: E402
 
 # Runs in the service root: point "current" at argv[2] and record the rollback in the history.
 ROLL_BACK = (
@@ -24,23 +26,11 @@ ROLL_BACK = (
     "                'release': release, 'image': image,\n"
     "                'change': 'rollback from %s' % data.get('current')})\n"
     "data['current'] = release\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.replace(tmp, path)\n"
-)
-
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("bad_release_diagnose",
-                                                  Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+) + WRITE_BACK
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     target = found.get("rollback_to")
     if not found.get("current_problem") or not target:
@@ -55,9 +45,7 @@ def remediate() -> dict:
 
 
 def main() -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

@@ -10,28 +10,17 @@ Acts only through `targetctl` (list arguments, never a shell). Importable: `diag
 """
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import read_json, targetctl  # noqa: E402
 
 DEFAULT_DIR = "etc/chaos"
 PAUSE = "experiment.chaos-mesh.org/pause"
 NAMED = re.compile(r"from experiment schedule '([^']+)' \(([^)\s]+)\)")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def read_json(rel: str):
-    shown = targetctl("exec", "cat", rel)
-    if shown.returncode != 0:
-        return None
-    try:
-        return json.loads(shown.stdout)
-    except ValueError:
-        return None
 
 
 def describe(path: str, manifest: dict, service: str) -> dict:
@@ -99,8 +88,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

@@ -7,23 +7,16 @@ are re-read per request, so no restart is needed. Acts only through `targetctl` 
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import sys
-import time
 from pathlib import Path
 
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("chaos_schedule_diagnose",
-                                                  Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import wait_healthy  # noqa: E402
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found["fault_present"]:
         return {"action": "delete-schedule", "ok": False, "diagnosis": found,
@@ -32,12 +25,7 @@ def remediate() -> dict:
     for schedule in found["culprits"]:
         result = diag.targetctl("exec", "rm", "-f", "--", schedule["path"])
         (deleted if result.returncode == 0 else errors).append(schedule["path"])
-    healthy = False
-    for _ in range(10):  # schedules are re-read per request: the next probe must pass
-        if diag.targetctl("status").returncode == 0:
-            healthy = True
-            break
-        time.sleep(0.5)
+    healthy = wait_healthy(10)  # schedules are re-read per request: the next probe must pass
     return {"action": "delete-schedule", "deleted": deleted, "kept": found["keep"],
             "errors": errors, "healthy_after": healthy,
             # ok = this cause is gone; another cause may still keep the service unhealthy
@@ -45,9 +33,7 @@ def remediate() -> dict:
 
 
 def main(argv: list) -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.targetctl import safe, targetctl  # noqa: E402
 
 SERVICE_JSON = "etc/service.json"
 DEFAULT_ENTRYPOINT = "etc/entrypoint.sh"
@@ -20,14 +23,6 @@ PACKAGED_HEADER = re.compile(r"^#.*[Pp]ackaged copy:\s*(\S+)")
 HOOKS_LOOP = re.compile(r"^for \w+ in (\S+)/\*\.sh")
 EVIDENCE = re.compile(r"entrypoint: init step|unrecognized arguments|not listening .* after start|"
                       r"exited with code \d+|Traceback|Error:|not found|cannot stat")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def safe(rel) -> bool:
-    return isinstance(rel, str) and bool(rel) and not rel.startswith("/") and ".." not in rel.split("/")
 
 
 def read(rel: str):

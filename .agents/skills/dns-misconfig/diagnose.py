@@ -11,19 +11,18 @@ Importable: `diagnose() -> dict`.
 """
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import cat_json, targetctl  # noqa: E402
 
 DEFAULT_RESOLVER = "etc/dns/resolv.conf"
 ZONES = "var/lib/dns"
 FAILED = re.compile(r'could not translate host name "([^"]+)" to address: .*resolver ([^)\s]+)\)')
 PACKAGED = re.compile(r"^#\s*Packaged default:\s*(\S+)", re.M)
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def settings(text: str) -> dict:
@@ -39,10 +38,7 @@ def settings(text: str) -> dict:
 
 def diagnose() -> dict:
     health = targetctl("status")
-    try:
-        config = json.loads(targetctl("exec", "cat", "etc/service.json").stdout)
-    except ValueError:
-        config = {}
+    config = cat_json("etc/service.json", {})
     logs = targetctl("logs", "-n", "200").stdout
     failures = [line.strip() for line in logs.splitlines() if FAILED.search(line)]
     last = FAILED.search(failures[-1]) if failures else None
@@ -92,8 +88,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

@@ -9,27 +9,16 @@ Acts only through `targetctl` (list arguments, never a shell). Importable: `diag
 """
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import read_json, targetctl  # noqa: E402
 
 DEFAULT_SOURCE = "etc/flags.json"
 EVALUATED = re.compile(r"flag '([^']+)' evaluated to variant '([^']*)' \(flag source ([^)\s]+)\)")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def read_json(rel: str):
-    shown = targetctl("exec", "cat", rel)
-    if shown.returncode != 0:
-        return None
-    try:
-        return json.loads(shown.stdout)
-    except ValueError:
-        return None
 
 
 def evaluate(flag) -> tuple[bool, str]:
@@ -97,8 +86,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

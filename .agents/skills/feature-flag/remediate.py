@@ -8,11 +8,12 @@ that are on stay on). The edit runs inside the target with its python3 (`targetc
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK_KEEP_MODE, wait_healthy  # noqa: E402
 
 # Runs in the service root: set defaultVariant "off" for one flag, write atomically.
 TURN_OFF = (
@@ -23,36 +24,18 @@ TURN_OFF = (
     "variants = flag.setdefault('variants', {})\n"
     "variants['off'] = False if isinstance(variants.get('off', False), bool) else variants['off']\n"
     "flag['defaultVariant'] = 'off'\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.chmod(tmp, os.stat(path).st_mode & 0o777)\n"
-    "os.replace(tmp, path)\n"
-)
-
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("feature_flag_diagnose",
-                                                  Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+) + WRITE_BACK_KEEP_MODE
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found["fault_present"]:
         return {"action": "turn-off-flag", "ok": False, "diagnosis": found,
                 "error": "no flag is implicated by the log on an unhealthy service; nothing changed"}
     culprit = found["culprit"]
     result = diag.targetctl("exec", "python3", "-c", TURN_OFF, culprit["source"], culprit["flag"])
-    healthy = False
-    for _ in range(10):  # flags are re-read per request: the next probe must pass
-        if diag.targetctl("status").returncode == 0:
-            healthy = True
-            break
-        time.sleep(0.5)
+    healthy = wait_healthy(10)  # flags are re-read per request: the next probe must pass
     return {"action": "turn-off-flag", "flag": culprit["flag"], "source": culprit["source"],
             "left_on": found["not_implicated"], "edited": result.returncode == 0,
             "healthy_after": healthy,
@@ -62,9 +45,7 @@ def remediate() -> dict:
 
 
 def main(argv: list) -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import listen_port, targetctl  # noqa: E402
 
 CLASS_ID = "ingress_policy"
 CONFIG = "etc/service.json"
@@ -24,23 +28,11 @@ MESH_ROOT = "istio-system"
 LOGGED = re.compile(r"via gateway .*")
 
 
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
-
-
 def read_json(rel: str):
     try:
         return json.loads(targetctl("exec", "cat", rel).stdout or "null")
     except ValueError:
         return None
-
-
-def listen_port() -> int | None:
-    match = re.search(r"expected listen port:\s*(\d+)", targetctl("info").stdout)
-    if match:
-        return int(match.group(1))
-    ports = re.findall(r"listening on [\d.]+:(\d+)", targetctl("logs", "-n", "200").stdout)
-    return int(ports[-1]) if ports else None
 
 
 def documents(folder: str) -> list[tuple[str, dict]]:
@@ -168,8 +160,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

@@ -14,11 +14,13 @@ Importable: `remediate() -> dict`.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import wait_healthy  # noqa: E402
 
 WRITE = (
     "import json, os, sys\n"
@@ -32,13 +34,6 @@ WRITE = (
     "os.chmod(tmp, os.stat(path).st_mode & 0o777)\n"
     "os.replace(tmp, path)\n"
 )
-
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("ingress_policy_diagnose", Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fixed_document(diag, found: dict):
@@ -62,7 +57,7 @@ def fixed_document(diag, found: dict):
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found["fault_present"]:
         return {"action": "fix-mesh-policy", "ok": False, "diagnosis": found,
@@ -72,21 +67,14 @@ def remediate() -> dict:
                 "error": "could not tell the instance's listen port (targetctl info); nothing changed"}
     doc = fixed_document(diag, found)
     done = diag.targetctl("exec", "python3", "-c", WRITE, found["file"], json.dumps(doc))
-    healthy = False
-    for _ in range(6):
-        if diag.targetctl("status").returncode == 0:
-            healthy = True
-            break
-        time.sleep(0.5)
+    healthy = wait_healthy(6)
     return {"action": "fix-mesh-policy", "kind": found["kind"], "file": found["file"],
             "deleted": doc is None, "healthy_after": healthy,
             "ok": done.returncode == 0, "error": done.stderr.strip()[-400:] or None}
 
 
 def main(argv: list[str]) -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

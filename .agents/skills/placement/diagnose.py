@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.targetctl import read_json, safe, targetctl  # noqa: E402
 
 CLASS_ID = "placement"
 CONFIG = "etc/service.json"
@@ -30,24 +33,6 @@ REASON_FIELDS = (("node affinity/selector", "nodeSelector"), ("anti-affinity", "
                  ("No preemption victims", "priorityClassName"), ("PriorityClass", "priorityClassName"),
                  ("untolerated taint", "tolerations"))
 KEEP_CORDONED = re.compile(r"maintenance|keep cordoned|decommission", re.I)
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def read_json(rel: str):
-    shown = targetctl("exec", "cat", rel)
-    if shown.returncode != 0:
-        return None
-    try:
-        return json.loads(shown.stdout)
-    except ValueError:
-        return None
-
-
-def safe(rel) -> bool:
-    return isinstance(rel, str) and bool(rel) and not rel.startswith("/") and ".." not in rel.split("/")
 
 
 # Runs in the service root: every JSON object of the given cluster subdirectories, in one call.

@@ -11,11 +11,14 @@ python3, atomically. The caller restarts the service afterwards (the scheduler a
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK  # noqa: E402
 
 # Runs in the service root: argv = path, mode (spec|uncordon|quota), JSON argument.
 EDIT = (
@@ -33,19 +36,8 @@ EDIT = (
     "    data.setdefault('spec', {}).pop('unschedulable', None)\n"
     "else:\n"
     "    data.setdefault('spec', {}).setdefault('hard', {}).update(arg)\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.replace(tmp, path)\n"
-)
+) + WRITE_BACK
 USED = re.compile(r"requested: ([\w.]+)=([\w.]+), used: [\w.]+=([\w.]+), limited")
-
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("placement_diagnose", Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _mib(value: str) -> float:
@@ -69,7 +61,7 @@ def _quota_values(diag, finding: dict) -> dict:
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found.get("fault_present"):
         return {"action": "unblock-scheduling", "ok": False,
@@ -102,9 +94,7 @@ def remediate() -> dict:
 
 
 def main() -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

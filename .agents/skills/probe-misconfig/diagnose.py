@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import targetctl  # noqa: E402
 
 CLASS_ID = "probe_misconfig"
 CONFIG, HEALTH_PATH = "etc/service.json", "/healthz"
 FAILED = re.compile(r"Readiness probe failed: .*")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def read_json(rel: str) -> dict:
@@ -70,8 +70,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

@@ -8,54 +8,37 @@ arguments. Importable: `remediate() -> dict`.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK_KEEP_MODE, wait_healthy  # noqa: E402
 
 SET_FIELDS = (
     "import json, os, sys\n"
     "path, fix = sys.argv[1], json.loads(sys.argv[2])\n"
     "data = json.load(open(path))\n"
     "data['readiness'].update(fix)\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.chmod(tmp, os.stat(path).st_mode & 0o777)\n"
-    "os.replace(tmp, path)\n"
-)
-
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("probe_misconfig_diagnose", Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+) + WRITE_BACK_KEEP_MODE
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found["fault_present"]:
         return {"action": "fix-readiness-probe", "ok": False, "diagnosis": found,
                 "error": "the readiness probe already targets the app; nothing changed"}
     rel, fix = found["probes_file"], found["fix"]
     done = diag.targetctl("exec", "python3", "-c", SET_FIELDS, rel, json.dumps(fix))
-    healthy = False
-    for _ in range(10):  # the supervisor probes every half second
-        if diag.targetctl("status").returncode == 0:
-            healthy = True
-            break
-        time.sleep(0.5)
+    healthy = wait_healthy(10)  # the supervisor probes every half second
     return {"action": "fix-readiness-probe", "file": rel, "set": fix, "healthy_after": healthy,
             "ok": done.returncode == 0, "error": done.stderr.strip()[-400:] or None}
 
 
 def main(argv: list[str]) -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

@@ -10,18 +10,17 @@ shell). Importable: `diagnose() -> dict`, `data_problem(text, rel, fmt) -> str |
 """
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import cat_json, targetctl  # noqa: E402
 
 CLASS_ID = "readiness_probe_fail"
 WARMUP_FAILED = re.compile(r"warm-up failed: (.*?); instance stays not ready")
 NOT_READY = re.compile(r"readiness check failed")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def safe_rel(path: object) -> bool:
@@ -58,10 +57,7 @@ def read(path: str) -> str | None:
 
 def diagnose() -> dict:
     health = targetctl("status")
-    try:
-        config = json.loads(targetctl("exec", "cat", "etc/service.json").stdout)
-    except ValueError:
-        config = {}
+    config = cat_json("etc/service.json", {})
     warmup = config.get("warmup") if isinstance(config, dict) else None
     warmup = warmup if isinstance(warmup, dict) else {}
     data_file, seed_file = warmup.get("data_file"), warmup.get("seed_file")
@@ -88,8 +84,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ atomically. The caller restarts the service afterwards.
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK  # noqa: E402
 
 # Runs in the service root: argv = path, mode (deployment|autoscaler), count.
 SCALE = (
@@ -24,23 +26,11 @@ SCALE = (
     "else:\n"
     "    spec['minReplicas'] = max(1, int(spec.get('minReplicas') or 0))\n"
     "    spec['maxReplicas'] = max(count, spec['minReplicas'], int(spec.get('maxReplicas') or 0))\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.replace(tmp, path)\n"
-)
-
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("scaled_to_zero_diagnose",
-                                                  Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+) + WRITE_BACK
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     entity = found.get("zero_set_in")
     if not found.get("fault_present") or not entity:
@@ -59,9 +49,7 @@ def remediate() -> dict:
 
 
 def main() -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

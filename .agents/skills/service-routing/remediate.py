@@ -9,11 +9,13 @@ Importable: `remediate() -> dict`.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
+from _lib.targetctl import WRITE_BACK_KEEP_MODE, wait_healthy  # noqa: E402
 
 SET_ROUTE = (
     "import json, os, sys\n"
@@ -21,43 +23,24 @@ SET_ROUTE = (
     "data = json.load(open(path))\n"
     "routes = [r for r in data.get('routes', []) if r.get('service') != route['service']]\n"
     "data['routes'] = routes + [route]\n"
-    "tmp = path + '.tmp'\n"
-    "with open(tmp, 'w') as out:\n"
-    "    out.write(json.dumps(data, indent=2) + '\\n')\n"
-    "os.chmod(tmp, os.stat(path).st_mode & 0o777)\n"
-    "os.replace(tmp, path)\n"
-)
-
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location("service_routing_diagnose", Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+) + WRITE_BACK_KEEP_MODE
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found["fault_present"]:
         return {"action": "restore-route", "ok": False, "diagnosis": found,
                 "error": "the routing entry already reaches the instance; nothing changed"}
     rel, route = found["routes_file"], found["reference"]
     done = diag.targetctl("exec", "python3", "-c", SET_ROUTE, rel, json.dumps(route))
-    healthy = False
-    for _ in range(6):
-        if diag.targetctl("status").returncode == 0:
-            healthy = True
-            break
-        time.sleep(0.5)
+    healthy = wait_healthy(6)
     return {"action": "restore-route", "file": rel, "route": route, "healthy_after": healthy,
             "ok": done.returncode == 0, "error": done.stderr.strip()[-400:] or None}
 
 
 def main(argv: list[str]) -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

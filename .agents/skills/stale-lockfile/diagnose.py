@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import targetctl  # noqa: E402
 
 CLASS_ID = "stale_lockfile"
 DEFAULT_LOCK = "var/lock/service.lock"
 LOCK_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.lock$")
 BLOCKED = re.compile(r"cannot acquire lock (\S+): already held by pid (\d+)")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def safe_rel(path: str) -> bool:
@@ -90,8 +90,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":

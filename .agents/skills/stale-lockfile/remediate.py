@@ -7,22 +7,15 @@ through `targetctl` with list arguments. Importable: `remediate() -> dict`.
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import sys
 from pathlib import Path
 
-
-def _load_diagnose():
-    spec = importlib.util.spec_from_file_location(
-        "stale_lockfile_diagnose", Path(__file__).with_name("diagnose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import load_diagnose, print_result  # noqa: E402
 
 
 def remediate() -> dict:
-    diag = _load_diagnose()
+    diag = load_diagnose(__file__)
     found = diag.diagnose()
     if not found["fault_present"]:
         return {"action": "remove-stale-lock", "removed": [], "ok": False,
@@ -40,9 +33,7 @@ def remediate() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    result = remediate()
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    return print_result(remediate(), "ok")
 
 
 if __name__ == "__main__":

@@ -12,26 +12,16 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # .agents/skills: the shared _lib
+from _lib.script import print_result  # noqa: E402
+from _lib.targetctl import parse_env, targetctl  # noqa: E402
 
 CLASS_ID = "wrong_peer_address"
 ENV, CONFIG, DEFAULT_REGISTRY = "etc/service.env", "etc/service.json", "var/lib/registry/services.json"
 LOGGED = re.compile(r"call to ([\w.-]+) failed: .*\(([A-Z][A-Z0-9_]*_ADDR)(?:=| is not set)")
-
-
-def targetctl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(["targetctl", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def parse_env(text: str) -> dict:
-    values = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
 
 
 def read_json(rel: str) -> dict:
@@ -77,8 +67,7 @@ def diagnose() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    print(json.dumps(diagnose(), indent=2))
-    return 0
+    return print_result(diagnose())
 
 
 if __name__ == "__main__":
