@@ -117,6 +117,8 @@ class Supervisor:
         data = {"supervisor_pid": os.getpid(), "state": state, "detail": detail, "app_pid": app_pid,
                 "restarts": self.restarts, "updated": round(time.time(), 3)}
         path = self.root / SUPERVISOR_STATE
+        if not self.root.is_dir():
+            return  # the service root was removed (cleaned up while we stop): never recreate it
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".%d.tmp" % os.getpid())
