@@ -277,12 +277,42 @@ def take_token() -> str:
     return os.environ.pop(TOKEN_ENV, "") or secrets.token_urlsafe(24)
 
 
+def _service_ports(root: Path, settings: dict) -> set:
+    """Ports the service is configured to use (listen_port, ...) or expected on (the upstream's
+    backend, i.e. the port a fix moves the app to): ours must differ."""
+    ports = {v for k, v in settings.items() if k.endswith("port") and k != "ops_port" and isinstance(v, int)}
+    try:
+        backend = json.loads((root / "etc/upstream.json").read_text(encoding="utf-8")).get("backend")
+        ports.add(int(str(backend).rsplit(":", 1)[1]))
+    except (OSError, ValueError, AttributeError, IndexError):
+        pass
+    return ports
+
+
+def _bind(host: str, port: int, avoid: set) -> "_Server":
+    """Bind ``port``, or with 0 a free port the kernel picks that none of ``avoid`` is: the app's port
+    is chosen before the app binds it, so the kernel may offer it to us first."""
+    if port:
+        return _Server((host, port), _Handler)
+    refused = []
+    try:
+        for _ in range(32):
+            server = _Server((host, 0), _Handler)
+            if server.server_address[1] not in avoid:
+                return server
+            refused.append(server)  # held open until we have one, so it is not offered again
+        raise OSError("no free port for the ops API outside the service's own ports %s" % sorted(avoid))
+    finally:
+        for server in refused:
+            server.server_close()
+
+
 def serve(platform: Platform, token: str) -> Tuple[_Server, threading.Thread]:
     """Listen (listen_host, `ops_port` or a free port), record where and the token; serve in a thread."""
     settings = platform_ops.service_settings(platform.root)
     host = str(settings.get("listen_host") or "127.0.0.1")
     port = settings.get("ops_port") if isinstance(settings.get("ops_port"), int) else 0
-    server = _Server((host, port), _Handler)
+    server = _bind(host, port, _service_ports(platform.root, settings))
     server.platform, server.token = platform, token
     bound = server.server_address[1]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host

@@ -286,3 +286,28 @@ class SupervisorServesOpsTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OpsPortTests(unittest.TestCase):
+    """The ops API takes a free port that is none of the service's own: the app's port is picked before
+    the app binds it, so the kernel may offer it to the ops API first."""
+
+    def test_the_service_ports_are_never_taken(self) -> None:
+        from target_service import ops_api
+
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / "etc").mkdir()
+            (root / "etc/upstream.json").write_text(json.dumps({"backend": "127.0.0.1:41111"}))
+            ports = ops_api._service_ports(root, {"listen_port": 42222, "ops_port": 1, "name": "x"})
+            self.assertEqual(ports, {41111, 42222})
+        first = ops_api._bind("127.0.0.1", 0, set())
+        taken = first.server_address[1]
+        first.server_close()
+        # avoid the port the kernel just handed out (it tends to give it again): another one comes back
+        for _ in range(5):
+            server = ops_api._bind("127.0.0.1", 0, {taken})
+            try:
+                self.assertNotEqual(server.server_address[1], taken)
+            finally:
+                server.server_close()
